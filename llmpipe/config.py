@@ -1,0 +1,136 @@
+"""LLMConfig: every setting of a client, validated once at construction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+__all__ = ["LLMConfig"]
+
+_MASK = "'***'"
+
+
+def _mask(value: str | None) -> str:
+    return "None" if value is None else _MASK
+
+
+def _check(field: str, ok: bool, expected: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"LLMConfig.{field} must be {expected}, got {value!r}")
+
+
+def _base_url(_: Any, __: attrs.Attribute[str], value: str) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    _check(
+        "base_url",
+        parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc),
+        "an http:// or https:// URL such as 'http://127.0.0.1:8000'",
+        value,
+    )
+
+
+def _number(field: str, low: float, high: float | None, *, low_open: bool = False) -> Any:
+    """A validator for a number in [low, high] (or (low, high] when low_open)."""
+    expected = (
+        f"{'>' if low_open else '>='} {low}"
+        if high is None
+        else f"between {low} and {high}"
+    )
+
+    def validate(_: Any, __: Any, value: Any) -> None:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = is_number and (value > low if low_open else value >= low)
+        ok = ok and (high is None or value <= high)
+        _check(field, ok, f"a number {expected}", value)
+
+    return validate
+
+
+def _optional_int(field: str, low: int) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        ok = value is None or (type(value) is int and value >= low)
+        _check(field, ok, f"None or an integer >= {low}", value)
+
+    return validate
+
+
+def _int(field: str, low: int) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        _check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
+
+    return validate
+
+
+def _headers(_: Any, __: Any, value: Any) -> None:
+    ok = isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+    _check("extra_headers", ok, "a mapping of str to str", value)
+
+
+def _api_key(_: Any, __: Any, value: Any) -> None:
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise ValueError("LLMConfig.api_key must be None or a non-empty string")
+
+
+@attrs.frozen(kw_only=True)
+class LLMConfig:
+    """Settings for one client. Frozen: derive variants with ``attrs.evolve``.
+
+    The first eight fields and their defaults are the spec's. The API key is
+    masked in ``repr`` so a config can be logged or printed safely.
+    """
+
+    base_url: str = attrs.field(default="http://127.0.0.1:8000", validator=_base_url)
+    api_key: str | None = attrs.field(default=None, repr=_mask, validator=_api_key)
+    model: str = attrs.field(default="gpt-4")
+    temperature: float = attrs.field(default=0.7, validator=_number("temperature", 0.0, 2.0))
+    max_tokens: int | None = attrs.field(default=None, validator=_optional_int("max_tokens", 1))
+    timeout: float = attrs.field(default=30, validator=_number("timeout", 0, None, low_open=True))
+    max_retries: int = attrs.field(default=3, validator=_int("max_retries", 0))
+    retry_delay: float = attrs.field(default=1.0, validator=_number("retry_delay", 0, None))
+    max_retry_delay: float = attrs.field(
+        default=60.0, validator=_number("max_retry_delay", 0, None)
+    )
+    retry_jitter: float = attrs.field(default=0.0, validator=_number("retry_jitter", 0.0, 1.0))
+    connection_limit: int = attrs.field(default=100, validator=_int("connection_limit", 1))
+    recycle_after: int | None = attrs.field(
+        default=None, validator=_optional_int("recycle_after", 1)
+    )
+    extra_headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=lambda h: dict(h) if isinstance(h, Mapping) else h,
+        validator=_headers,
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model:
+            raise ValueError(f"LLMConfig.model must be a non-empty string, got {self.model!r}")
+        if any(k.lower() == "authorization" for k in self.extra_headers):
+            raise ValueError("LLMConfig.extra_headers must not set Authorization; use api_key")
+
+    @property
+    def api_root(self) -> str:
+        """``base_url`` with exactly one trailing ``/v1``."""
+        root = self.base_url.rstrip("/")
+        return root if root.endswith("/v1") else root + "/v1"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LLMConfig:
+        """Read ``LLMPIPE_BASE_URL``, ``LLMPIPE_MODEL`` and ``LLMPIPE_API_KEY``.
+
+        The key falls back to ``OPENAI_API_KEY``; explicit ``overrides`` win.
+        """
+        env = os.environ if environ is None else environ
+        found: dict[str, Any] = {}
+        if env.get("LLMPIPE_BASE_URL"):
+            found["base_url"] = env["LLMPIPE_BASE_URL"]
+        if env.get("LLMPIPE_MODEL"):
+            found["model"] = env["LLMPIPE_MODEL"]
+        key = env.get("LLMPIPE_API_KEY") or env.get("OPENAI_API_KEY")
+        if key:
+            found["api_key"] = key
+        return cls(**{**found, **overrides})

@@ -1,0 +1,158 @@
+"""The one exception tree every layer of llmpipe reasons about.
+
+::
+
+    LLMError
+    ├── LLMConnectionError          refused, reset, DNS, TLS
+    │   └── LLMTimeoutError         a deadline passed before the reply arrived
+    ├── ClientClosedError           the client was used after close()
+    ├── LLMAPIError                 non-2xx reply: .status_code, .body, .request_id
+    │   ├── BadRequestError             400
+    │   ├── AuthenticationError         401
+    │   ├── PermissionDeniedError       403
+    │   ├── NotFoundError               404
+    │   ├── UnprocessableEntityError    422
+    │   ├── RateLimitError              429
+    │   └── InternalServerError         5xx
+    └── LLMResponseError            2xx, but malformed or truncated
+
+Foreign exceptions (aiohttp, asyncio) are mapped once, at the transport
+boundary, and chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "InternalServerError",
+    "LLMAPIError",
+    "LLMConnectionError",
+    "LLMError",
+    "LLMResponseError",
+    "LLMTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "error_for_status",
+]
+
+_SNIPPET_CHARS = 200
+
+
+class LLMError(Exception):
+    """Base of every error llmpipe raises."""
+
+
+class LLMConnectionError(LLMError):
+    """The server could not be reached, or the connection broke mid-call."""
+
+
+class LLMTimeoutError(LLMConnectionError):
+    """No complete reply within the configured timeout."""
+
+
+class ClientClosedError(LLMError):
+    """The client was used after ``close()``."""
+
+
+class LLMResponseError(LLMError):
+    """The server said 2xx but the reply cannot be understood."""
+
+    def __init__(self, message: str, *, body: Any = None) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+class LLMAPIError(LLMError):
+    """The server answered with a non-2xx status.
+
+    ``body`` is the decoded JSON when the server sent JSON, else the text.
+    ``headers`` are kept so retry policies can read ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+
+    def __str__(self) -> str:
+        text = f"{self.status_code}: {self.args[0]}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (type(self), self.args[0], self.__dict__))
+
+
+def _rebuild_api_error(cls: type[LLMAPIError], message: str, state: dict[str, Any]) -> LLMAPIError:
+    error = cls(message, status_code=state["status_code"])
+    error.__dict__.update(state)
+    return error
+
+
+class BadRequestError(LLMAPIError):
+    """400: the request was malformed; fix it rather than retrying."""
+
+
+class AuthenticationError(LLMAPIError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(LLMAPIError):
+    """403: the key is valid but may not use this resource."""
+
+
+class NotFoundError(LLMAPIError):
+    """404: unknown model or endpoint."""
+
+
+class UnprocessableEntityError(LLMAPIError):
+    """422: the server understood the request but rejects its content."""
+
+
+class RateLimitError(LLMAPIError):
+    """429: slow down; ``headers`` may say how long to wait."""
+
+
+class InternalServerError(LLMAPIError):
+    """5xx: the server (or a proxy in front of it) failed."""
+
+
+_BY_STATUS: dict[int, type[LLMAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[LLMAPIError]:
+    """The most specific ``LLMAPIError`` class for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, LLMAPIError)
+
+
+def snippet(text: str) -> str:
+    """A short single-line excerpt of a body, for messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SNIPPET_CHARS else flat[:_SNIPPET_CHARS] + "…"

@@ -1,0 +1,51 @@
+"""The built-in middlewares, and the default stack.
+
+Default order, outermost first, and why::
+
+    LoggingMiddleware         sees each call once, as the caller does (retries log their own line)
+    CountingMiddleware        counts a retried call once, adding its attempts from the context
+    RetryMiddleware           re-sends on typed, retryable errors
+    ClassifyErrorsMiddleware  turns statuses into the error tree retry reasons about
+    SessionMiddleware         recycles the pool between calls, next to the transport
+"""
+
+from __future__ import annotations
+
+from llmpipe.config import LLMConfig
+from llmpipe.middleware.classify import ClassifyErrorsMiddleware, api_error_from
+from llmpipe.middleware.counting import CountingMiddleware, Stats
+from llmpipe.middleware.logging import LoggingMiddleware
+from llmpipe.middleware.retry import RetryMiddleware
+from llmpipe.middleware.session import SessionMiddleware
+from llmpipe.pipeline import MiddlewareStack
+from llmpipe.retry_policy import ExponentialBackoff
+
+__all__ = [
+    "ClassifyErrorsMiddleware",
+    "CountingMiddleware",
+    "LoggingMiddleware",
+    "RetryMiddleware",
+    "SessionMiddleware",
+    "Stats",
+    "api_error_from",
+    "default_middlewares",
+]
+
+
+def default_middlewares(config: LLMConfig) -> MiddlewareStack:
+    """A fresh default stack for ``config`` (new state: never share one between clients)."""
+    policy = ExponentialBackoff(
+        max_retries=config.max_retries,
+        base_delay=config.retry_delay,
+        max_delay=config.max_retry_delay,
+        jitter=config.retry_jitter,
+    )
+    return MiddlewareStack(
+        [
+            LoggingMiddleware(),
+            CountingMiddleware(),
+            RetryMiddleware(policy),
+            ClassifyErrorsMiddleware(),
+            SessionMiddleware(config.recycle_after),
+        ]
+    )

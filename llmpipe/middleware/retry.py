@@ -1,0 +1,57 @@
+"""RetryMiddleware: re-send a failed call while its policy says so.
+
+It must sit outside ``ClassifyErrorsMiddleware`` so it sees typed errors. The
+decision (and the delay) is the policy's; this layer only waits and re-sends
+the same frozen request. Each attempt's number goes to
+``request.context["attempts"]`` for the layers outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+
+from llmpipe.errors import LLMError
+from llmpipe.pipeline import Handler
+from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy
+
+__all__ = ["RetryMiddleware"]
+
+_RETRY_MESSAGE = "retrying {endpoint} in {delay:.2f} s (retry {retry}) after: {error}"
+
+
+class RetryMiddleware:
+    """Retry per ``policy``; ``sleep`` is injectable for tests of the schedule."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.policy: RetryPolicy = policy if policy is not None else ExponentialBackoff()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"RetryMiddleware({self.policy!r})"
+
+    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+        context = request.context
+        retries = 0
+        while True:
+            context["attempts"] = retries + 1
+            try:
+                return await call_next(request)
+            except LLMError as error:
+                delay = self.policy.retry_delay(request, error, retries)
+                if delay is None:
+                    raise
+                retries += 1
+                logger.warning(
+                    _RETRY_MESSAGE, endpoint=request.endpoint, delay=delay, retry=retries,
+                    error=error,
+                )
+                await self._sleep(delay)

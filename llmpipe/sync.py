@@ -1,0 +1,211 @@
+"""LLM: the sync shim over AsyncLLM.
+
+One private event loop runs on a daemon thread; each call is submitted with
+``run_coroutine_threadsafe``. So it works inside Jupyter or any running loop,
+and one LLM can be shared by many threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import warnings
+import weakref
+from collections.abc import Coroutine, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from llmpipe.client import AsyncLLM, LastResponse, MessageLike
+from llmpipe.config import LLMConfig
+from llmpipe.errors import ClientClosedError, LLMError
+from llmpipe.middleware import Stats
+from llmpipe.models import ChatCompletionResponse, CompletionResponse, ModelsResponse
+from llmpipe.pipeline import MiddlewareLike
+from llmpipe.transport.base import Transport
+
+__all__ = ["LLM"]
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An event loop on a daemon thread, started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._stopped:
+                raise ClientClosedError("this LLM is closed; create a new LLM to send requests")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+                thread = threading.Thread(
+                    target=_serve, args=(loop, ready), name="llmpipe-loop", daemon=True
+                )
+                thread.start()
+                ready.wait()
+                self._thread, self._loop = thread, loop
+            return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            loop = self._loop if self._loop is not None and not self._stopped else self._start()
+        except BaseException:
+            coro.close()
+            raise
+        if self._thread is threading.current_thread():
+            coro.close()
+            raise LLMError("the sync LLM cannot be called from its own event loop; use AsyncLLM there")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            if self._stopped:
+                raise ClientClosedError("the LLM was closed while this call was in flight") from None
+            raise
+        except BaseException:  # KeyboardInterrupt: stop the call, free its connection
+            future.cancel()
+            raise
+
+    def stop(self, final: Coroutine[Any, Any, None]) -> None:
+        """Run ``final`` (the client's close), cancel what is left, stop the loop."""
+        with self._lock:
+            self._stopped = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            final.close()
+            return
+        if thread is threading.current_thread():  # garbage-collected on the loop itself
+            task = loop.create_task(_drain(final))
+            task.add_done_callback(lambda _: loop.stop())
+            return
+        asyncio.run_coroutine_threadsafe(_drain(final), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    loop.run_forever()
+
+
+async def _drain(final: Coroutine[Any, Any, None]) -> None:
+    await final
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+def _shutdown(runner: _LoopThread, client: AsyncLLM) -> None:
+    runner.stop(client.close())
+
+
+class LLM:
+    """The synchronous client: the same API as ``AsyncLLM``, blocking."""
+
+    def __init__(
+        self,
+        config: LLMConfig | None = None,
+        middlewares: Sequence[MiddlewareLike] | None = None,
+        *,
+        transport: Transport | None = None,
+    ) -> None:
+        self._client = AsyncLLM(config, middlewares, transport=transport)
+        self._runner = _LoopThread()
+        self._finalizer = weakref.finalize(self, _shutdown, self._runner, self._client)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"LLM({self.config!r}, {state})"
+
+    @property
+    def config(self) -> LLMConfig:
+        return self._client.config
+
+    @property
+    def async_client(self) -> AsyncLLM:
+        """The AsyncLLM underneath (for its pipeline and transport)."""
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> ChatCompletionResponse:
+        """Create a chat completion (see ``AsyncLLM.chat_completion``)."""
+        return self._runner.run(
+            self._client.chat_completion(messages, temperature, max_tokens, **kwargs)
+        )
+
+    def completion(
+        self,
+        prompt: str | Sequence[str],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> CompletionResponse:
+        """Create a text completion (see ``AsyncLLM.completion``)."""
+        return self._runner.run(self._client.completion(prompt, temperature, max_tokens, **kwargs))
+
+    def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
+        return self._runner.run(self._client.list_models(timeout=timeout))
+
+    def get_last_response(self) -> LastResponse | None:
+        return self._client.get_last_response()
+
+    def get_request_count(self) -> int:
+        return self._client.get_request_count()
+
+    def get_stats(self) -> Stats:
+        return self._client.get_stats()
+
+    def reset_session(self) -> None:
+        """Replace the connection pool and clear the last response and counters."""
+        self._runner.run(self._client.reset_session())
+
+    def close(self) -> None:
+        """Close the pool and stop the private loop. Safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> LLM:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None and finalizer.alive and self._runner.started:
+            warnings.warn(
+                "unclosed LLM: call close() or use 'with LLM(...)'; llmpipe closed it for you",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            finalizer()
