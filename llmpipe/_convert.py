@@ -49,16 +49,21 @@ def structure_reply(response: LLMResponse, model: type[T]) -> T:
     """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``."""
     payload = response.json()
     try:
-        if not isinstance(payload, dict):
-            raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
-        return converter.structure(payload, model)
+        if isinstance(payload, dict):
+            return converter.structure(payload, model)
+        problems = f"expected a JSON object, got {type(payload).__name__}"
     except Exception as exc:  # cattrs raises several kinds; all mean "does not fit"
         problems = "; ".join(cattrs.transform_error(exc, path="reply"))
-        raise LLMResponseError(
-            f"{response.request.endpoint}: the reply does not fit {model.__name__} "
-            f"({problems}); body: {snippet(response.text())}",
-            body=payload,
-        ) from exc
+        raise _unfit(response, model, problems, payload) from exc
+    raise _unfit(response, model, problems, payload)
+
+
+def _unfit(response: LLMResponse, model: type, problems: str, payload: Any) -> LLMResponseError:
+    return LLMResponseError(
+        f"{response.request.endpoint}: the reply does not fit {model.__name__} "
+        f"({problems}); body: {snippet(response.text())}",
+        body=payload,
+    )
 
 
 def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapping[str, Any]:
@@ -72,8 +77,7 @@ def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapp
     if isinstance(message, Mapping) and isinstance(message.get("role"), str):
         return message
     raise TypeError(
-        "each message must be a Message or a dict with a 'role' key, "
-        f"got {snippet(repr(message))}"
+        f"each message must be a Message or a dict with a 'role' key, got {snippet(repr(message))}"
     )
 
 

@@ -72,7 +72,11 @@ class AsyncLLM:
         the per-call options ``model``, ``timeout``, ``max_retries`` and
         ``extra_headers``."""
         request = self._request(
-            "chat/completions", "messages", dump_messages(messages), temperature, max_tokens,
+            "chat/completions",
+            "messages",
+            dump_messages(messages),
+            temperature,
+            max_tokens,
             kwargs,
         )
         result = structure_reply(await self._send(request), ChatCompletionResponse)

@@ -35,11 +35,7 @@ def _base_url(_: Any, __: attrs.Attribute[str], value: str) -> None:
 
 def _number(field: str, low: float, high: float | None, *, low_open: bool = False) -> Any:
     """A validator for a number in [low, high] (or (low, high] when low_open)."""
-    expected = (
-        f"{'>' if low_open else '>='} {low}"
-        if high is None
-        else f"between {low} and {high}"
-    )
+    expected = f"{'>' if low_open else '>='} {low}" if high is None else f"between {low} and {high}"
 
     def validate(_: Any, __: Any, value: Any) -> None:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -77,6 +73,11 @@ def _api_key(_: Any, __: Any, value: Any) -> None:
         raise ValueError("LLMConfig.api_key must be None or a non-empty string")
 
 
+def _copy_mapping(value: Any) -> Any:
+    """A private copy, so later changes to the caller's dict do not leak in."""
+    return dict(value) if isinstance(value, Mapping) else value
+
+
 @attrs.frozen(kw_only=True)
 class LLMConfig:
     """Settings for one client. Frozen: derive variants with ``attrs.evolve``.
@@ -102,8 +103,7 @@ class LLMConfig:
         default=None, validator=_optional_int("recycle_after", 1)
     )
     extra_headers: Mapping[str, str] = attrs.field(
-        factory=dict, converter=lambda h: dict(h) if isinstance(h, Mapping) else h,
-        validator=_headers,
+        factory=dict, converter=_copy_mapping, validator=_headers
     )
 
     def __attrs_post_init__(self) -> None:

@@ -65,13 +65,17 @@ class _LoopThread:
             raise
         if self._thread is threading.current_thread():
             coro.close()
-            raise LLMError("the sync LLM cannot be called from its own event loop; use AsyncLLM there")
+            raise LLMError(
+                "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
+            )
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
             return future.result()
         except concurrent.futures.CancelledError:
             if self._stopped:
-                raise ClientClosedError("the LLM was closed while this call was in flight") from None
+                raise ClientClosedError(
+                    "the LLM was closed while this call was in flight"
+                ) from None
             raise
         except BaseException:  # KeyboardInterrupt: stop the call, free its connection
             future.cancel()

@@ -34,8 +34,9 @@ def _server_message(body: Any) -> str:
         error = body.get("error", body)
         if isinstance(error, dict):
             for key in ("message", "detail", "msg"):
-                if isinstance(error.get(key), str):
-                    return error[key]
+                text = error.get(key)
+                if isinstance(text, str):
+                    return text
         if isinstance(error, str):
             return error
         for key in ("detail", "message"):

@@ -51,7 +51,10 @@ class RetryMiddleware:
                     raise
                 retries += 1
                 logger.warning(
-                    _RETRY_MESSAGE, endpoint=request.endpoint, delay=delay, retry=retries,
+                    _RETRY_MESSAGE,
+                    endpoint=request.endpoint,
+                    delay=delay,
+                    retry=retries,
                     error=error,
                 )
                 await self._sleep(delay)

@@ -127,7 +127,9 @@ class AiohttpTransport(Transport):
                 self._retiring.discard(pool)
                 await pool.session.close()
 
-    def _map_error(self, exc: BaseException, request: LLMRequest, seconds: float) -> LLMError | None:
+    def _map_error(
+        self, exc: BaseException, request: LLMRequest, seconds: float
+    ) -> LLMError | None:
         import aiohttp
 
         where = f"{request.method} {self._root}{request.endpoint}"
@@ -179,4 +181,4 @@ class AiohttpTransport(Transport):
             connector: Any = pool.session.connector
             pool.session.detach()
             if connector is not None and not connector.closed:
-                connector._close()  # noqa: SLF001 - the sync half of close(); no loop needed
+                connector._close()  # the sync half of close(): needs no running loop

@@ -20,7 +20,7 @@ class Transport(abc.ABC):
     async def send(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the complete response."""
 
-    async def recycle(self) -> None:
+    async def recycle(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Replace pooled connections with fresh ones; in-flight calls finish first."""
 
     @abc.abstractmethod
@@ -37,5 +37,5 @@ class Transport(abc.ABC):
         """Whether sockets or sessions are open that ``close()`` must release."""
         return False
 
-    def abandon(self) -> None:
+    def abandon(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release resources without awaiting: for a client dropped without ``close()``."""

@@ -1,0 +1,164 @@
+"""Retries end to end: counts, the measured schedule, server hints."""
+
+import email.utils
+import itertools
+import time
+
+import attrs
+import pytest
+
+from llmpipe import (
+    AsyncLLM,
+    BadRequestError,
+    InternalServerError,
+    LLMAPIError,
+    LLMConfig,
+    LLMConnectionError,
+    LLMTimeoutError,
+    RateLimitError,
+)
+from llmpipe.testing import Fault
+
+HELLO = [{"role": "user", "content": "hello"}]
+SLACK = 0.25
+
+
+def gaps(server):
+    times = [r.received_at for r in server.requests]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+async def test_call_retried_twice_counts_once_with_three_attempts(llm_server, client):
+    llm_server.add_faults(Fault(status=503), Fault(status=502))
+    response = await client.chat_completion(HELLO)
+    assert response.choices[0].message.content == "Echo: hello"
+    assert len(llm_server.requests) == 3
+    assert client.get_request_count() == 1
+    stats = client.get_stats()
+    assert (stats.attempts, stats.retries, stats.failures) == (3, 2, 0)
+
+
+async def test_measured_delays_follow_retry_delay_times_powers_of_two(llm_server, config):
+    llm_server.add_faults(*[Fault(status=503)] * 3)
+    async with AsyncLLM(attrs.evolve(config, retry_delay=0.1, max_retries=3)) as llm:
+        await llm.chat_completion(HELLO)
+    measured = gaps(llm_server)
+    assert len(measured) == 3
+    for gap, expected in zip(measured, [0.1, 0.2, 0.4], strict=True):
+        assert expected <= gap < expected + SLACK
+
+
+async def test_exhausted_retries_raise_the_last_error_after_n_plus_one_attempts(llm_server, client):
+    llm_server.add_faults(*[Fault(status=500)] * 4)
+    with pytest.raises(InternalServerError):
+        await client.chat_completion(HELLO)
+    assert len(llm_server.requests) == 4
+    stats = client.get_stats()
+    assert (stats.requests, stats.attempts, stats.failures) == (1, 4, 1)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_client_errors_are_sent_once(llm_server, client, status):
+    llm_server.add_faults(Fault(status=status))
+    with pytest.raises(LLMAPIError) as caught:
+        await client.chat_completion(HELLO)
+    assert caught.value.status_code == status
+    assert len(llm_server.requests) == 1
+
+
+async def test_retry_after_seconds_from_the_server_sets_the_wait(llm_server, config):
+    llm_server.add_faults(Fault(status=429, headers={"Retry-After": "1"}))
+    async with AsyncLLM(attrs.evolve(config, max_retry_delay=5)) as llm:
+        await llm.chat_completion(HELLO)
+    [gap] = gaps(llm_server)
+    assert 1.0 <= gap < 1.0 + SLACK
+
+
+async def test_retry_after_http_date_from_the_server_sets_the_wait(llm_server, config):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    llm_server.add_faults(Fault(status=503, headers={"Retry-After": when}))
+    async with AsyncLLM(attrs.evolve(config, max_retry_delay=5)) as llm:
+        await llm.chat_completion(HELLO)
+    [gap] = gaps(llm_server)
+    assert 0.9 <= gap < 2.0 + SLACK  # HTTP dates have one-second resolution
+
+
+async def test_retry_after_ms_from_the_server_sets_the_wait(llm_server, client):
+    llm_server.add_faults(Fault(status=429, headers={"retry-after-ms": "300"}))
+    await client.chat_completion(HELLO)
+    [gap] = gaps(llm_server)
+    assert 0.3 <= gap < 0.3 + SLACK
+
+
+async def test_x_should_retry_false_from_the_server_stops_retries(llm_server, client):
+    llm_server.add_faults(Fault(status=503, headers={"x-should-retry": "false"}))
+    with pytest.raises(InternalServerError):
+        await client.chat_completion(HELLO)
+    assert len(llm_server.requests) == 1
+
+
+async def test_per_call_max_retries_overrides_the_config(llm_server, client):
+    llm_server.add_faults(*[Fault(status=503)] * 3)
+    with pytest.raises(InternalServerError):
+        await client.chat_completion(HELLO, max_retries=1)
+    assert len(llm_server.requests) == 2
+
+
+async def test_rate_limit_error_raised_when_429_persists(llm_server, config):
+    llm_server.add_faults(*[Fault(status=429)] * 2)
+    async with AsyncLLM(attrs.evolve(config, max_retries=1)) as llm:
+        with pytest.raises(RateLimitError):
+            await llm.chat_completion(HELLO)
+
+
+async def test_connection_refused_raises_connection_error_after_the_retries(unused_tcp_port):
+    config = LLMConfig(
+        base_url=f"http://127.0.0.1:{unused_tcp_port}", retry_delay=0.01, max_retries=2
+    )
+    async with AsyncLLM(config) as llm:
+        with pytest.raises(LLMConnectionError, match="cannot connect"):
+            await llm.list_models()
+        stats = llm.get_stats()
+    assert (stats.requests, stats.attempts, stats.retries) == (1, 3, 2)
+
+
+async def test_stalled_server_raises_timeout_within_timeout_times_attempts(llm_server, config):
+    llm_server.add_faults(Fault(delay=5), Fault(delay=5))
+    slow = attrs.evolve(config, timeout=0.3, max_retries=1, retry_delay=0.05)
+    started = time.monotonic()
+    async with AsyncLLM(slow) as llm:
+        with pytest.raises(LLMTimeoutError, match=r"0\.3 s"):
+            await llm.chat_completion(HELLO)
+    assert time.monotonic() - started < 0.3 * 2 + 0.05 + SLACK
+
+
+async def test_per_call_timeout_overrides_the_config(llm_server, config):
+    llm_server.add_faults(Fault(delay=5))
+    async with AsyncLLM(attrs.evolve(config, max_retries=0)) as llm:
+        with pytest.raises(LLMTimeoutError):
+            await llm.chat_completion(HELLO, timeout=0.2)
+
+
+async def test_failed_response_is_released_before_the_retry(llm_server, config):
+    # With a pool of one connection, a retry could not start if the failed
+    # response still held it.
+    llm_server.add_faults(Fault(status=503))
+    one = attrs.evolve(config, connection_limit=1, timeout=2)
+    async with AsyncLLM(one) as llm:
+        response = await llm.chat_completion(HELLO)
+    assert response.choices[0].message.content == "Echo: hello"
+
+
+async def test_bad_request_is_not_retried_even_with_many_retries(llm_server, config):
+    llm_server.add_faults(Fault(status=400))
+    async with AsyncLLM(attrs.evolve(config, max_retries=10)) as llm:
+        with pytest.raises(BadRequestError):
+            await llm.chat_completion(HELLO)
+    assert len(llm_server.requests) == 1
+
+
+async def test_retry_after_beyond_max_retry_delay_is_capped(llm_server, client):
+    llm_server.add_faults(Fault(status=429, headers={"Retry-After": "30"}))
+    await client.chat_completion(HELLO)
+    [gap] = gaps(llm_server)
+    assert 0.5 <= gap < 0.5 + SLACK
