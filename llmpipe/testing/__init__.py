@@ -1,0 +1,16 @@
+"""A real OpenAI-compatible server with scriptable faults, for testing LLM clients.
+
+    from llmpipe.testing import Fault, LLMServer
+
+    async with LLMServer() as server:
+        server.add_faults(Fault(status=429, headers={"Retry-After": "1"}))
+        ...  # point the client at server.base_url + "/v1"
+
+pytest users get the `llm_server` fixture from `llmpipe.testing.pytest_plugin`.
+This package does not import pytest, so it is usable outside tests (demos, the CLI).
+"""
+
+from .faults import Fault
+from .server import DEFAULT_MODELS, LLMServer, RecordedRequest
+
+__all__ = ["DEFAULT_MODELS", "Fault", "LLMServer", "RecordedRequest"]

@@ -1,0 +1,241 @@
+"""`LLMServer`: a real OpenAI-compatible HTTP server for tests and demos.
+
+Clients are tested over loopback HTTP against it, so everything between the
+client and the wire (sessions, timeouts, retries, error mapping) runs for
+real. Faults queued with `add_faults` script the failures that are hard to
+get from a real provider on demand.
+
+Each request is handled in this order: number it and record it; apply the
+fault at the head of the queue if it matches; check the API key; answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+from aiohttp import web
+
+from ._api_error import ApiError
+from ._checks import streaming
+from ._ledger import Ledger
+from ._replies import drop, error_reply, fault_reply, json_reply, send_events
+from ._routes import ROUTES
+from ._thread import ServerThread
+from .faults import Fault
+
+__all__ = ["DEFAULT_MODELS", "LLMServer", "RecordedRequest"]
+
+DEFAULT_MODELS = ("gpt-4", "gpt-4o-mini", "llama-3-8b-instruct")
+# Seconds stop() waits for handlers still running; delayed faults end at once.
+_SHUTDOWN_TIMEOUT = 0.5
+
+_Server = TypeVar("_Server", bound="LLMServer")  # typing.Self needs Python 3.11
+
+
+@attrs.frozen
+class RecordedRequest:
+    """A request as the server received it, for tests to assert on."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # a plain dict, names in the case received
+    json: Any  # the decoded body, or None if it was empty or not JSON
+    received_at: float  # time.monotonic()
+
+
+class LLMServer:
+    """An OpenAI-compatible server: /v1/chat/completions, /v1/completions (both
+    can stream), /v1/embeddings and /v1/models, under `base_url`.
+
+    Start it on the running loop with `async with server:` (or `start`/`stop`),
+    or on a loop of its own with `with server.run_in_thread():`. Listens on
+    127.0.0.1 by default; `port=0` picks a free port. With `api_key`, every
+    request must carry `Authorization: Bearer <api_key>`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: Sequence[str] = DEFAULT_MODELS,
+        api_key: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._models = tuple(models)
+        self._api_key = api_key
+        self._ledger = Ledger()
+        self._runner: web.AppRunner | None = None
+        self._bound_port: int | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (the real one when created with port=0)."""
+        if self._bound_port is None:
+            raise RuntimeError("the server is not running")
+        return self._bound_port
+
+    @property
+    def base_url(self) -> str:
+        """E.g. "http://127.0.0.1:8080", without the /v1 prefix."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of the requests received so far, oldest first."""
+        return self._ledger.requests()
+
+    def add_faults(self, *faults: Fault) -> None:
+        """Queue faults; each matching request consumes the one at the head."""
+        self._ledger.add_faults(faults)
+
+    def reset(self) -> None:
+        """Forget queued faults and recorded requests, and restart numbering at 1."""
+        self._ledger.reset()
+
+    async def start(self) -> None:
+        """Start serving on the running loop; return once the port is listening."""
+        if self._runner is not None:
+            raise RuntimeError("the server is already running")
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._stopping = asyncio.Event()
+        self._runner = runner
+        self._bound_port = runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection; a no-op if not running."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._stopping.set()
+        self._bound_port = None
+        await runner.cleanup()
+
+    async def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
+        """Start, call `ready(base_url)` once listening, serve until cancelled, then stop."""
+        await self.start()
+        try:
+            if ready is not None:
+                ready(self.base_url)
+            await asyncio.Event().wait()
+        finally:
+            # Shielded: stopping in a task that is being cancelled would turn
+            # aiohttp's shutdown timeouts into errors.
+            await asyncio.shield(self.stop())
+
+    @contextlib.contextmanager
+    def run_in_thread(self: _Server) -> Iterator[_Server]:
+        """Serve from a daemon thread with its own loop while the block runs."""
+        thread = ServerThread(self.serve_forever)
+        thread.start()
+        try:
+            yield self
+        finally:
+            thread.stop()
+
+    async def __aenter__(self: _Server) -> _Server:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body, parsed = _decode(await request.read())
+        number, fault = self._ledger.admit(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                headers=dict(request.headers),
+                json=body,
+                received_at=time.monotonic(),
+            )
+        )
+        if fault is not None and fault.delay and not await self._pause(fault.delay):
+            return drop(request)  # the server is stopping: do not keep it waiting
+        if fault is not None and fault.drop:
+            return drop(request)
+        headers = {"x-request-id": f"req-{number}", **(fault.headers if fault else {})}
+        if fault is not None and fault.replaces_answer:
+            return _with_headers(fault_reply(fault), headers)
+        return await self._answer(request, body, parsed, number, headers)
+
+    async def _answer(
+        self,
+        request: web.Request,
+        body: Any,
+        parsed: bool,
+        number: int,
+        headers: Mapping[str, str],
+    ) -> web.StreamResponse:
+        try:
+            self._check_api_key(request)
+            route = ROUTES.get(request.path)
+            if route is None:
+                raise ApiError(404, f"Invalid URL ({request.method} {request.path}).")
+            if request.method != route.method:
+                raise ApiError(405, f"Method {request.method} is not allowed on {request.path}.")
+            if route.method == "POST" and not parsed:
+                raise ApiError(400, "We could not parse the JSON body of your request.")
+            reply = route.endpoint(body, self._models, number)
+        except ApiError as error:
+            return _with_headers(error_reply(error), headers)
+        if route.chunker is not None:
+            stream, include_usage = streaming(body)
+            if stream:
+                return await send_events(request, route.chunker(reply, include_usage), headers)
+        return _with_headers(json_reply(reply), headers)
+
+    def _check_api_key(self, request: web.Request) -> None:
+        if self._api_key is None:
+            return
+        sent = request.headers.get("Authorization", "")
+        expected = f"Bearer {self._api_key}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            # Never echo what was sent: it may be a real key sent by mistake.
+            raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait `seconds`; False if the server began stopping first."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+
+def _with_headers(response: web.Response, headers: Mapping[str, str]) -> web.Response:
+    response.headers.update(headers)
+    return response
+
+
+def _decode(raw: bytes) -> tuple[Any, bool]:
+    """The body decoded as JSON (None if it is not), and whether it was JSON."""
+    try:
+        return json.loads(raw), True
+    except ValueError:
+        return None, False
