@@ -19,8 +19,11 @@ from llmpipe.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    StreamTruncatedError,
     UnprocessableEntityError,
 )
+from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
+from llmpipe.folding import fold_chunks
 from llmpipe.logs import disable_logging, enable_logging
 from llmpipe.middleware import (
     ClassifyErrorsMiddleware,
@@ -33,17 +36,33 @@ from llmpipe.middleware import (
 )
 from llmpipe.models import (
     ChatChoice,
+    ChatCompletionChunk,
     ChatCompletionResponse,
+    ChunkChoice,
     CompletionChoice,
     CompletionResponse,
+    Delta,
+    Embedding,
+    EmbeddingResponse,
+    EmbeddingUsage,
+    FunctionCall,
+    FunctionCallDelta,
+    ImagePart,
+    ImageURL,
     Message,
     Model,
     ModelsResponse,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy, parse_retry_after
+from llmpipe.schema import json_schema
+from llmpipe.sse import ServerSentEvent, SSEDecoder
+from llmpipe.streaming import ChatStream, CompletionStream, SyncStream
 from llmpipe.sync import LLM
 from llmpipe.transport import AiohttpTransport, MockTransport, Transport
 
@@ -56,14 +75,27 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatChoice",
+    "ChatCompletionChunk",
     "ChatCompletionResponse",
+    "ChatStream",
+    "ChunkChoice",
     "ClassifyErrorsMiddleware",
     "ClientClosedError",
     "CompletionChoice",
     "CompletionResponse",
+    "CompletionStream",
     "CountingMiddleware",
+    "Delta",
+    "Embedding",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "EventStream",
     "ExponentialBackoff",
+    "FunctionCall",
+    "FunctionCallDelta",
     "Handler",
+    "ImagePart",
+    "ImageURL",
     "InternalServerError",
     "LLMAPIError",
     "LLMConfig",
@@ -86,8 +118,17 @@ __all__ = [
     "RateLimitError",
     "RetryMiddleware",
     "RetryPolicy",
+    "SSEDecoder",
+    "ServerSentEvent",
     "SessionMiddleware",
     "Stats",
+    "StreamObserver",
+    "StreamSummary",
+    "StreamTruncatedError",
+    "SyncStream",
+    "TextPart",
+    "ToolCall",
+    "ToolCallDelta",
     "Transport",
     "UnprocessableEntityError",
     "Usage",
@@ -95,5 +136,7 @@ __all__ = [
     "default_middlewares",
     "disable_logging",
     "enable_logging",
+    "fold_chunks",
+    "json_schema",
     "parse_retry_after",
 ]

@@ -8,16 +8,16 @@ the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import cattrs
 
 from llmpipe.errors import LLMResponseError, snippet
-from llmpipe.models import Message
+from llmpipe.models import ImagePart, Message, MessageContent, TextPart
 from llmpipe.request import LLMResponse
 
-__all__ = ["converter", "dump_messages", "structure_reply"]
+__all__ = ["converter", "dump_messages", "structure_payload", "structure_reply"]
 
 T = TypeVar("T")
 
@@ -41,36 +41,81 @@ def _strict_int(value: Any, _: type) -> int:
     raise ValueError(f"expected an integer, got {value!r}")
 
 
+def _structure_part(part: Any) -> Any:
+    if not isinstance(part, dict):
+        raise ValueError(f"expected a content part object, got {type(part).__name__}")
+    kind = part.get("type")
+    if kind == "text":
+        return converter.structure(part, TextPart)
+    if kind == "image_url":
+        return converter.structure(part, ImagePart)
+    return part  # audio, files, newer part types: kept as sent
+
+
+def _structure_content(value: Any, _: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [_structure_part(part) for part in value]
+    raise ValueError(f"expected text or a list of content parts, got {type(value).__name__}")
+
+
+def _structure_vector(value: Any, _: Any) -> list[float] | str:
+    if isinstance(value, str):
+        return value  # base64
+    if isinstance(value, list):
+        return [float(x) for x in value]
+    raise ValueError(f"expected a list of numbers or base64 text, got {type(value).__name__}")
+
+
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(MessageContent, _structure_content)
+converter.register_structure_hook(list[float] | str, _structure_vector)
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def structure_reply(response: LLMResponse, model: type[T]) -> T:
     """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``."""
-    payload = response.json()
+    return structure_payload(response.json(), model, response.request.endpoint, response.text)
+
+
+def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[], str]) -> T:
+    """Structure decoded JSON into ``model``; ``text`` gives the raw body for messages."""
     try:
         if isinstance(payload, dict):
             return converter.structure(payload, model)
         problems = f"expected a JSON object, got {type(payload).__name__}"
     except Exception as exc:  # cattrs raises several kinds; all mean "does not fit"
         problems = "; ".join(cattrs.transform_error(exc, path="reply"))
-        raise _unfit(response, model, problems, payload) from exc
-    raise _unfit(response, model, problems, payload)
+        raise _unfit(where, model, problems, payload, text()) from exc
+    raise _unfit(where, model, problems, payload, text())
 
 
-def _unfit(response: LLMResponse, model: type, problems: str, payload: Any) -> LLMResponseError:
+def _unfit(where: str, model: type, problems: str, payload: Any, text: str) -> LLMResponseError:
     return LLMResponseError(
-        f"{response.request.endpoint}: the reply does not fit {model.__name__} "
-        f"({problems}); body: {snippet(response.text())}",
+        f"{where}: the reply does not fit {model.__name__} ({problems}); body: {snippet(text)}",
         body=payload,
     )
 
 
 def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapping[str, Any]:
     if isinstance(message, Message):
-        out: dict[str, Any] = {"role": message.role, "content": message.content}
+        content = message.content
+        if content is not None and not isinstance(content, str):
+            content = _without_none(converter.unstructure(content))
+        out: dict[str, Any] = {"role": message.role, "content": content}
         if message.name is not None:
             out["name"] = message.name
+        if message.tool_calls is not None:
+            out["tool_calls"] = converter.unstructure(message.tool_calls)
         if message.tool_call_id is not None:
             out["tool_call_id"] = message.tool_call_id
         return out

@@ -36,12 +36,21 @@ if TYPE_CHECKING:
 __all__ = ["READY_LINE", "build_parser", "main"]
 
 PROG = "llmpipe"
-# The demo runner and tests wait for this line; change it in one place only.
+# examples/run_all.py and the tests wait for this exact line: change them together.
 READY_LINE = "llmpipe test server listening on {base_url}"
 
 # Failures a user can cause and fix: reported in one line, never as a traceback.
 _EXPECTED = (LLMError, ValueError, TypeError, OSError)
 _KEY_VARIABLES = ("LLMPIPE_API_KEY", "OPENAI_API_KEY")
+_CONFIG_FLAGS = (
+    "base_url",
+    "model",
+    "api_key",
+    "timeout",
+    "max_retries",
+    "temperature",
+    "max_tokens",
+)
 _MASK = "***"
 
 T = TypeVar("T")
@@ -104,8 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (0, 1 on failure, 2 on usage)."""
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # --help, --version and usage errors, already printed
-        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    except SystemExit as stop:  # argparse has printed the help, version or usage error
+        return stop.code if isinstance(stop.code, int) else 2
     scrub = _scrubber(_secrets(args))
     if args.verbose:
         _start_logging("DEBUG" if args.verbose > 1 else "INFO", scrub)
@@ -137,17 +146,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     Sampling flags become config fields too, so LLMConfig validates them and
     an error names the field.
     """
-    fields = ("base_url", "model", "api_key", "timeout", "max_retries", "temperature")
-    found = {name: getattr(args, name, None) for name in fields}
-    found["max_tokens"] = getattr(args, "max_tokens", None)
-    return {name: value for name, value in found.items() if value is not None}
+    given = {name: getattr(args, name, None) for name in _CONFIG_FLAGS}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _chat(llm: LLM, args: argparse.Namespace) -> str:
     messages = [] if args.system is None else [Message("system", args.system)]
     messages.append(Message("user", args.message))
     response = llm.chat_completion(messages)
-    return _dump(response) if args.json else _first(response.choices).message.content or ""
+    return _dump(response) if args.json else _first(response.choices).message.text
 
 
 def _complete(llm: LLM, args: argparse.Namespace) -> str:

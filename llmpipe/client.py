@@ -6,21 +6,44 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
-from loguru import logger
-
+from llmpipe import logs
 from llmpipe._convert import dump_messages, structure_reply
+from llmpipe.classification import api_error_from
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMError
-from llmpipe.middleware import CountingMiddleware, Stats, api_error_from, default_middlewares
-from llmpipe.models import ChatCompletionResponse, CompletionResponse, Message, ModelsResponse
+from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
+from llmpipe.middleware import CountingMiddleware, Stats, default_middlewares
+from llmpipe.models import (
+    ChatCompletionResponse,
+    CompletionResponse,
+    EmbeddingResponse,
+    Message,
+    ModelsResponse,
+)
 from llmpipe.pipeline import MiddlewareLike, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.schema import parse_structured, response_format_for
+from llmpipe.streaming import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp_transport import AiohttpTransport
 from llmpipe.transport.base import Transport
 
 __all__ = ["AsyncLLM", "MessageLike"]
+
+_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout")
+
+
+def _pop_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Per-call settings that are not part of the JSON body, as LLMRequest fields."""
+    options = {name: kwargs.pop(name) for name in _OPTION_NAMES if kwargs.get(name) is not None}
+    for name in _OPTION_NAMES:
+        kwargs.pop(name, None)
+    return {
+        "timeout": kwargs.pop("timeout", None),
+        "headers": kwargs.pop("extra_headers", None) or {},
+        "options": options,
+    }
+
 
 T = TypeVar("T")
 MessageLike = Message | Mapping[str, Any]
@@ -49,7 +72,7 @@ class AsyncLLM:
         self._counter: CountingMiddleware | None = self.pipeline.find(CountingMiddleware)
         self._last_response: LastResponse | None = None
         self._closed = False
-        logger.info(
+        logs.info(
             "client ready: base_url={base_url} model={model}",
             base_url=self.config.base_url,
             model=self.config.model,
@@ -61,47 +84,150 @@ class AsyncLLM:
 
     # -- the API -----------------------------------------------------------
 
+    @overload
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
         temperature: float | None = None,
         max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        response_model: None = None,
         **kwargs: Any,
-    ) -> ChatCompletionResponse:
-        """Create a chat completion. ``kwargs`` go into the JSON body, except
-        the per-call options ``model``, ``timeout``, ``max_retries`` and
-        ``extra_headers``."""
-        request = self._request(
+    ) -> ChatCompletionResponse: ...
+
+    @overload
+    async def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[True],
+        response_model: None = None,
+        **kwargs: Any,
+    ) -> ChatStream: ...
+
+    @overload
+    async def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        response_model: type[T],
+        **kwargs: Any,
+    ) -> T: ...
+
+    async def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: bool = False,
+        response_model: type[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Create a chat completion.
+
+        ``stream=True`` returns a ``ChatStream`` of chunks. ``response_model``
+        (an attrs class) asks for JSON of that shape and returns an instance.
+        Other ``kwargs`` go into the JSON body, except the per-call options
+        ``model``, ``timeout``, ``max_retries``, ``extra_headers``,
+        ``first_event_timeout`` and ``idle_timeout``.
+        """
+        if response_model is not None:
+            if stream:
+                raise ValueError("response_model cannot be combined with stream=True")
+            kwargs["response_format"] = response_format_for(response_model)
+        request = self._generation(
             "chat/completions",
             "messages",
             dump_messages(messages),
             temperature,
             max_tokens,
+            stream,
             kwargs,
         )
-        result = structure_reply(await self._send(request), ChatCompletionResponse)
+        response = await self._send(request)
+        if stream:
+            return ChatStream(response, self._remember)
+        result = structure_reply(response, ChatCompletionResponse)
         self._last_response = result
-        return result
+        if response_model is None:
+            return result
+        if not result.choices:
+            raise LLMResponseError("chat/completions: the reply has no choices to parse")
+        return parse_structured(result.choices[0].message.text, response_model, "chat/completions")
+
+    @overload
+    async def completion(
+        self,
+        prompt: str | Sequence[str],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        **kwargs: Any,
+    ) -> CompletionResponse: ...
+
+    @overload
+    async def completion(
+        self,
+        prompt: str | Sequence[str],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[True],
+        **kwargs: Any,
+    ) -> CompletionStream: ...
 
     async def completion(
         self,
         prompt: str | Sequence[str],
         temperature: float | None = None,
         max_tokens: int | None = None,
+        *,
+        stream: bool = False,
         **kwargs: Any,
-    ) -> CompletionResponse:
+    ) -> CompletionResponse | CompletionStream:
         """Create a text completion for one prompt or a list of prompts."""
         if not isinstance(prompt, str) and not (
             isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt)
         ):
             raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
         value = prompt if isinstance(prompt, str) else list(prompt)
-        request = self._request("completions", "prompt", value, temperature, max_tokens, kwargs)
-        result = structure_reply(await self._send(request), CompletionResponse)
+        request = self._generation(
+            "completions", "prompt", value, temperature, max_tokens, stream, kwargs
+        )
+        response = await self._send(request)
+        if stream:
+            return CompletionStream(response, self._remember)
+        result = structure_reply(response, CompletionResponse)
         self._last_response = result
         return result
 
-    async def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
+    async def embeddings(
+        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+    ) -> EmbeddingResponse:
+        """Embed one text or a list of texts (``model`` defaults to
+        ``config.embedding_model``, then ``config.model``)."""
+        if not isinstance(input, str) and not (
+            isinstance(input, Sequence) and all(isinstance(p, str) for p in input)
+        ):
+            raise TypeError(f"input must be a str or a list of str, got {type(input).__name__}")
+        options = _pop_options(kwargs)
+        body = {
+            "model": model or self.config.embedding_model or self.config.model,
+            "input": input if isinstance(input, str) else list(input),
+            **kwargs,
+        }
+        request = LLMRequest("embeddings", body=body, **options)
+        return structure_reply(await self._send(request), EmbeddingResponse)
+
+    async def list_models(self, *, timeout: float | None = None) -> ModelsResponse:  # noqa: ASYNC109 - a per-call option, as on every method
         """List the models the server offers."""
         request = LLMRequest("models", method="GET", timeout=timeout)
         return structure_reply(await self._send(request), ModelsResponse)
@@ -125,7 +251,7 @@ class AsyncLLM:
         self._last_response = None
         if self._counter is not None:
             self._counter.reset()
-        logger.info("session reset: new connection pool, counters cleared")
+        logs.info("session reset: new connection pool, counters cleared")
 
     async def close(self) -> None:
         """Close the connection pool. Safe to call twice."""
@@ -133,7 +259,7 @@ class AsyncLLM:
             return
         self._closed = True
         await self.transport.close()
-        logger.info("client closed")
+        logs.info("client closed")
 
     @property
     def closed(self) -> bool:
@@ -177,19 +303,22 @@ class AsyncLLM:
             )
         return self._counter
 
-    def _request(
+    def _remember(self, result: LastResponse) -> None:
+        self._last_response = result
+
+    def _generation(
         self,
         endpoint: str,
         key: str,
         value: Any,
         temperature: float | None,
         max_tokens: int | None,
+        stream: bool,
         kwargs: dict[str, Any],
     ) -> LLMRequest:
+        """The request for a chat or text completion: config defaults, then the call's."""
         config = self.config
-        timeout = kwargs.pop("timeout", None)
-        headers = kwargs.pop("extra_headers", None) or {}
-        retries = kwargs.pop("max_retries", None)
+        options = _pop_options(kwargs)
         body: dict[str, Any] = {
             "model": kwargs.pop("model", None) or config.model,
             key: value,
@@ -198,9 +327,12 @@ class AsyncLLM:
         limit = config.max_tokens if max_tokens is None else max_tokens
         if limit is not None:
             body["max_tokens"] = limit
+        if stream:
+            body["stream"] = True
+            if config.stream_usage:
+                body["stream_options"] = {"include_usage": True}
         body.update(kwargs)
-        options = {} if retries is None else {"max_retries": retries}
-        return LLMRequest(endpoint, body=body, headers=headers, timeout=timeout, options=options)
+        return LLMRequest(endpoint, body=body, stream=stream, **options)
 
     async def _send(self, request: LLMRequest) -> LLMResponse:
         self._ensure_open()

@@ -46,6 +46,16 @@ def _number(field: str, low: float, high: float | None, *, low_open: bool = Fals
     return validate
 
 
+def _optional_positive(field: str) -> Any:
+    inner = _number(field, 0, None, low_open=True)
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            inner(instance, attribute, value)
+
+    return validate
+
+
 def _optional_int(field: str, low: int) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
         ok = value is None or (type(value) is int and value >= low)
@@ -102,6 +112,14 @@ class LLMConfig:
     recycle_after: int | None = attrs.field(
         default=None, validator=_optional_int("recycle_after", 1)
     )
+    stream_first_event_timeout: float | None = attrs.field(
+        default=None, validator=_optional_positive("stream_first_event_timeout")
+    )
+    stream_idle_timeout: float | None = attrs.field(
+        default=None, validator=_optional_positive("stream_idle_timeout")
+    )
+    stream_usage: bool = True
+    embedding_model: str | None = None
     extra_headers: Mapping[str, str] = attrs.field(
         factory=dict, converter=_copy_mapping, validator=_headers
     )
@@ -111,6 +129,20 @@ class LLMConfig:
             raise ValueError(f"LLMConfig.model must be a non-empty string, got {self.model!r}")
         if any(k.lower() == "authorization" for k in self.extra_headers):
             raise ValueError("LLMConfig.extra_headers must not set Authorization; use api_key")
+
+    @property
+    def first_event_timeout(self) -> float:
+        """Seconds a stream may take to its first event (default: ``timeout``)."""
+        return (
+            self.timeout
+            if self.stream_first_event_timeout is None
+            else self.stream_first_event_timeout
+        )
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds a stream may go without an event (default: ``timeout``)."""
+        return self.timeout if self.stream_idle_timeout is None else self.stream_idle_timeout
 
     @property
     def api_root(self) -> str:

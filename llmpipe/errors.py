@@ -15,6 +15,7 @@
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
     └── LLMResponseError            2xx, but malformed or truncated
+        └── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
 
 Foreign exceptions (aiohttp, asyncio) are mapped once, at the transport
 boundary, and chained with ``raise ... from exc``.
@@ -38,6 +39,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "StreamTruncatedError",
     "UnprocessableEntityError",
     "error_for_status",
 ]
@@ -67,6 +69,19 @@ class LLMResponseError(LLMError):
     def __init__(self, message: str, *, body: Any = None) -> None:
         super().__init__(message)
         self.body = body
+
+
+class StreamTruncatedError(LLMResponseError):
+    """A stream ended (connection closed) before ``data: [DONE]``.
+
+    ``events`` counts the events received; ``partial`` is the reply folded
+    from them (text, tool calls, usage so far), so nothing received is lost.
+    """
+
+    def __init__(self, message: str, *, events: int, partial: Any = None) -> None:
+        super().__init__(message)
+        self.events = events
+        self.partial = partial
 
 
 class LLMAPIError(LLMError):

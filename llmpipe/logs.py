@@ -1,39 +1,75 @@
 """Logging switches. llmpipe logs through loguru under the name ``llmpipe``
-and, as loguru advises for libraries, is silent until the application asks."""
+and, as loguru advises for libraries, is silent until the application asks.
+
+``logger.enable("llmpipe")`` and ``logger.disable("llmpipe")`` work as
+loguru users expect; ``enable_logging`` adds a level, and optionally a sink.
+Every llmpipe log call passes the level gate here first.
+"""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from loguru import logger
 
-__all__ = ["disable_logging", "enable_logging"]
+__all__ = ["debug", "disable_logging", "enable_logging", "enabled", "error", "info", "warning"]
 
+_ALL = 0
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name} | {message}"
+_threshold = _ALL  # loguru's enable/disable decides until enable_logging sets a level
 _handler_id: int | None = None
 
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 
-def enable_logging(level: str | int = "INFO", sink: Any = None) -> int:
-    """Show llmpipe's records at ``level`` and above on ``sink`` (stderr by default).
 
-    Adds one handler that only takes llmpipe's records and returns its id;
-    calling again replaces it. An application that configures loguru itself
-    can call ``logger.enable("llmpipe")`` instead.
+def enable_logging(level: str | int = "INFO", sink: Any = None) -> int | None:
+    """Log llmpipe's records at ``level`` and above.
+
+    Without ``sink`` they go to the application's loguru handlers (loguru's
+    default stderr handler in a plain script). With a ``sink`` (a file, a
+    stream, a callable), one handler taking only llmpipe's records is added
+    and its id returned; calling again replaces it.
     """
-    global _handler_id
+    global _threshold, _handler_id
     disable_logging()
+    _threshold = level if isinstance(level, int) else logger.level(level).no
     logger.enable("llmpipe")
-    _handler_id = logger.add(
-        sys.stderr if sink is None else sink, level=level, filter="llmpipe", format=_FORMAT
-    )
+    if sink is not None:
+        _handler_id = logger.add(sink, level=level, filter="llmpipe", format=_FORMAT)
     return _handler_id
 
 
 def disable_logging() -> None:
     """Silence llmpipe again and remove the handler ``enable_logging`` added."""
-    global _handler_id
+    global _threshold, _handler_id
+    _threshold = _ALL
     logger.disable("llmpipe")
     if _handler_id is not None:
         logger.remove(_handler_id)
         _handler_id = None
+
+
+def enabled(level_no: int) -> bool:
+    """Whether records at this level would be logged at all."""
+    return level_no >= _threshold
+
+
+def _log(level: str, level_no: int, message: str, fields: dict[str, Any]) -> None:
+    if level_no >= _threshold:
+        logger.opt(depth=2).log(level, message, **fields)
+
+
+def debug(message: str, **fields: Any) -> None:
+    _log("DEBUG", DEBUG, message, fields)
+
+
+def info(message: str, **fields: Any) -> None:
+    _log("INFO", INFO, message, fields)
+
+
+def warning(message: str, **fields: Any) -> None:
+    _log("WARNING", WARNING, message, fields)
+
+
+def error(message: str, **fields: Any) -> None:
+    _log("ERROR", ERROR, message, fields)

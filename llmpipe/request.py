@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from llmpipe import _json
 from llmpipe.errors import LLMResponseError, snippet
+
+if TYPE_CHECKING:
+    from llmpipe.event_stream import EventStream
 
 __all__ = ["LLMRequest", "LLMResponse"]
 
@@ -37,13 +40,18 @@ class LLMRequest:
 
 @attrs.define
 class LLMResponse:
-    """A reply: status, headers, raw body, and its JSON parsed once on demand."""
+    """A reply: status, headers, raw body, and its JSON parsed once on demand.
+
+    A streamed reply has an empty ``content`` and its events in ``stream``;
+    ``elapsed`` then measures the time to its first event.
+    """
 
     status: int
     headers: Mapping[str, str]
     content: bytes
     request: LLMRequest
     elapsed: float = 0.0
+    stream: EventStream | None = None
     _parsed: Any = attrs.field(default=_UNPARSED, init=False, repr=False, eq=False)
 
     @classmethod

@@ -14,14 +14,21 @@ import warnings
 import weakref
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError
 from llmpipe.middleware import Stats
-from llmpipe.models import ChatCompletionResponse, CompletionResponse, ModelsResponse
+from llmpipe.models import (
+    ChatCompletionChunk,
+    ChatCompletionResponse,
+    CompletionResponse,
+    EmbeddingResponse,
+    ModelsResponse,
+)
 from llmpipe.pipeline import MiddlewareLike
+from llmpipe.streaming import SyncStream
 from llmpipe.transport.base import Transport
 
 __all__ = ["LLM"]
@@ -150,27 +157,119 @@ class LLM:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
+    @overload
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
         temperature: float | None = None,
         max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        response_model: None = None,
         **kwargs: Any,
-    ) -> ChatCompletionResponse:
-        """Create a chat completion (see ``AsyncLLM.chat_completion``)."""
-        return self._runner.run(
-            self._client.chat_completion(messages, temperature, max_tokens, **kwargs)
+    ) -> ChatCompletionResponse: ...
+
+    @overload
+    def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[True],
+        response_model: None = None,
+        **kwargs: Any,
+    ) -> SyncStream[ChatCompletionChunk, ChatCompletionResponse]: ...
+
+    @overload
+    def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        response_model: type[T],
+        **kwargs: Any,
+    ) -> T: ...
+
+    def chat_completion(
+        self,
+        messages: Sequence[MessageLike],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: bool = False,
+        response_model: type[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Create a chat completion (see ``AsyncLLM.chat_completion``).
+
+        ``stream=True`` returns a blocking iterator of chunks.
+        """
+        result = self._runner.run(
+            self._client.chat_completion(
+                messages,
+                temperature,
+                max_tokens,
+                stream=stream,  # type: ignore[call-overload]
+                response_model=response_model,
+                **kwargs,
+            )
         )
+        return SyncStream(result, self._runner.run) if stream else result
+
+    @overload
+    def completion(
+        self,
+        prompt: str | Sequence[str],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[False] = False,
+        **kwargs: Any,
+    ) -> CompletionResponse: ...
+
+    @overload
+    def completion(
+        self,
+        prompt: str | Sequence[str],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        *,
+        stream: Literal[True],
+        **kwargs: Any,
+    ) -> SyncStream[CompletionResponse, CompletionResponse]: ...
 
     def completion(
         self,
         prompt: str | Sequence[str],
         temperature: float | None = None,
         max_tokens: int | None = None,
+        *,
+        stream: bool = False,
         **kwargs: Any,
-    ) -> CompletionResponse:
+    ) -> CompletionResponse | SyncStream[CompletionResponse, CompletionResponse]:
         """Create a text completion (see ``AsyncLLM.completion``)."""
-        return self._runner.run(self._client.completion(prompt, temperature, max_tokens, **kwargs))
+        result = self._runner.run(
+            self._client.completion(
+                prompt,
+                temperature,
+                max_tokens,
+                stream=stream,  # type: ignore[call-overload]
+                **kwargs,
+            )
+        )
+        if stream:
+            return SyncStream(result, self._runner.run)
+        assert isinstance(result, CompletionResponse)
+        return result
+
+    def embeddings(
+        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+    ) -> EmbeddingResponse:
+        """Embed one text or a list of texts (see ``AsyncLLM.embeddings``)."""
+        return self._runner.run(self._client.embeddings(input, model, **kwargs))
 
     def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
         return self._runner.run(self._client.list_models(timeout=timeout))

@@ -12,7 +12,7 @@ Default order, outermost first, and why::
 from __future__ import annotations
 
 from llmpipe.config import LLMConfig
-from llmpipe.middleware.classify import ClassifyErrorsMiddleware, api_error_from
+from llmpipe.middleware.classify import ClassifyErrorsMiddleware
 from llmpipe.middleware.counting import CountingMiddleware, Stats
 from llmpipe.middleware.logging import LoggingMiddleware
 from llmpipe.middleware.retry import RetryMiddleware
@@ -27,7 +27,6 @@ __all__ = [
     "RetryMiddleware",
     "SessionMiddleware",
     "Stats",
-    "api_error_from",
     "default_middlewares",
 ]
 

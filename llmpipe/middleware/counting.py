@@ -11,8 +11,10 @@ from typing import Any
 import attrs
 
 from llmpipe.errors import LLMError
+from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.sse import ServerSentEvent
 
 __all__ = ["CountingMiddleware", "Stats"]
 
@@ -31,6 +33,7 @@ class Stats:
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(Stats))
+_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 class CountingMiddleware:
@@ -64,19 +67,43 @@ class CountingMiddleware:
             attempts = request.context.get("attempts", 1)
             counts["attempts"] += attempts
             counts["retries"] += attempts - 1
-        self._add_usage(response)
-        return response
-
-    def _add_usage(self, response: LLMResponse) -> None:
+        if response.stream is not None:
+            response.stream.observe(_StreamCounter(counts))
+            return response
         try:
             payload: Any = response.json()
         except LLMError:
-            return  # the client reports the malformed body; counting stays quiet
-        usage = payload.get("usage") if isinstance(payload, dict) else None
-        if not isinstance(usage, dict):
-            return
-        counts = self._counts
-        for field in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            return response  # the client reports the malformed body; counting stays quiet
+        if isinstance(payload, dict):
+            _add_usage(counts, payload.get("usage"))
+        return response
+
+
+def _add_usage(counts: dict[str, int], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for field in _TOKEN_FIELDS:
             value = usage.get(field)
             if isinstance(value, int):
                 counts[field] += value
+
+
+class _StreamCounter:
+    """Takes usage from the stream's last usage-bearing chunk; counts a stream
+    that fails after its first event as a failure."""
+
+    __slots__ = ("_counts", "_usage")
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self._counts = counts
+        self._usage: Any = None
+
+    def on_event(self, event: ServerSentEvent) -> None:
+        if b'"usage"' in event.raw:
+            payload = event.json()
+            if isinstance(payload, dict) and payload.get("usage"):
+                self._usage = payload["usage"]
+
+    def on_end(self, summary: StreamSummary) -> None:
+        _add_usage(self._counts, self._usage)
+        if summary.error is not None:
+            self._counts["failures"] += 1

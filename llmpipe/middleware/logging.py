@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from loguru import logger
-
+from llmpipe import logs
 from llmpipe.errors import LLMError
+from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.sse import ServerSentEvent
 
 __all__ = ["LoggingMiddleware"]
 
@@ -22,6 +23,14 @@ _START = "request {method} {endpoint} model={model} messages={messages} temperat
 _DETAIL = "request {endpoint} parameters: {parameters}"
 _DONE = "response {endpoint} status={status} id={id} tokens={tokens} in {elapsed:.3f} s"
 _FAILED = "request {endpoint} failed after {elapsed:.3f} s: {error_type}: {error}"
+_STREAMING = "response {endpoint} status={status} streaming, first event after {elapsed:.3f} s"
+_STREAM_DONE = (
+    "stream {endpoint} ended: events={events} complete={completed} "
+    "first event after {first:.3f} s, total {elapsed:.3f} s"
+)
+_STREAM_FAILED = (
+    "stream {endpoint} failed after {events} events in {elapsed:.3f} s: {error_type}: {error}"
+)
 
 _NOT_PARAMETERS = frozenset({"messages", "prompt", "input"})
 
@@ -33,9 +42,11 @@ class LoggingMiddleware:
         return "LoggingMiddleware()"
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+        if not logs.enabled(logs.ERROR):
+            return await call_next(request)  # a level above ERROR was asked for
         body: Any = request.body or {}
         messages = body.get("messages")
-        logger.info(
+        logs.info(
             _START,
             method=request.method,
             endpoint=request.endpoint,
@@ -43,16 +54,17 @@ class LoggingMiddleware:
             messages=len(messages) if isinstance(messages, list) else "-",
             temperature=body.get("temperature", "-"),
         )
-        logger.opt(lazy=True).debug(
-            _DETAIL,
-            endpoint=lambda: request.endpoint,
-            parameters=lambda: {k: v for k, v in body.items() if k not in _NOT_PARAMETERS},
-        )
+        if logs.enabled(logs.DEBUG):
+            logs.debug(
+                _DETAIL,
+                endpoint=request.endpoint,
+                parameters={k: v for k, v in body.items() if k not in _NOT_PARAMETERS},
+            )
         started = time.perf_counter()
         try:
             response = await call_next(request)
         except LLMError as error:
-            logger.error(
+            logs.error(
                 _FAILED,
                 endpoint=request.endpoint,
                 elapsed=time.perf_counter() - started,
@@ -60,9 +72,18 @@ class LoggingMiddleware:
                 error=error,
             )
             raise
+        if response.stream is not None:
+            logs.info(
+                _STREAMING,
+                endpoint=request.endpoint,
+                status=response.status,
+                elapsed=response.elapsed,
+            )
+            response.stream.observe(_StreamLog(request.endpoint))
+            return response
         payload = _json_or_none(response)
         usage = payload.get("usage") if isinstance(payload, dict) else None
-        logger.info(
+        logs.info(
             _DONE,
             endpoint=request.endpoint,
             status=response.status,
@@ -71,6 +92,38 @@ class LoggingMiddleware:
             elapsed=time.perf_counter() - started,
         )
         return response
+
+
+class _StreamLog:
+    """Reports a stream once it ends: events, time to first event, total time."""
+
+    __slots__ = ("_endpoint",)
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+
+    def on_event(self, event: ServerSentEvent) -> None:
+        pass
+
+    def on_end(self, summary: StreamSummary) -> None:
+        if summary.error is not None:
+            logs.error(
+                _STREAM_FAILED,
+                endpoint=self._endpoint,
+                events=summary.events,
+                elapsed=summary.elapsed,
+                error_type=type(summary.error).__name__,
+                error=summary.error,
+            )
+            return
+        logs.info(
+            _STREAM_DONE,
+            endpoint=self._endpoint,
+            events=summary.events,
+            completed=summary.completed,
+            first=summary.first_event_after or 0.0,
+            elapsed=summary.elapsed,
+        )
 
 
 def _json_or_none(response: LLMResponse) -> Any:

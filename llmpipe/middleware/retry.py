@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from loguru import logger
-
+from llmpipe import logs
 from llmpipe.errors import LLMError
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
@@ -50,7 +49,7 @@ class RetryMiddleware:
                 if delay is None:
                     raise
                 retries += 1
-                logger.warning(
+                logs.warning(
                     _RETRY_MESSAGE,
                     endpoint=request.endpoint,
                     delay=delay,

@@ -7,8 +7,7 @@ In-flight calls finish on the old pool first.
 
 from __future__ import annotations
 
-from loguru import logger
-
+from llmpipe import logs
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
@@ -41,5 +40,5 @@ class SessionMiddleware:
         finally:
             self._calls += 1
             if self._calls % self.recycle_after == 0 and not self._transport.closed:
-                logger.info("recycling the connection pool after {calls} calls", calls=self._calls)
+                logs.info("recycling the connection pool after {calls} calls", calls=self._calls)
                 await self._transport.recycle()

@@ -15,6 +15,7 @@ from llmpipe import _json
 from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMConnectionError, LLMError, LLMTimeoutError
+from llmpipe.event_stream import EventStream
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
 
@@ -33,6 +34,55 @@ class _Pool:
         self.session = session
         self.in_flight = 0
         self.retiring = False
+
+
+def _is_event_stream(content_type: str) -> bool:
+    return content_type == "text/event-stream"
+
+
+class _ReplySource:
+    """The body of one streamed aiohttp reply, as an EventStream's ByteSource."""
+
+    __slots__ = ("_content", "_pool", "_reply", "_request", "_transport")
+
+    def __init__(
+        self,
+        reply: aiohttp.ClientResponse,
+        transport: AiohttpTransport,
+        pool: _Pool,
+        request: LLMRequest,
+    ) -> None:
+        self._reply = reply
+        self._content = reply.content
+        self._transport = transport
+        self._pool = pool
+        self._request = request
+
+    def read_nowait(self) -> bytes:
+        try:
+            return self._content.read_nowait()
+        except Exception as exc:
+            raise self._transport._mapped(exc, self._request, 0) from exc
+
+    async def read(self) -> bytes:
+        try:
+            return await self._content.readany()
+        except Exception as exc:
+            raise self._transport._mapped(exc, self._request, 0) from exc
+
+    def at_eof(self) -> bool:
+        return self._content.at_eof()
+
+    async def release(self, completed: bool) -> None:
+        try:
+            while completed and not self._content.at_eof() and self._content.read_nowait():
+                pass  # the chunked terminator after [DONE]: consume it to reuse the connection
+            if completed and self._content.at_eof():
+                self._reply.release()
+            else:
+                self._reply.close()
+        finally:
+            await self._transport._leave(self._pool)
 
 
 class AiohttpTransport(Transport):
@@ -98,9 +148,23 @@ class AiohttpTransport(Transport):
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
         pool = self._pool or self._open()
-        seconds = self._config.timeout if request.timeout is None else request.timeout
         body = None if request.body is None else _json.dumps(request.body)
         pool.in_flight += 1
+        handed_over = False
+        try:
+            if request.stream:
+                response = await self._send_stream(pool, request, body)
+                handed_over = response.stream is not None
+                return response
+            return await self._send_plain(pool, request, body)
+        finally:
+            if not handed_over:
+                await self._leave(pool)
+
+    async def _send_plain(
+        self, pool: _Pool, request: LLMRequest, body: bytes | None
+    ) -> LLMResponse:
+        seconds = self._config.timeout if request.timeout is None else request.timeout
         started = time.perf_counter()
         try:
             async with pool.session.request(
@@ -117,15 +181,69 @@ class AiohttpTransport(Transport):
         except LLMError:
             raise
         except Exception as exc:
-            mapped = self._map_error(exc, request, seconds)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        finally:
-            pool.in_flight -= 1
-            if pool.retiring and pool.in_flight == 0:
-                self._retiring.discard(pool)
-                await pool.session.close()
+            raise self._mapped(exc, request, seconds) from exc
+
+    async def _send_stream(
+        self, pool: _Pool, request: LLMRequest, body: bytes | None
+    ) -> LLMResponse:
+        """Send, then wait for the first event, so failures up to it are the send's."""
+        options = request.options
+        first = (
+            options.get("first_event_timeout")
+            or request.timeout
+            or self._config.first_event_timeout
+        )
+        idle = options.get("idle_timeout") or self._config.idle_timeout
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        headers = {"Accept": "text/event-stream", **request.headers}
+        try:
+            async with asyncio.timeout(first):
+                reply = await pool.session.request(
+                    request.method,
+                    self._root + request.endpoint,
+                    data=body,
+                    headers=headers,
+                    timeout=self._no_read_timeout(),
+                )
+                if reply.status >= 300 or not _is_event_stream(reply.content_type):
+                    async with reply:  # an error, or a server that ignored stream=True
+                        content = await reply.read()
+                    return LLMResponse(
+                        reply.status, reply.headers, content, request, loop.time() - started
+                    )
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc, request, first) from exc
+        source = _ReplySource(reply, self, pool, request)
+        stream = EventStream(
+            source,
+            endpoint=request.endpoint,
+            first_event_timeout=first,
+            idle_timeout=idle,
+            started=started,
+        )
+        await stream.prefetch()
+        return LLMResponse(
+            reply.status, reply.headers, b"", request, loop.time() - started, stream=stream
+        )
+
+    def _no_read_timeout(self) -> aiohttp.ClientTimeout:
+        """Streams time themselves (first event, idle); aiohttp must not cut them."""
+        import aiohttp
+
+        return aiohttp.ClientTimeout(total=None)
+
+    async def _leave(self, pool: _Pool) -> None:
+        pool.in_flight -= 1
+        if pool.retiring and pool.in_flight == 0:
+            self._retiring.discard(pool)
+            await pool.session.close()
+
+    def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
+        mapped = self._map_error(exc, request, seconds)
+        return exc if mapped is None else mapped
 
     def _map_error(
         self, exc: BaseException, request: LLMRequest, seconds: float

@@ -1,4 +1,4 @@
-"""Typed messages and replies. Wire rules live in ``_convert``, not here.
+"""Complete (non-streamed) replies: chat, text completions, the model list.
 
 Fields a server may omit have defaults; only what a caller cannot do without
 (``choices``, a message, a model id) is required.
@@ -10,31 +10,17 @@ from typing import Any
 
 import attrs
 
+from llmpipe.models.messages import Message
+
 __all__ = [
     "ChatChoice",
     "ChatCompletionResponse",
     "CompletionChoice",
     "CompletionResponse",
-    "Message",
     "Model",
     "ModelsResponse",
     "Usage",
 ]
-
-
-def _role(_: Any, __: Any, value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"Message.role must be a non-empty string such as 'user', got {value!r}")
-
-
-@attrs.frozen
-class Message:
-    """One chat message, as sent by the caller or returned by the model."""
-
-    role: str = attrs.field(validator=_role)
-    content: str | None = None
-    name: str | None = None
-    tool_call_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -73,6 +59,8 @@ class CompletionChoice:
 
 @attrs.frozen(kw_only=True)
 class CompletionResponse:
+    """A text completion; streamed completions arrive as a series of these."""
+
     choices: list[CompletionChoice]
     id: str = ""
     object: str = "text_completion"

@@ -1,0 +1,138 @@
+"""Server-sent events, parsed to the WHATWG rules, incrementally.
+
+Bytes arrive in arbitrary pieces. Lines end in ``\\n``, ``\\r\\n`` or ``\\r``
+(a ``\\r`` at the end of a piece waits for the next one, in case a ``\\n``
+follows). Lines are split on bytes, so a UTF-8 character cut between pieces is
+whole again before it is decoded. ``data`` lines join with ``\\n``; comments
+and unknown fields are ignored; a blank line dispatches the event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmpipe import _json
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_UNPARSED: Any = object()
+
+
+class ServerSentEvent:
+    """One dispatched event. ``data`` is text; ``json()`` parses it once."""
+
+    __slots__ = ("_parsed", "event", "id", "raw", "retry")
+
+    def __init__(
+        self, raw: bytes, event: str = "message", id: str | None = None, retry: int | None = None
+    ) -> None:
+        self.raw = raw
+        self.event = event
+        self.id = id
+        self.retry = retry
+        self._parsed: Any = _UNPARSED
+
+    @property
+    def data(self) -> str:
+        return self.raw.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The data as JSON (raises ``ValueError`` if it is not)."""
+        if self._parsed is _UNPARSED:
+            try:
+                self._parsed = _json.loads(self.raw)
+            except ValueError:
+                self._parsed = _json.loads(self.data)  # invalid UTF-8: decode leniently
+        return self._parsed
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.raw, self.event, self.id, self.retry) == (
+            other.raw,
+            other.event,
+            other.id,
+            other.retry,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SSEDecoder:
+    """Feed it bytes; it returns the events completed so far."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self._data: list[bytes] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._started = False
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        buffer = self._tail + chunk if self._tail else chunk
+        if not self._started:
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._tail = buffer
+                return []
+            self._started = True
+            if buffer.startswith(_BOM):
+                buffer = buffer[len(_BOM) :]
+        held = b""
+        if b"\r" in buffer:
+            if buffer.endswith(b"\r"):
+                buffer, held = buffer[:-1], b"\r"
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buffer.split(b"\n")
+        self._tail = lines.pop() + held
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            self._line(line, events)
+        return events
+
+    def finish(self) -> list[ServerSentEvent]:
+        """At end of stream: lenient, an unterminated last event is still dispatched.
+
+        WHATWG drops it; some servers omit the final blank line after
+        ``data: [DONE]``, and losing that would turn a full answer into a
+        truncated one.
+        """
+        events: list[ServerSentEvent] = []
+        tail, self._tail = self._tail.rstrip(b"\r"), b""
+        if tail:
+            self._line(tail, events)
+        self._line(b"", events)
+        return events
+
+    def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+        if not line:
+            if self._data:
+                raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+                events.append(
+                    ServerSentEvent(raw, self._event or "message", self._last_id, self._retry)
+                )
+                self._data = []
+            self._event = ""
+            return
+        if line[0] == 0x3A:  # ":" starts a comment
+            return
+        colon = line.find(b":")
+        if colon < 0:
+            field, value = line, b""
+        else:
+            field, value = line[:colon], line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if field == b"data":
+            self._data.append(value)
+        elif field == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif field == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif field == b"retry" and value.isdigit():
+            self._retry = int(value)
