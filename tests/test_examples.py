@@ -46,6 +46,13 @@ KEY_LINES = {
         "-> LLMConnectionError",
         "ValueError: LLMConfig.temperature must be",
     ],
+    "streaming.py": [
+        "Async stream: Echo:| Tell| me| a| story",
+        "Folded reply: 'Echo: Tell me a story about a streaming onion'",
+        "Finish reason: stop, tokens:",
+        "Left early after 3 chunks; calls in flight: 0",
+        "Streamed completion: ' Echo: Once upon a time'",
+    ],
     "retries.py": [
         "Reply after retries: Echo: Are you there?",
         "Stats: requests=1 attempts=3 retries=2",

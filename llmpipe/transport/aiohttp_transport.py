@@ -114,6 +114,11 @@ class AiohttpTransport(Transport):
         return self._closed
 
     @property
+    def in_flight(self) -> int:
+        """Calls (and unfinished streams) holding a connection right now."""
+        return sum(p.in_flight for p in (self._pool, *self._retiring) if p is not None)
+
+    @property
     def holds_resources(self) -> bool:
         return self._pool is not None or bool(self._retiring)
 

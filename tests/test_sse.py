@@ -1,0 +1,123 @@
+"""The SSE decoder against hand-written edge cases and arbitrary re-chunking."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmpipe import ServerSentEvent, SSEDecoder
+
+
+def decode(*pieces: bytes) -> list[ServerSentEvent]:
+    decoder = SSEDecoder()
+    events = []
+    for piece in pieces:
+        events += decoder.feed(piece)
+    return events + decoder.finish()
+
+
+def datas(events):
+    return [e.data for e in events]
+
+
+def test_data_lines_of_one_event_join_with_newlines():
+    assert datas(decode(b"data: a\ndata: b\n\n")) == ["a\nb"]
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_every_line_ending_is_understood(end):
+    stream = b"data: one" + end + end + b"data: two" + end + end
+    assert datas(decode(stream)) == ["one", "two"]
+
+
+def test_crlf_split_across_pieces_is_one_line_end():
+    assert datas(decode(b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n")) == ["a", "b"]
+
+
+def test_comments_and_unknown_fields_are_ignored():
+    stream = b": keep-alive\nfoo: bar\ndata: x\nnonsense\n\n"
+    assert datas(decode(stream)) == ["x"]
+
+
+def test_only_one_space_after_the_colon_is_removed():
+    assert datas(decode(b"data:  two spaces\n\ndata:none\n\n")) == [" two spaces", "none"]
+
+
+def test_field_without_colon_has_empty_value():
+    assert datas(decode(b"data\n\n")) == [""]
+
+
+def test_event_id_and_retry_fields_are_kept():
+    [event] = decode(b"event: update\nid: 42\nretry: 1500\ndata: x\n\n")
+    assert (event.event, event.id, event.retry) == ("update", "42", 1500)
+
+
+def test_event_type_resets_after_dispatch_but_id_persists():
+    first, second = decode(b"event: a\nid: 1\ndata: x\n\ndata: y\n\n")
+    assert (first.event, second.event) == ("a", "message")
+    assert second.id == "1"
+
+
+def test_blank_lines_without_data_dispatch_nothing():
+    assert decode(b"\n\n\nevent: x\n\n") == []
+
+
+def test_leading_byte_order_mark_is_dropped():
+    assert datas(decode(b"\xef\xbb\xbf", b"data: x\n\n")) == ["x"]
+
+
+def test_utf8_character_split_between_pieces_is_decoded_whole():
+    text = "data: héllo ✓\n\n".encode()
+    pieces = [text[i : i + 1] for i in range(len(text))]
+    assert datas(decode(*pieces)) == ["héllo ✓"]
+
+
+def test_unterminated_last_event_is_still_dispatched_at_end():
+    assert datas(decode(b"data: a\n\ndata: [DONE]")) == ["a", "[DONE]"]
+
+
+def test_json_is_parsed_from_the_raw_bytes_once():
+    [event] = decode(b'data: {"a": [1, 2]}\n\n')
+    assert event.json() == {"a": [1, 2]}
+    assert event.json() is event.json()
+
+
+# -- property-based ------------------------------------------------------------
+
+payload = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    max_size=40,
+)
+line_end = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def streams(draw):
+    messages = draw(st.lists(st.lists(payload, min_size=1, max_size=3), max_size=6))
+    end = draw(line_end)
+    comments = draw(st.booleans())
+    text = ""
+    for lines in messages:
+        if comments:
+            text += ": ping" + end
+        text += "".join(f"data: {line}{end}" for line in lines) + end
+    return text.encode(), ["\n".join(lines) for lines in messages]
+
+
+@given(streams(), st.data())
+def test_any_rechunking_of_a_valid_stream_gives_the_same_events(stream, data):
+    raw, expected = stream
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    assert datas(decode(*pieces)) == expected
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(1, 50), max_size=20))
+def test_arbitrary_bytes_never_raise(raw, sizes):
+    decoder = SSEDecoder()
+    position = 0
+    for size in sizes:
+        for event in decoder.feed(raw[position : position + size]):
+            assert isinstance(event.data, str)
+        position += size
+    decoder.feed(raw[position:])
+    decoder.finish()
