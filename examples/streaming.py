@@ -21,11 +21,11 @@ async def stream_async(config: LLMConfig) -> None:
                     print(chunk.choices[0].delta.content, end="|", flush=True)
         print()
         reply = llm.get_last_response()
-        assert reply is not None and reply.usage is not None
-        print(f"Folded reply: {reply.choices[0].message.text!r}")
-        print(
-            f"Finish reason: {reply.choices[0].finish_reason}, tokens: {reply.usage.total_tokens}"
-        )
+        assert reply is not None
+        assert reply.usage is not None
+        choice = reply.choices[0]
+        print(f"Folded reply: {choice.message.text!r}")
+        print(f"Finish reason: {choice.finish_reason}, tokens: {reply.usage.total_tokens}")
 
 
 def stream_sync(config: LLMConfig) -> None:

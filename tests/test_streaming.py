@@ -88,10 +88,14 @@ async def test_breaking_out_early_gives_the_connection_back_at_once(client):
 
 async def test_an_exception_inside_the_loop_releases_the_connection(client):
     stream = await client.chat_completion(HELLO, stream=True)
-    with pytest.raises(RuntimeError, match="caller failed"):
+
+    async def consume():
         async with stream:
             async for _chunk in stream:
                 raise RuntimeError("caller failed")
+
+    with pytest.raises(RuntimeError, match="caller failed"):
+        await consume()
     assert client.transport.in_flight == 0
 
 
