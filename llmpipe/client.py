@@ -3,6 +3,8 @@ pipeline, and structures the reply into attrs models."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -30,24 +32,11 @@ from llmpipe.transport.base import Transport
 
 __all__ = ["AsyncLLM", "MessageLike"]
 
-_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout")
-
-
-def _pop_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Per-call settings that are not part of the JSON body, as LLMRequest fields."""
-    options = {name: kwargs.pop(name) for name in _OPTION_NAMES if kwargs.get(name) is not None}
-    for name in _OPTION_NAMES:
-        kwargs.pop(name, None)
-    return {
-        "timeout": kwargs.pop("timeout", None),
-        "headers": kwargs.pop("extra_headers", None) or {},
-        "options": options,
-    }
-
-
 T = TypeVar("T")
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
+
+_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout")
 
 
 class AsyncLLM:
@@ -71,6 +60,7 @@ class AsyncLLM:
         self.pipeline = Pipeline(stack, self.transport)
         self._counter: CountingMiddleware | None = self.pipeline.find(CountingMiddleware)
         self._last_response: LastResponse | None = None
+        self._idempotency_header = self.config.idempotency_header
         self._closed = False
         logs.info(
             "client ready: base_url={base_url} model={model}",
@@ -218,7 +208,7 @@ class AsyncLLM:
             isinstance(input, Sequence) and all(isinstance(p, str) for p in input)
         ):
             raise TypeError(f"input must be a str or a list of str, got {type(input).__name__}")
-        options = _pop_options(kwargs)
+        options = self._call_settings(kwargs)
         body = {
             "model": model or self.config.embedding_model or self.config.model,
             "input": input if isinstance(input, str) else list(input),
@@ -303,6 +293,22 @@ class AsyncLLM:
             )
         return self._counter
 
+    def _call_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Pop the per-call settings that are not JSON body fields, as LLMRequest fields.
+
+        Every attempt of one call carries the same idempotency key, so servers
+        that honour it can drop duplicates a retry may cause.
+        """
+        options = {name: kwargs.pop(name) for name in _OPTION_NAMES if name in kwargs}
+        options = {name: value for name, value in options.items() if value is not None}
+        deadline = kwargs.pop("deadline", None) or self.config.deadline
+        if deadline is not None:
+            options["deadline_at"] = asyncio.get_running_loop().time() + deadline
+        headers = kwargs.pop("extra_headers", None) or {}
+        if self._idempotency_header is not None:
+            headers = {self._idempotency_header: uuid.uuid4().hex, **headers}
+        return {"timeout": kwargs.pop("timeout", None), "headers": headers, "options": options}
+
     def _remember(self, result: LastResponse) -> None:
         self._last_response = result
 
@@ -318,7 +324,7 @@ class AsyncLLM:
     ) -> LLMRequest:
         """The request for a chat or text completion: config defaults, then the call's."""
         config = self.config
-        options = _pop_options(kwargs)
+        options = self._call_settings(kwargs)
         body: dict[str, Any] = {
             "model": kwargs.pop("model", None) or config.model,
             key: value,

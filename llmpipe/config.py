@@ -46,8 +46,8 @@ def _number(field: str, low: float, high: float | None, *, low_open: bool = Fals
     return validate
 
 
-def _optional_positive(field: str) -> Any:
-    inner = _number(field, 0, None, low_open=True)
+def _optional(inner: Any) -> Any:
+    """The same check, with None also allowed (None: "use the default")."""
 
     def validate(instance: Any, attribute: Any, value: Any) -> None:
         if value is not None:
@@ -56,17 +56,23 @@ def _optional_positive(field: str) -> Any:
     return validate
 
 
-def _optional_int(field: str, low: int) -> Any:
+def _int(field: str, low: int) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
-        ok = value is None or (type(value) is int and value >= low)
-        _check(field, ok, f"None or an integer >= {low}", value)
+        _check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
 
     return validate
 
 
-def _int(field: str, low: int) -> Any:
+def _bool(field: str) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
-        _check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
+        _check(field, isinstance(value, bool), "True or False", value)
+
+    return validate
+
+
+def _text(field: str) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        _check(field, isinstance(value, str) and bool(value.strip()), "a non-empty string", value)
 
     return validate
 
@@ -98,9 +104,9 @@ class LLMConfig:
 
     base_url: str = attrs.field(default="http://127.0.0.1:8000", validator=_base_url)
     api_key: str | None = attrs.field(default=None, repr=_mask, validator=_api_key)
-    model: str = attrs.field(default="gpt-4")
+    model: str = attrs.field(default="gpt-4", validator=_text("model"))
     temperature: float = attrs.field(default=0.7, validator=_number("temperature", 0.0, 2.0))
-    max_tokens: int | None = attrs.field(default=None, validator=_optional_int("max_tokens", 1))
+    max_tokens: int | None = attrs.field(default=None, validator=_optional(_int("max_tokens", 1)))
     timeout: float = attrs.field(default=30, validator=_number("timeout", 0, None, low_open=True))
     max_retries: int = attrs.field(default=3, validator=_int("max_retries", 0))
     retry_delay: float = attrs.field(default=1.0, validator=_number("retry_delay", 0, None))
@@ -108,25 +114,39 @@ class LLMConfig:
         default=60.0, validator=_number("max_retry_delay", 0, None)
     )
     retry_jitter: float = attrs.field(default=0.0, validator=_number("retry_jitter", 0.0, 1.0))
+    deadline: float | None = attrs.field(
+        default=None, validator=_optional(_number("deadline", 0, None, low_open=True))
+    )
+    retry_budget: float | None = attrs.field(
+        default=0.2, validator=_optional(_number("retry_budget", 0.0, None))
+    )
+    idempotency_header: str | None = attrs.field(
+        default="Idempotency-Key", validator=_optional(_text("idempotency_header"))
+    )
+    max_response_bytes: int = attrs.field(
+        default=32 * 1024 * 1024, validator=_int("max_response_bytes", 1024)
+    )
+    verify_tls: bool = attrs.field(default=True, validator=_bool("verify_tls"))
     connection_limit: int = attrs.field(default=100, validator=_int("connection_limit", 1))
     recycle_after: int | None = attrs.field(
-        default=None, validator=_optional_int("recycle_after", 1)
+        default=None, validator=_optional(_int("recycle_after", 1))
     )
     stream_first_event_timeout: float | None = attrs.field(
-        default=None, validator=_optional_positive("stream_first_event_timeout")
+        default=None,
+        validator=_optional(_number("stream_first_event_timeout", 0, None, low_open=True)),
     )
     stream_idle_timeout: float | None = attrs.field(
-        default=None, validator=_optional_positive("stream_idle_timeout")
+        default=None, validator=_optional(_number("stream_idle_timeout", 0, None, low_open=True))
     )
-    stream_usage: bool = True
-    embedding_model: str | None = None
+    stream_usage: bool = attrs.field(default=True, validator=_bool("stream_usage"))
+    embedding_model: str | None = attrs.field(
+        default=None, validator=_optional(_text("embedding_model"))
+    )
     extra_headers: Mapping[str, str] = attrs.field(
         factory=dict, converter=_copy_mapping, validator=_headers
     )
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model:
-            raise ValueError(f"LLMConfig.model must be a non-empty string, got {self.model!r}")
         if any(k.lower() == "authorization" for k in self.extra_headers):
             raise ValueError("LLMConfig.extra_headers must not set Authorization; use api_key")
 

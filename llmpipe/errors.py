@@ -48,7 +48,20 @@ _SNIPPET_CHARS = 200
 
 
 class LLMError(Exception):
-    """Base of every error llmpipe raises."""
+    """Base of every error llmpipe raises.
+
+    ``not_retried`` says why a retryable failure was not retried (deadline,
+    retry budget); it is part of the message.
+    """
+
+    not_retried: str | None = None
+
+    def __str__(self) -> str:
+        return _with_reason(super().__str__(), self.not_retried)
+
+
+def _with_reason(text: str, not_retried: str | None) -> str:
+    return text if not_retried is None else f"{text} (not retried: {not_retried})"
 
 
 class LLMConnectionError(LLMError):
@@ -110,7 +123,7 @@ class LLMAPIError(LLMError):
         text = f"{self.status_code}: {self.args[0]}"
         if self.request_id:
             text += f" (request id {self.request_id})"
-        return text
+        return _with_reason(text, self.not_retried)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_api_error, (type(self), self.args[0], self.__dict__))

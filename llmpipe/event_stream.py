@@ -70,12 +70,14 @@ class EventStream:
         first_event_timeout: float,
         idle_timeout: float,
         started: float,
+        deadline_at: float | None = None,
     ) -> None:
         self._source = source
         self._endpoint = endpoint
         self._first_timeout = first_event_timeout
         self._idle_timeout = idle_timeout
         self._started = started
+        self._deadline_at = deadline_at
         self._decoder = SSEDecoder()
         self._pending: collections.deque[ServerSentEvent] = collections.deque()
         self._observers: list[StreamObserver] = []
@@ -158,6 +160,8 @@ class EventStream:
             )
         else:
             deadline, limit, what = loop.time() + self._idle_timeout, self._idle_timeout, "next"
+        if self._deadline_at is not None and self._deadline_at < deadline:
+            deadline, what = self._deadline_at, "deadline"
         source = self._source
         while True:
             chunk = source.read_nowait()
@@ -171,6 +175,11 @@ class EventStream:
                     async with asyncio.timeout(remaining):
                         chunk = await source.read()
                 except TimeoutError:
+                    if what == "deadline":
+                        raise LLMTimeoutError(
+                            f"{self._endpoint}: the call's deadline passed mid-stream "
+                            f"after {self._delivered} events"
+                        ) from None
                     raise LLMTimeoutError(
                         f"{self._endpoint}: no {what} stream event within {limit:g} s; "
                         "raise the stream timeout or check the server"

@@ -18,6 +18,7 @@ from llmpipe.middleware.logging import LoggingMiddleware
 from llmpipe.middleware.retry import RetryMiddleware
 from llmpipe.middleware.session import SessionMiddleware
 from llmpipe.pipeline import MiddlewareStack
+from llmpipe.retry_budget import RetryBudget
 from llmpipe.retry_policy import ExponentialBackoff
 
 __all__ = [
@@ -39,11 +40,12 @@ def default_middlewares(config: LLMConfig) -> MiddlewareStack:
         max_delay=config.max_retry_delay,
         jitter=config.retry_jitter,
     )
+    budget = None if config.retry_budget is None else RetryBudget(ratio=config.retry_budget)
     return MiddlewareStack(
         [
             LoggingMiddleware(),
             CountingMiddleware(),
-            RetryMiddleware(policy),
+            RetryMiddleware(policy, budget=budget),
             ClassifyErrorsMiddleware(),
             SessionMiddleware(config.recycle_after),
         ]

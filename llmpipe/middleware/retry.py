@@ -1,9 +1,11 @@
 """RetryMiddleware: re-send a failed call while its policy says so.
 
 It must sit outside ``ClassifyErrorsMiddleware`` so it sees typed errors. The
-decision (and the delay) is the policy's; this layer only waits and re-sends
-the same frozen request. Each attempt's number goes to
-``request.context["attempts"]`` for the layers outside.
+decision (and the delay) is the policy's; this layer waits and re-sends the
+same frozen request, unless the wait would pass the call's deadline or the
+client's retry budget is spent; then the error is raised with the reason in
+``not_retried``. Each attempt's number goes to ``request.context["attempts"]``
+for the layers outside.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from llmpipe import logs
 from llmpipe.errors import LLMError
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.retry_budget import RetryBudget
 from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy
 
 __all__ = ["RetryMiddleware"]
@@ -29,16 +32,21 @@ class RetryMiddleware:
         self,
         policy: RetryPolicy | None = None,
         *,
+        budget: RetryBudget | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.policy: RetryPolicy = policy if policy is not None else ExponentialBackoff()
+        self.budget = budget
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"RetryMiddleware({self.policy!r})"
+        return f"RetryMiddleware({self.policy!r}, budget={self.budget!r})"
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         context = request.context
+        budget = self.budget
+        if budget is not None:
+            budget.deposit()
         retries = 0
         while True:
             context["attempts"] = retries + 1
@@ -47,6 +55,13 @@ class RetryMiddleware:
             except LLMError as error:
                 delay = self.policy.retry_delay(request, error, retries)
                 if delay is None:
+                    raise
+                deadline = request.options.get("deadline_at")
+                if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
+                    error.not_retried = f"waiting {delay:.2f} s would pass the call's deadline"
+                    raise
+                if budget is not None and not budget.withdraw():
+                    error.not_retried = "the client's retry budget is spent (too many failures)"
                     raise
                 retries += 1
                 logs.warning(

@@ -11,10 +11,16 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from llmpipe import _json
+from llmpipe import _json, logs
 from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMConnectionError, LLMError, LLMTimeoutError
+from llmpipe.errors import (
+    ClientClosedError,
+    LLMConnectionError,
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+)
 from llmpipe.event_stream import EventStream
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
@@ -36,6 +42,13 @@ class _Pool:
         self.retiring = False
 
 
+def _too_large(request: LLMRequest, limit: int) -> LLMResponseError:
+    return LLMResponseError(
+        f"{request.endpoint}: the reply is larger than max_response_bytes={limit}; "
+        "raise the limit if such replies are expected"
+    )
+
+
 def _is_event_stream(content_type: str) -> bool:
     return content_type == "text/event-stream"
 
@@ -43,7 +56,7 @@ def _is_event_stream(content_type: str) -> bool:
 class _ReplySource:
     """The body of one streamed aiohttp reply, as an EventStream's ByteSource."""
 
-    __slots__ = ("_content", "_pool", "_reply", "_request", "_transport")
+    __slots__ = ("_content", "_left", "_pool", "_reply", "_request", "_transport")
 
     def __init__(
         self,
@@ -57,18 +70,27 @@ class _ReplySource:
         self._transport = transport
         self._pool = pool
         self._request = request
+        self._left = transport._config.max_response_bytes
+
+    def _counted(self, chunk: bytes) -> bytes:
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise _too_large(self._request, self._transport._config.max_response_bytes)
+        return chunk
 
     def read_nowait(self) -> bytes:
         try:
-            return self._content.read_nowait()
+            chunk = self._content.read_nowait()
         except Exception as exc:
             raise self._transport._mapped(exc, self._request, 0) from exc
+        return self._counted(chunk)
 
     async def read(self) -> bytes:
         try:
-            return await self._content.readany()
+            chunk = await self._content.readany()
         except Exception as exc:
             raise self._transport._mapped(exc, self._request, 0) from exc
+        return self._counted(chunk)
 
     def at_eof(self) -> bool:
         return self._content.at_eof()
@@ -100,6 +122,12 @@ class AiohttpTransport(Transport):
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key}"
         self._headers = headers
+        if not config.verify_tls:
+            logs.warning(
+                "TLS certificate verification is OFF for {root}: anyone on the path can "
+                "read and alter traffic, the API key included",
+                root=self._root,
+            )
         self._pool: _Pool | None = None
         self._retiring: set[_Pool] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,7 +168,9 @@ class AiohttpTransport(Transport):
                 "create one AsyncLLM per loop, or use the sync LLM"
             )
         self._loop = loop
-        connector = aiohttp.TCPConnector(limit=self._config.connection_limit)
+        connector = aiohttp.TCPConnector(
+            limit=self._config.connection_limit, ssl=self._config.verify_tls
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
@@ -166,10 +196,24 @@ class AiohttpTransport(Transport):
             if not handed_over:
                 await self._leave(pool)
 
+    def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
+        """The attempt's timeout, shortened to what is left of the call's deadline."""
+        deadline = request.options.get("deadline_at")
+        if deadline is None:
+            return seconds
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise LLMTimeoutError(
+                f"{request.method} {self._root}{request.endpoint}: the call's deadline passed "
+                "before this attempt could start"
+            )
+        return min(seconds, left)
+
     async def _send_plain(
         self, pool: _Pool, request: LLMRequest, body: bytes | None
     ) -> LLMResponse:
         seconds = self._config.timeout if request.timeout is None else request.timeout
+        seconds = self._attempt_seconds(request, seconds)
         started = time.perf_counter()
         try:
             async with pool.session.request(
@@ -179,7 +223,7 @@ class AiohttpTransport(Transport):
                 headers=request.headers or None,
                 timeout=self._timeout(seconds),
             ) as reply:
-                content = await reply.read()
+                content = await self._read_capped(reply, request)
                 return LLMResponse(
                     reply.status, reply.headers, content, request, time.perf_counter() - started
                 )
@@ -228,11 +272,30 @@ class AiohttpTransport(Transport):
             first_event_timeout=first,
             idle_timeout=idle,
             started=started,
+            deadline_at=options.get("deadline_at"),
         )
         await stream.prefetch()
         return LLMResponse(
             reply.status, reply.headers, b"", request, loop.time() - started, stream=stream
         )
+
+    async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
+        """The whole body, refusing one beyond ``max_response_bytes`` (after decompression)."""
+        limit = self._config.max_response_bytes
+        declared = reply.content_length
+        if declared is not None and declared > limit:
+            reply.close()
+            raise _too_large(request, limit)
+        parts: list[bytes] = []
+        total = 0
+        content = reply.content
+        while chunk := await content.readany():
+            total += len(chunk)
+            if total > limit:
+                reply.close()  # the rest is never read: this connection cannot be reused
+                raise _too_large(request, limit)
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _no_read_timeout(self) -> aiohttp.ClientTimeout:
         """Streams time themselves (first event, idle); aiohttp must not cut them."""
@@ -260,7 +323,7 @@ class AiohttpTransport(Transport):
             return ClientClosedError(f"{where}: the client was closed while the call was in flight")
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return LLMTimeoutError(
-                f"{where}: no complete reply within {seconds:g} s; "
+                f"{where}: no complete reply within {seconds:.3g} s; "
                 "raise the timeout or check that the server is not overloaded"
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
