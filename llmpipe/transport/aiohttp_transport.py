@@ -198,7 +198,7 @@ class AiohttpTransport(Transport):
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
-        deadline = request.options.get("deadline_at")
+        deadline: float | None = request.options.get("deadline_at")
         if deadline is None:
             return seconds
         left = deadline - asyncio.get_running_loop().time()
