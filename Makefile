@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench soak clean
+.PHONY: install demo test lint format bench soak clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,14 @@ $(STAMP): setup.cfg setup.py
 
 install: $(STAMP)
 
+# The Redis-backed middlewares are tested against a real redis-server.
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
 demo: $(STAMP)
 	$(PY) examples/run_all.py
 
-test: $(STAMP)
+test: $(STAMP) redis-server
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -29,8 +33,28 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --config .ci/ruff.toml --fix llmpipe tests examples
 	$(VENV)/bin/ruff format --config .ci/ruff.toml llmpipe tests examples
 
-bench: $(STAMP)
-	$(PY) -m pytest -q tests/benchmarks -p no:cacheprovider -o addopts= -s
+# `make bench` (full run, about 10 minutes) or `make bench ARGS=--quick` (under 2).
+# Its own venv holds what llmpipe must not depend on: openai, requests, py-spy.
+# nginx comes from Debian; the benchmark starts and stops it itself.
+BENCH_VENV  := .venv-bench
+BENCH_PY    := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_DEPS  := 'openai[aiohttp]' requests py-spy
+ARGS        ?=
+
+bench:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  echo "bench: installing Debian's nginx"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
+	@if [ ! -f $(BENCH_STAMP) ] || [ setup.cfg -nt $(BENCH_STAMP) ] || [ setup.py -nt $(BENCH_STAMP) ]; then \
+	  echo "bench: installing $(BENCH_VENV)"; \
+	  { test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV); } && \
+	  $(BENCH_PY) -m pip install --quiet --upgrade pip && \
+	  $(BENCH_PY) -m pip install --quiet -e '.[fast]' $(BENCH_DEPS) && \
+	  touch $(BENCH_STAMP); fi
+	$(BENCH_PY) -m tests.benchmarks.run $(ARGS)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=

@@ -126,6 +126,21 @@ def _shutdown(runner: _LoopThread, client: AsyncLLM) -> None:
     runner.stop(client.close())
 
 
+def _collected(runner: _LoopThread, client: AsyncLLM) -> None:
+    """An LLM that was used is being collected (or the interpreter exits) unclosed.
+
+    A finalizer rather than ``__del__``: it also runs for an LLM caught in a
+    reference cycle, where weakref callbacks run before ``__del__``.
+    """
+    if runner.started:
+        warnings.warn(
+            "unclosed LLM: call close() or use 'with LLM(...)'; llmpipe closed it for you",
+            ResourceWarning,
+            stacklevel=2,
+        )
+    _shutdown(runner, client)
+
+
 class LLM:
     """The synchronous client: the same API as ``AsyncLLM``, blocking."""
 
@@ -138,7 +153,7 @@ class LLM:
     ) -> None:
         self._client = AsyncLLM(config, middlewares, transport=transport)
         self._runner = _LoopThread()
-        self._finalizer = weakref.finalize(self, _shutdown, self._runner, self._client)
+        self._finalizer = weakref.finalize(self, _collected, self._runner, self._client)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -289,7 +304,8 @@ class LLM:
 
     def close(self) -> None:
         """Close the pool and stop the private loop. Safe to call twice."""
-        self._finalizer()
+        if self._finalizer.detach() is not None:
+            _shutdown(self._runner, self._client)
 
     def __enter__(self) -> LLM:
         return self
@@ -301,14 +317,3 @@ class LLM:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        finalizer = getattr(self, "_finalizer", None)
-        if finalizer is not None and finalizer.alive and self._runner.started:
-            warnings.warn(
-                "unclosed LLM: call close() or use 'with LLM(...)'; llmpipe closed it for you",
-                ResourceWarning,
-                stacklevel=2,
-                source=self,
-            )
-            finalizer()

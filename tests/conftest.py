@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from llmpipe import AsyncLLM, LLMConfig
 from llmpipe.testing import LLMServer
+
+from tests.redis_server import redis_server
 
 FAST_RETRIES = {"retry_delay": 0.01, "max_retry_delay": 0.5}
 
@@ -22,3 +24,21 @@ def config(llm_server: LLMServer) -> LLMConfig:
 async def client(config: LLMConfig) -> AsyncIterator[AsyncLLM]:
     async with AsyncLLM(config) as llm:
         yield llm
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[str]:
+    """One redis-server for the whole run."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_service: str) -> Iterator[str]:
+    """A redis URL with an empty database for this test."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_service)
+    connection.flushdb()
+    connection.close()
+    yield redis_service

@@ -76,6 +76,9 @@ class _ReplySource:
         self._left -= len(chunk)
         if self._left < 0:
             raise _too_large(self._request, self._transport._config.max_response_bytes)
+        secret = self._transport._secret
+        if secret is not None and secret in chunk:  # a key split across chunks is not caught
+            return self._transport._scrub(chunk)
         return chunk
 
     def read_nowait(self) -> bytes:
@@ -121,6 +124,8 @@ class AiohttpTransport(Transport):
         }
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key}"
+        # A server that echoes the key in an error must not put it in our errors or logs.
+        self._secret = None if config.api_key is None else config.api_key.encode()
         self._headers = headers
         if not config.verify_tls:
             logs.warning(
@@ -224,6 +229,8 @@ class AiohttpTransport(Transport):
                 timeout=self._timeout(seconds),
             ) as reply:
                 content = await self._read_capped(reply, request)
+                if reply.status >= 300 and self._secret is not None and self._secret in content:
+                    content = self._scrub(content)
                 return LLMResponse(
                     reply.status, reply.headers, content, request, time.perf_counter() - started
                 )
@@ -278,6 +285,10 @@ class AiohttpTransport(Transport):
         return LLMResponse(
             reply.status, reply.headers, b"", request, loop.time() - started, stream=stream
         )
+
+    def _scrub(self, content: bytes) -> bytes:
+        assert self._secret is not None
+        return content.replace(self._secret, b"***")
 
     async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
         """The whole body, refusing one beyond ``max_response_bytes`` (after decompression)."""
