@@ -21,6 +21,7 @@ from llmpipe.errors import (
     RateLimitError,
     StreamTruncatedError,
     UnprocessableEntityError,
+    UsageLimitExceeded,
 )
 from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
 from llmpipe.folding import fold_chunks
@@ -132,6 +133,7 @@ __all__ = [
     "Transport",
     "UnprocessableEntityError",
     "Usage",
+    "UsageLimitExceeded",
     "__version__",
     "default_middlewares",
     "disable_logging",

@@ -36,7 +36,9 @@ T = TypeVar("T")
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
 
-_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout")
+# Per-call settings read by middlewares, never sent: retry, stream timeouts,
+# cache policy override, usage tag.
+_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout", "cache", "tag")
 
 
 class AsyncLLM:

@@ -6,6 +6,7 @@
     ├── LLMConnectionError          refused, reset, DNS, TLS
     │   └── LLMTimeoutError         a deadline passed before the reply arrived
     ├── ClientClosedError           the client was used after close()
+    ├── UsageLimitExceeded          a token or cost budget would be exceeded (nothing sent)
     ├── LLMAPIError                 non-2xx reply: .status_code, .body, .request_id
     │   ├── BadRequestError             400
     │   ├── AuthenticationError         401
@@ -41,6 +42,7 @@ __all__ = [
     "RateLimitError",
     "StreamTruncatedError",
     "UnprocessableEntityError",
+    "UsageLimitExceeded",
     "error_for_status",
 ]
 
@@ -74,6 +76,10 @@ class LLMTimeoutError(LLMConnectionError):
 
 class ClientClosedError(LLMError):
     """The client was used after ``close()``."""
+
+
+class UsageLimitExceeded(LLMError):
+    """A call would exceed a token or cost budget; it was not sent."""
 
 
 class LLMResponseError(LLMError):

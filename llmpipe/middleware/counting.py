@@ -30,6 +30,8 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(Stats))
@@ -64,9 +66,13 @@ class CountingMiddleware:
             counts["failures"] += 1
             raise
         finally:
-            attempts = request.context.get("attempts", 1)
+            context = request.context
+            attempts = context.get("attempts", 1)
             counts["attempts"] += attempts
             counts["retries"] += attempts - 1
+            cache = context.get("cache")
+            if cache is not None:  # set by a cache layer inside this one: "hit" or "miss"
+                counts["cache_hits" if cache == "hit" else "cache_misses"] += 1
         if response.stream is not None:
             response.stream.observe(_StreamCounter(counts))
             return response

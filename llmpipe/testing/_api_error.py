@@ -1,8 +1,14 @@
-"""OpenAI-style error replies.
+"""OpenAI-style error replies, and the error events sent inside a stream.
 
 Clients classify failures by the `type` and `code` of the error object as
 well as by the HTTP status, so every error the test server sends, real or
 scripted, has the shape the OpenAI API uses.
+
+An error that happens once a stream has begun cannot change the 200 already
+sent, so it travels as an event whose data is `{"error": {...}}` (OpenAI and
+vLLM both do this). OpenAI's error object then has no status at all; vLLM
+puts the status it would have sent as an int `code`. `stream_error` sends
+both signals a client can use: the OpenAI `type`, and the status as `code`.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["ApiError"]
+__all__ = ["ApiError", "stream_error"]
 
 # (type, code) of the errors the OpenAI API sends for these statuses.
 _KNOWN: dict[int, tuple[str, str | None]] = {
@@ -44,11 +50,7 @@ class ApiError(Exception):
         """The error a provider would plausibly send with `status` (used by faults)."""
         fallback = ("server_error", None) if status >= 500 else ("invalid_request_error", None)
         type_, code = _KNOWN.get(status, fallback)
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Error"
-        return cls(status, f"Simulated fault: {status} {reason}.", type=type_, code=code)
+        return cls(status, f"Simulated fault: {status} {_reason(status)}.", type=type_, code=code)
 
     def payload(self) -> dict[str, Any]:
         """The JSON body: `{"error": {"message", "type", "param", "code"}}`."""
@@ -60,3 +62,25 @@ class ApiError(Exception):
                 "code": self.code,
             }
         }
+
+
+def stream_error(status: int) -> dict[str, Any]:
+    """The data of an error event standing for `status` (400-599) mid-stream.
+
+    `{"error": {"message", "type", "param": null, "code": status}}`, where
+    `type` is "rate_limit_exceeded" for 429, "server_error" for 5xx and
+    "invalid_request_error" for any other status.
+    """
+    if status == 429:
+        type_ = "rate_limit_exceeded"
+    else:
+        type_ = "server_error" if status >= 500 else "invalid_request_error"
+    message = f"Simulated stream fault: {status} {_reason(status)}."
+    return {"error": {"message": message, "type": type_, "param": None, "code": status}}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

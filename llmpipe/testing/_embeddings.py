@@ -17,7 +17,7 @@ from typing import Any
 
 from . import _checks
 from ._api_error import ApiError
-from ._openai import words
+from ._tokens import words
 
 __all__ = ["DEFAULT_DIMENSIONS", "embedding_list", "vector"]
 

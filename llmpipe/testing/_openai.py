@@ -4,7 +4,8 @@ Kept free of HTTP so the rules are easy to read and test. Replies are
 deterministic, so tests can assert on exact text and token counts:
 
 - chat: `"Echo: " + <text of the last user message>` (text parts of a list
-  content are joined with spaces);
+  content are joined with spaces), or tool calls, or JSON for a
+  `response_format` (`_answers`);
 - completions: `" Echo: " + <prompt>`, one choice per prompt;
 - `max_tokens` keeps only that many words and sets finish_reason "length";
 - a token is a whitespace-separated word, for prompts and replies alike.
@@ -18,9 +19,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _checks
+from ._answers import answer
 from ._api_error import ApiError
+from ._tokens import truncate, words
 
-__all__ = ["CREATED", "chat_completion", "model_list", "text_completion", "usage", "words"]
+__all__ = ["CREATED", "chat_completion", "model_list", "text_completion", "usage"]
 
 CREATED = 1_700_000_000
 FINGERPRINT = "llmpipe-testing"
@@ -28,22 +31,22 @@ MAX_CHOICES = 128
 
 
 def chat_completion(body: Any, models: Sequence[str], number: int) -> dict[str, Any]:
-    """POST /v1/chat/completions: `n` identical echoes of the last user message."""
+    """POST /v1/chat/completions: `n` identical answers to the conversation."""
     request = _checks.json_object(body)
-    texts, last_user = _messages(request)
+    texts, last_user, last_role = _messages(request)
     model = _checks.known_model(request, models)
     n = _checks.positive_int(request, "n", MAX_CHOICES) or 1
     max_tokens = _checks.positive_int(request, "max_tokens")
     _checks.streaming(request)
-    reply, finish = _truncate("Echo: " + last_user, max_tokens)
-    choice = {"message": {"role": "assistant", "content": reply}, "finish_reason": finish}
+    reply = answer(request, last_user, last_role, max_tokens)
+    choice = {"message": reply.message, "finish_reason": reply.finish_reason}
     return {
         "id": f"chatcmpl-{number}",
         "object": "chat.completion",
         "created": CREATED,
         "model": model,
         "choices": [{"index": i, **choice, "logprobs": None} for i in range(n)],
-        "usage": usage(sum(map(words, texts)), words(reply) * n),
+        "usage": usage(sum(map(words, texts)), reply.tokens * n),
         "system_fingerprint": FINGERPRINT,
     }
 
@@ -55,7 +58,7 @@ def text_completion(body: Any, models: Sequence[str], number: int) -> dict[str, 
     model = _checks.known_model(request, models)
     max_tokens = _checks.positive_int(request, "max_tokens")
     _checks.streaming(request)
-    replies = [_truncate("Echo: " + prompt, max_tokens) for prompt in prompts]
+    replies = [truncate("Echo: " + prompt, max_tokens) for prompt in prompts]
     return {
         "id": f"cmpl-{number}",
         "object": "text_completion",
@@ -81,11 +84,6 @@ def model_list(_body: Any, models: Sequence[str], _number: int) -> dict[str, Any
     }
 
 
-def words(text: str) -> int:
-    """The token count of `text`: its whitespace-separated words."""
-    return len(text.split())
-
-
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {
         "prompt_tokens": prompt_tokens,
@@ -94,8 +92,9 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
-def _messages(request: Mapping[str, Any]) -> tuple[list[str], str]:
-    """The text of every message, and that of the last user message ("" if none)."""
+def _messages(request: Mapping[str, Any]) -> tuple[list[str], str, str]:
+    """The text of every message, that of the last user message ("" if none), and
+    the role of the last message."""
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "'messages' must be a non-empty array.", param="messages")
@@ -110,7 +109,7 @@ def _messages(request: Mapping[str, Any]) -> tuple[list[str], str]:
         texts.append(text)
         if message["role"] == "user":
             last_user = text
-    return texts, last_user
+    return texts, last_user, messages[-1]["role"]
 
 
 def _content_text(content: Any, *, param: str) -> str:
@@ -123,11 +122,3 @@ def _content_text(content: Any, *, param: str) -> str:
             if part.get("type") == "text" and isinstance(part.get("text"), str)
         )
     raise ApiError(400, "Message content must be a string or an array of parts.", param=param)
-
-
-def _truncate(text: str, max_tokens: int | None) -> tuple[str, str]:
-    """The reply cut to `max_tokens` words, and its finish_reason."""
-    split = text.split()
-    if max_tokens is not None and len(split) > max_tokens:
-        return " ".join(split[:max_tokens]), "length"
-    return text, "stop"

@@ -1,4 +1,4 @@
-"""Turning payloads, event streams, errors and faults into aiohttp responses."""
+"""Turning payloads, errors and faults into aiohttp responses (event streams: `_events`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiohttp import web
 from ._api_error import ApiError
 from .faults import Fault
 
-__all__ = ["drop", "error_reply", "fault_reply", "json_reply", "send_events"]
+__all__ = ["close_connection", "drop", "error_reply", "fault_reply", "json_reply"]
 
 JSON = "application/json"
 # A chat completion cut off mid-string, as a proxy that lost the upstream might send it.
@@ -46,23 +46,6 @@ def fault_reply(fault: Fault) -> web.Response:
     return _reply(status, json.dumps(body).encode(), fault.content_type or JSON)
 
 
-async def send_events(
-    request: web.BaseRequest, chunks: list[dict[str, Any]], headers: Mapping[str, str]
-) -> web.StreamResponse:
-    """Send chunks as server-sent events, ending with `data: [DONE]` as OpenAI does."""
-    response = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache"})
-    response.content_type = "text/event-stream"
-    await response.prepare(request)
-    try:
-        for chunk in chunks:
-            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-    except ConnectionError:
-        pass  # the client stopped reading: not an error of the server's (aiohttp would log one)
-    return response
-
-
 def drop(request: web.BaseRequest) -> web.StreamResponse:
     """Close the connection without answering.
 
@@ -71,10 +54,15 @@ def drop(request: web.BaseRequest) -> web.StreamResponse:
     client that went away (no 500, no error log); the client sees the
     connection closed with no response.
     """
+    close_connection(request)
+    return web.Response()
+
+
+def close_connection(request: web.BaseRequest) -> None:
+    """Close the client's connection; what was already written is still sent."""
     transport = request.transport
     if transport is not None:
         transport.close()
-    return web.Response()
 
 
 def _reply(status: int, body: bytes, content_type: str | None) -> web.Response:

@@ -6,7 +6,8 @@ real. Faults queued with `add_faults` script the failures that are hard to
 get from a real provider on demand.
 
 Each request is handled in this order: number it and record it; apply the
-fault at the head of the queue if it matches; check the API key; answer.
+fault at the head of the queue if it matches; check the API key; answer (a
+stream with the fault's stream fields applied, if any).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from aiohttp import web
 
 from ._api_error import ApiError
 from ._checks import streaming
+from ._connections import ConnectionCount, CountingServer
+from ._events import send_events
 from ._ledger import Ledger
-from ._replies import drop, error_reply, fault_reply, json_reply, send_events
+from ._replies import drop, error_reply, fault_reply, json_reply
 from ._routes import ROUTES
 from ._thread import ServerThread
 from .faults import Fault
@@ -36,6 +39,9 @@ __all__ = ["DEFAULT_MODELS", "LLMServer", "RecordedRequest"]
 DEFAULT_MODELS = ("gpt-4", "gpt-4o-mini", "llama-3-8b-instruct")
 # Seconds stop() waits for handlers still running; delayed faults end at once.
 _SHUTDOWN_TIMEOUT = 0.5
+
+# What a request that consumes no fault is answered with: nothing scripted.
+_NO_FAULT = Fault()
 
 _Server = TypeVar("_Server", bound="LLMServer")  # typing.Self needs Python 3.11
 
@@ -58,7 +64,8 @@ class LLMServer:
     Start it on the running loop with `async with server:` (or `start`/`stop`),
     or on a loop of its own with `with server.run_in_thread():`. Listens on
     127.0.0.1 by default; `port=0` picks a free port. With `api_key`, every
-    request must carry `Authorization: Bearer <api_key>`.
+    request must carry `Authorization: Bearer <api_key>`. Streams send
+    `stream_words_per_event` words of content per event (default 1).
     """
 
     def __init__(
@@ -67,13 +74,24 @@ class LLMServer:
         port: int = 0,
         models: Sequence[str] = DEFAULT_MODELS,
         api_key: str | None = None,
+        stream_words_per_event: int = 1,
     ) -> None:
+        if (
+            isinstance(stream_words_per_event, bool)
+            or not isinstance(stream_words_per_event, int)
+            or stream_words_per_event < 1
+        ):
+            raise ValueError(
+                f"stream_words_per_event must be an integer >= 1, got {stream_words_per_event!r}"
+            )
         self._host = host
         self._port = port
         self._models = tuple(models)
         self._api_key = api_key
+        self._words_per_event = stream_words_per_event
         self._ledger = Ledger()
-        self._runner: web.AppRunner | None = None
+        self._connections = ConnectionCount()
+        self._runner: web.ServerRunner | None = None
         self._bound_port: int | None = None
         self._stopping = asyncio.Event()
 
@@ -89,6 +107,16 @@ class LLMServer:
         """E.g. "http://127.0.0.1:8080", without the /v1 prefix."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """The number of client TCP connections open to the server right now.
+
+        Counted when the socket opens and closes, whether or not a request is
+        in flight; readable from any thread. The server learns of a close a
+        moment after the client makes it, so poll rather than read once.
+        """
+        return self._connections.value
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -107,9 +135,10 @@ class LLMServer:
         """Start serving on the running loop; return once the port is listening."""
         if self._runner is not None:
             raise RuntimeError("the server is already running")
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        # The low-level server, not a web.Application: one handler serves every
+        # path, and the server is where connections can be counted.
+        server = CountingServer(self._handle, self._connections, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
         try:
@@ -164,7 +193,7 @@ class LLMServer:
     ) -> None:
         await self.stop()
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body, parsed = _decode(await request.read())
         number, fault = self._ledger.admit(
             RecordedRequest(
@@ -175,22 +204,24 @@ class LLMServer:
                 received_at=time.monotonic(),
             )
         )
-        if fault is not None and fault.delay and not await self._pause(fault.delay):
+        fault = fault or _NO_FAULT
+        if fault.delay_before_answer and not await self._pause(fault.delay_before_answer):
             return drop(request)  # the server is stopping: do not keep it waiting
-        if fault is not None and fault.drop:
+        if fault.drop:
             return drop(request)
-        headers = {"x-request-id": f"req-{number}", **(fault.headers if fault else {})}
-        if fault is not None and fault.replaces_answer:
+        headers = {"x-request-id": f"req-{number}", **fault.headers}
+        if fault.replaces_answer:
             return _with_headers(fault_reply(fault), headers)
-        return await self._answer(request, body, parsed, number, headers)
+        return await self._answer(request, body, parsed, number, headers, fault)
 
     async def _answer(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         body: Any,
         parsed: bool,
         number: int,
         headers: Mapping[str, str],
+        fault: Fault,
     ) -> web.StreamResponse:
         try:
             self._check_api_key(request)
@@ -207,10 +238,11 @@ class LLMServer:
         if route.chunker is not None:
             stream, include_usage = streaming(body)
             if stream:
-                return await send_events(request, route.chunker(reply, include_usage), headers)
+                chunks = route.chunker(reply, include_usage, self._words_per_event)
+                return await send_events(request, chunks, headers, fault, self._pause)
         return _with_headers(json_reply(reply), headers)
 
-    def _check_api_key(self, request: web.Request) -> None:
+    def _check_api_key(self, request: web.BaseRequest) -> None:
         if self._api_key is None:
             return
         sent = request.headers.get("Authorization", "")
@@ -223,7 +255,7 @@ class LLMServer:
         """Wait `seconds`; False if the server began stopping first."""
         try:
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 
