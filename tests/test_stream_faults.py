@@ -84,7 +84,7 @@ async def test_error_event_that_is_never_retryable_is_raised_at_once(llm_server,
 async def test_idle_timeout_between_events_raises_timeout(llm_server, client):
     llm_server.add_faults(Fault(stall_after_events=3, delay=5))
     started = time.monotonic()
-    with pytest.raises(LLMTimeoutError, match="no next stream event within 0.3 s"):
+    with pytest.raises(LLMTimeoutError, match=r"no next stream event within 0\.3 s"):
         await read(client, idle_timeout=0.3)
     assert time.monotonic() - started < 1.0
 
@@ -110,7 +110,7 @@ async def test_first_event_timeout_from_the_config(llm_server, config):
     llm_server.add_faults(*[Fault(stall_after_events=0, delay=5)] * 2)
     slow = attrs.evolve(config, stream_first_event_timeout=0.2, max_retries=1)
     async with AsyncLLM(slow) as llm:
-        with pytest.raises(LLMTimeoutError, match="first stream event within 0.2 s"):
+        with pytest.raises(LLMTimeoutError, match=r"first stream event within 0\.2 s"):
             await read(llm)
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import math
+import re
 import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,98 @@ def events(reply: Reply) -> list[Any]:
 
 def completion(prompt: Any = "Once upon a time", **extra: Any) -> dict[str, Any]:
     return {"model": "gpt-4", "prompt": prompt, **extra}
+
+
+@attrs.frozen
+class RawStream:
+    """A streamed body as it came off the wire."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    pieces: list[bytes]  # the body's HTTP chunks, one per server write
+    arrivals: list[float]  # time.monotonic() at which each piece had arrived
+    truncated: bool  # the connection closed before the body ended
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.pieces)
+
+
+async def stream(
+    session: aiohttp.ClientSession, server: LLMServer, body: Any, path: str = CHAT
+) -> RawStream:
+    async with session.post(server.base_url + path, json=body) as response:
+        pieces: list[bytes] = []
+        arrivals: list[float] = []
+        piece = b""
+        truncated = False
+        try:
+            async for data, end_of_chunk in response.content.iter_chunks():
+                piece += data
+                # aiohttp may report the end of the closing empty chunk too: no piece.
+                if end_of_chunk and piece:
+                    pieces.append(piece)
+                    arrivals.append(time.monotonic())
+                    piece = b""
+        except aiohttp.ClientPayloadError:
+            truncated = True
+        headers = CIMultiDictProxy(CIMultiDict(response.headers))
+        return RawStream(response.status, headers, pieces, arrivals, truncated)
+
+
+def sse_data(raw: bytes) -> list[str]:
+    """The data of each event in a server-sent event stream, by the WHATWG rules."""
+    *lines, _unterminated = re.split(r"\r\n|\r|\n", raw.decode())
+    found: list[str] = []
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                found.append("\n".join(data))
+            data = []
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            if field == "data":
+                data.append(value.removeprefix(" "))
+    return found
+
+
+def sse_json(raw: bytes) -> list[Any]:
+    """The JSON events of a stream, without the closing [DONE] (which must be last if sent)."""
+    found = sse_data(raw)
+    assert "[DONE]" not in found[:-1]
+    return [json.loads(data) for data in found if data != "[DONE]"]
+
+
+def deltas(raw: bytes) -> list[dict[str, Any]]:
+    return [chunk["choices"][0]["delta"] for chunk in sse_json(raw)]
+
+
+async def settles(read: Callable[[], int], value: int) -> bool:
+    """Whether `read()` comes to equal `value` within two seconds."""
+    for _ in range(200):
+        if read() == value:
+            return True
+        await asyncio.sleep(0.01)
+    return read() == value
+
+
+def tool(name: str, parameters: Any = None) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name}
+    if parameters is not None:
+        function["parameters"] = parameters
+    return {"type": "function", "function": function}
+
+
+WEATHER = tool(
+    "get_weather",
+    {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+)
+TIME = tool("get_time", {"type": "object", "properties": {"zone": {"enum": ["UTC", "CET"]}}})
 
 
 # --- chat completions ---------------------------------------------------------
@@ -236,6 +330,358 @@ async def test_body_that_is_not_json_is_400(
     assert set(reply.json()["error"]) == {"message", "type", "param", "code"}
 
 
+# --- tool calls ---------------------------------------------------------------
+
+
+async def test_chat_with_tools_calls_every_tool_in_order(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    reply = (await call(session, llm_server, CHAT, chat(tools=[WEATHER, TIME]))).json()
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    calls = choice["message"]["tool_calls"]
+    assert [(c["id"], c["type"], c["function"]["name"]) for c in calls] == [
+        ("call_0", "function", "get_weather"),
+        ("call_1", "function", "get_time"),
+    ]
+
+
+async def test_chat_tool_arguments_are_compact_json_of_the_parameters_example(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    reply = (await call(session, llm_server, CHAT, chat(tools=[WEATHER, TIME]))).json()
+    arguments = [c["function"]["arguments"] for c in reply["choices"][0]["message"]["tool_calls"]]
+    assert arguments == ['{"city":"example","days":1}', '{"zone":"UTC"}']
+
+
+async def test_chat_tool_without_parameters_is_called_with_an_empty_object(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    reply = (await call(session, llm_server, CHAT, chat(tools=[tool("ping")]))).json()
+    assert reply["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
+
+
+async def test_chat_tool_call_usage_counts_the_words_of_names_and_arguments(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    reply = (await call(session, llm_server, CHAT, chat(tools=[WEATHER, TIME]))).json()
+    assert reply["usage"]["completion_tokens"] == 4
+
+
+async def test_chat_parallel_tool_calls_false_calls_only_the_first_tool(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    body = chat(tools=[WEATHER, TIME], parallel_tool_calls=False)
+    calls = (await call(session, llm_server, CHAT, body)).json()["choices"][0]["message"]
+    assert [c["function"]["name"] for c in calls["tool_calls"]] == ["get_weather"]
+
+
+async def test_chat_tool_choice_naming_a_function_calls_only_that_tool(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    choice = {"type": "function", "function": {"name": "get_time"}}
+    body = chat(tools=[WEATHER, TIME], tool_choice=choice)
+    calls = (await call(session, llm_server, CHAT, body)).json()["choices"][0]["message"]
+    assert [(c["id"], c["function"]["name"]) for c in calls["tool_calls"]] == [
+        ("call_0", "get_time")
+    ]
+
+
+async def test_chat_tool_choice_none_answers_in_text(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    body = chat("hi", tools=[WEATHER], tool_choice="none")
+    choice = (await call(session, llm_server, CHAT, body)).json()["choices"][0]
+    assert choice["message"] == {"role": "assistant", "content": "Echo: hi"}
+    assert choice["finish_reason"] == "stop"
+
+
+async def test_chat_after_a_tool_result_answers_in_text(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    call_0 = {
+        "id": "call_0",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"example"}'},
+    }
+    body = {
+        "model": "gpt-4",
+        "tools": [WEATHER],
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call_0]},
+            {"role": "tool", "tool_call_id": "call_0", "content": "sunny"},
+        ],
+    }
+    choice = (await call(session, llm_server, CHAT, body)).json()["choices"][0]
+    assert choice["message"] == {"role": "assistant", "content": "Echo: weather?"}
+    assert choice["finish_reason"] == "stop"
+
+
+async def test_chat_stream_opens_each_tool_call_before_its_argument_fragments(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    raw = await stream(session, llm_server, chat(tools=[WEATHER, TIME], stream=True))
+    role, first, second, *_ = deltas(raw.data)
+    assert role == {"role": "assistant", "content": None}
+    assert first == {
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_0",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ]
+    }
+    assert second["tool_calls"][0]["index"] == 1
+    assert second["tool_calls"][0]["function"] == {"name": "get_time", "arguments": ""}
+
+
+async def test_chat_stream_interleaves_the_argument_fragments_of_several_calls(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    raw = await stream(session, llm_server, chat(tools=[WEATHER, TIME], stream=True))
+    fragments = [d["tool_calls"][0] for d in deltas(raw.data)[3:-1]]
+    assert all(set(f) == {"index", "function"} for f in fragments)
+    assert all(set(f["function"]) == {"arguments"} for f in fragments)
+    assert [f["index"] for f in fragments[:4]] == [0, 1, 0, 1]
+    joined = [
+        "".join(f["function"]["arguments"] for f in fragments if f["index"] == i) for i in (0, 1)
+    ]
+    assert joined == ['{"city":"example","days":1}', '{"zone":"UTC"}']
+
+
+async def test_chat_stream_of_tool_calls_finishes_with_reason_tool_calls(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    raw = await stream(session, llm_server, chat(tools=[WEATHER], stream=True))
+    last = sse_json(raw.data)[-1]["choices"][0]
+    assert (last["delta"], last["finish_reason"]) == ({}, "tool_calls")
+    assert sse_data(raw.data)[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": "get_weather"}, "tools"),
+        ({"tools": []}, "tools"),
+        ({"tools": [{"type": "retrieval"}]}, "tools.0"),
+        ({"tools": [WEATHER, {"type": "function", "function": {}}]}, "tools.1"),
+        ({"tools": [tool("f", parameters=[])]}, "tools.0"),
+        ({"tools": [tool("f", {"$ref": "#/$defs/Missing"})]}, "tools.0.function.parameters"),
+        ({"tools": [WEATHER], "tool_choice": "any"}, "tool_choice"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+            "tool_choice",
+        ),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        ({"tools": [WEATHER], "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
+    ],
+    ids=[
+        "tools-not-a-list",
+        "tools-empty",
+        "tool-not-a-function",
+        "function-without-name",
+        "parameters-not-an-object",
+        "parameters-unresolvable-ref",
+        "tool-choice-unknown",
+        "tool-choice-names-no-tool",
+        "tool-choice-without-tools",
+        "parallel-not-a-boolean",
+    ],
+)
+async def test_chat_rejects_unusable_tools_with_400_naming_the_field(
+    llm_server: LLMServer, session: aiohttp.ClientSession, extra: dict[str, Any], param: str
+) -> None:
+    reply = await call(session, llm_server, CHAT, chat(**extra))
+    assert reply.status == 400
+    assert reply.json()["error"]["param"] == param
+
+
+# --- structured output --------------------------------------------------------
+
+
+def json_schema(schema: Any) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+
+
+async def test_chat_json_object_reply_echoes_the_last_user_message_as_json(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    body = chat('say "hi"', response_format={"type": "json_object"})
+    reply = (await call(session, llm_server, CHAT, body)).json()
+    assert reply["choices"][0]["message"]["content"] == '{"echo":"say \\"hi\\""}'
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "age": {"type": "integer"},
+                    "score": {"type": "number"},
+                    "ok": {"type": "boolean"},
+                    "nothing": {"type": "null"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "inner": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                },
+            },
+            {
+                "name": "example",
+                "age": 1,
+                "score": 1.5,
+                "ok": True,
+                "nothing": None,
+                "tags": ["example"],
+                "inner": {"x": 1},
+            },
+        ),
+        ({"type": "string", "enum": ["red", "green"]}, "red"),
+        ({"enum": [3, "x"]}, 3),
+        ({"type": "string", "const": "fixed"}, "fixed"),
+        ({"anyOf": [{"type": "null"}, {"type": "integer"}]}, 1),
+        ({"oneOf": [{"type": "boolean"}, {"type": "string"}]}, True),
+        ({"type": ["null", "string"]}, "example"),
+        (
+            {
+                "$defs": {"Pet": {"enum": ["cat"]}},
+                "type": "array",
+                "items": {"$ref": "#/$defs/Pet"},
+            },
+            ["cat"],
+        ),
+        ({"definitions": {"N": {"type": "integer"}}, "$ref": "#/definitions/N"}, 1),
+        (
+            {
+                "allOf": [
+                    {"type": "object", "properties": {"a": {"type": "integer"}}},
+                    {"type": "object", "properties": {"b": {"type": "boolean"}}},
+                ]
+            },
+            {"a": 1, "b": True},
+        ),
+        ({"type": "array", "items": {"type": "integer"}, "minItems": 3}, [1, 1, 1]),
+        (
+            {"type": "array", "prefixItems": [{"type": "string"}, {"type": "null"}]},
+            ["example", None],
+        ),
+        ({"type": "integer", "minimum": 5}, 5),
+        ({"type": "integer", "exclusiveMaximum": 0}, -1),
+        ({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}, 0.5),
+        ({"type": "string", "format": "date-time"}, "2024-01-01T00:00:00Z"),
+        ({"type": "string", "maxLength": 3}, "exa"),
+        ({"type": "string", "minLength": 9}, "examplexx"),
+        ({"properties": {"a": {}}}, {"a": None}),
+        (
+            {
+                "$defs": {
+                    "Node": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                        },
+                        "required": ["name", "children"],
+                    }
+                },
+                "$ref": "#/$defs/Node",
+            },
+            {"name": "example", "children": [{"name": "example", "children": []}]},
+        ),
+    ],
+    ids=[
+        "object-of-every-type",
+        "enum",
+        "enum-without-type",
+        "const",
+        "any-of-skips-null",
+        "one-of-first",
+        "type-list-skips-null",
+        "defs-ref",
+        "definitions-ref",
+        "all-of-merged",
+        "min-items",
+        "prefix-items",
+        "minimum",
+        "exclusive-maximum",
+        "number-between-exclusive-bounds",
+        "date-time-format",
+        "max-length",
+        "min-length",
+        "untyped-object",
+        "recursive-tree-ends",
+    ],
+)
+async def test_chat_json_schema_reply_is_the_compact_example_of_the_schema(
+    llm_server: LLMServer, session: aiohttp.ClientSession, schema: Any, expected: Any
+) -> None:
+    body = chat(response_format=json_schema(schema))
+    content = (await call(session, llm_server, CHAT, body)).json()["choices"][0]["message"]
+    assert content["content"] == json.dumps(expected, separators=(",", ":"))
+
+
+async def test_chat_json_schema_reply_streams_like_text(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}
+    body = chat(response_format=json_schema(schema))
+    plain = (await call(session, llm_server, CHAT, body)).json()["choices"][0]["message"]
+    raw = await stream(session, llm_server, {**body, "stream": True})
+    assert "".join(d.get("content") or "" for d in deltas(raw.data)) == plain["content"]
+
+
+async def test_chat_tool_calls_take_precedence_over_a_response_format(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    body = chat(tools=[WEATHER], response_format={"type": "json_object"})
+    choice = (await call(session, llm_server, CHAT, body)).json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    ("response_format", "param"),
+    [
+        ({"type": "xml"}, "response_format"),
+        ("json", "response_format"),
+        ({"type": "json_schema"}, "response_format.json_schema"),
+        (json_schema([]), "response_format.json_schema.schema"),
+        (json_schema({"$ref": "#/$defs/Missing"}), "response_format.json_schema.schema"),
+        (json_schema({"$ref": "other.json#/X"}), "response_format.json_schema.schema"),
+        (
+            json_schema({"type": "integer", "minimum": 3, "maximum": 2}),
+            "response_format.json_schema.schema",
+        ),
+        (
+            json_schema(
+                {"type": "object", "properties": {"me": {"$ref": "#"}}, "required": ["me"]}
+            ),
+            "response_format.json_schema.schema",
+        ),
+    ],
+    ids=[
+        "unknown-type",
+        "not-an-object",
+        "no-json-schema",
+        "schema-not-an-object",
+        "unresolvable-ref",
+        "remote-ref",
+        "empty-number-range",
+        "no-finite-instance",
+    ],
+)
+async def test_chat_rejects_an_unusable_response_format_with_400(
+    llm_server: LLMServer, session: aiohttp.ClientSession, response_format: Any, param: str
+) -> None:
+    reply = await call(session, llm_server, CHAT, chat(response_format=response_format))
+    assert reply.status == 400
+    assert reply.json()["error"]["param"] == param
+
+
 # --- text completions ---------------------------------------------------------
 
 
@@ -352,6 +798,264 @@ async def test_fault_replaces_a_stream_with_its_reply(
     llm_server.add_faults(Fault(status=429))
     reply = await call(session, llm_server, CHAT, chat(stream=True))
     assert (reply.status, reply.json()["error"]["code"]) == (429, "rate_limit_exceeded")
+
+
+async def test_stream_words_per_event_sends_that_many_words_per_content_event(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with LLMServer(stream_words_per_event=2) as server:
+        raw = await stream(session, server, chat("a  b c", stream=True))
+    assert [d.get("content") for d in deltas(raw.data)] == ["", "Echo: a", "  b c", None]
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True])
+def test_stream_words_per_event_must_be_a_positive_integer(count: Any) -> None:
+    with pytest.raises(ValueError, match="stream_words_per_event"):
+        LLMServer(stream_words_per_event=count)
+
+
+async def test_stream_sends_non_ascii_text_as_utf8_not_escapes(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    raw = await stream(session, llm_server, chat("héllo", stream=True))
+    assert "héllo".encode() in raw.data
+
+
+# --- stream faults ------------------------------------------------------------
+
+# Five events: the role, "Echo:", " one", " two", the finish reason; then [DONE].
+STREAM = chat("one two", stream=True)
+
+
+async def plain_stream(session: aiohttp.ClientSession, server: LLMServer) -> bytes:
+    """The unfaulted STREAM as request 1 would get it; the server is reset after."""
+    server.reset()
+    data = (await stream(session, server, STREAM)).data
+    server.reset()
+    return data
+
+
+async def test_error_after_events_replaces_the_rest_of_the_stream_with_an_error_event(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=2, status=429))
+    raw = await stream(session, llm_server, STREAM)
+    *chunks, error = sse_json(raw.data)
+    assert [c["choices"][0]["delta"] for c in chunks] == [
+        {"role": "assistant", "content": ""},
+        {"content": "Echo:"},
+    ]
+    assert error == {
+        "error": {
+            "message": "Simulated stream fault: 429 Too Many Requests.",
+            "type": "rate_limit_exceeded",
+            "param": None,
+            "code": 429,
+        }
+    }
+    assert "[DONE]" not in sse_data(raw.data)
+
+
+async def test_error_after_events_ends_the_response_properly(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=1))
+    raw = await stream(session, llm_server, STREAM)
+    assert (raw.status, raw.truncated) == (200, False)
+
+
+async def test_error_after_zero_events_makes_the_error_the_first_event(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=0))
+    raw = await stream(session, llm_server, STREAM)
+    assert [set(event) for event in sse_json(raw.data)] == [{"error"}]
+
+
+@pytest.mark.parametrize(
+    ("status", "type_", "code"),
+    [
+        (None, "server_error", 500),
+        (503, "server_error", 503),
+        (429, "rate_limit_exceeded", 429),
+        (400, "invalid_request_error", 400),
+        (401, "invalid_request_error", 401),
+    ],
+)
+async def test_error_event_type_and_int_code_follow_the_status(
+    llm_server: LLMServer,
+    session: aiohttp.ClientSession,
+    status: int | None,
+    type_: str,
+    code: int,
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=0, status=status))
+    error = sse_json((await stream(session, llm_server, STREAM)).data)[0]["error"]
+    assert (error["type"], error["code"]) == (type_, code)
+
+
+async def test_drop_after_events_truncates_the_stream_after_that_many_events(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(drop_after_events=2))
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.truncated
+    assert [d.get("content") for d in deltas(raw.data)] == ["", "Echo:"]
+    assert "[DONE]" not in sse_data(raw.data)
+
+
+async def test_drop_after_zero_events_sends_only_the_status_and_headers(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(drop_after_events=0))
+    raw = await stream(session, llm_server, STREAM)
+    assert (raw.status, raw.headers["Content-Type"]) == (200, "text/event-stream")
+    assert (raw.data, raw.truncated) == (b"", True)
+
+
+async def test_an_event_count_past_the_last_chunk_acts_in_place_of_done(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(drop_after_events=99))
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.truncated
+    assert sse_json(raw.data)[-1]["choices"][0]["finish_reason"] == "stop"
+    assert "[DONE]" not in sse_data(raw.data)
+
+
+async def test_stall_after_events_holds_the_next_event_back_for_delay_seconds(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=2, delay=0.3))
+    started = time.monotonic()
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.arrivals[2] - started >= 0.3
+    assert sse_data(raw.data)[-1] == "[DONE]"
+
+
+async def test_stall_after_zero_events_sends_the_headers_then_waits(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=0, delay=0.5))
+    url = llm_server.base_url + CHAT
+    started = time.monotonic()
+    async with session.post(url, json=STREAM) as response:
+        headers_after = time.monotonic() - started
+        await response.content.readchunk()
+        first_event_after = time.monotonic() - started
+    assert headers_after < 0.5 <= first_event_after
+
+
+async def test_stall_sends_a_keepalive_comment_every_interval(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=1, delay=0.35, keepalive_interval=0.1))
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.pieces[1:4] == [b": keep-alive\n\n"] * 3
+    assert b"keep-alive" not in b"".join(raw.pieces[4:])
+    assert sse_data(raw.data) == sse_data(await plain_stream(session, llm_server))
+
+
+async def test_a_stall_ends_at_once_when_the_server_stops(session: aiohttp.ClientSession) -> None:
+    server = LLMServer()
+    await server.start()
+    server.add_faults(Fault(stall_after_events=1, delay=30))
+    reading = asyncio.ensure_future(stream(session, server, STREAM))
+    # Poll: nothing tells the test the stall has begun but the request's record.
+    while not server.requests:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await server.stop()
+    raw = await reading
+    assert time.monotonic() - started < 1.0
+    assert raw.truncated
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_chunk_size_writes_the_stream_in_pieces_of_that_many_bytes(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(chunk_size=5))
+    raw = await stream(session, llm_server, STREAM)
+    assert {len(piece) for piece in raw.pieces[:-1]} == {5}
+    assert 1 <= len(raw.pieces[-1]) <= 5
+    assert raw.data == await plain_stream(session, llm_server)
+
+
+async def test_chunk_size_pieces_run_across_event_boundaries(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(chunk_size=7))
+    raw = await stream(session, llm_server, STREAM)
+    assert any(b"\n\ndata" in piece for piece in raw.pieces)
+
+
+async def test_chunk_size_one_splits_utf8_characters_and_crlf_pairs(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(chunk_size=1, line_ending="\r\n"))
+    raw = await stream(session, llm_server, chat("é", stream=True))
+    assert {len(piece) for piece in raw.pieces} == {1}
+    pairs = list(itertools.pairwise(raw.pieces))
+    assert ("é".encode()[:1], "é".encode()[1:]) in pairs
+    assert (b"\r", b"\n") in pairs
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"], ids=["crlf", "cr"])
+async def test_line_ending_ends_every_line_of_the_stream(
+    llm_server: LLMServer, session: aiohttp.ClientSession, ending: str
+) -> None:
+    llm_server.add_faults(Fault(line_ending=ending))
+    raw = await stream(session, llm_server, STREAM)
+    if ending == "\r":
+        assert b"\n" not in raw.data
+    assert raw.data.replace(ending.encode(), b"\n") == await plain_stream(session, llm_server)
+
+
+async def test_sse_comments_add_comments_and_unknown_fields_but_no_events(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(sse_comments=True))
+    raw = await stream(session, llm_server, STREAM)
+    first_block = raw.data.split(b"data: ")[0]
+    assert first_block == b": not an event\n\n: an event follows\nretry: 1000\nfoo: bar\nfoo\n"
+    assert sse_data(raw.data) == sse_data(await plain_stream(session, llm_server))
+
+
+async def test_multiline_data_spreads_each_json_over_lines_that_join_back_to_it(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(multiline_data=True))
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.data.count(b"data: ") > 5 * len(sse_data(raw.data))
+    assert sse_json(raw.data) == sse_json(await plain_stream(session, llm_server))
+
+
+async def test_stream_fault_headers_come_with_the_stream(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(chunk_size=64, headers={"Retry-After": "3"}))
+    raw = await stream(session, llm_server, STREAM)
+    assert raw.headers["Retry-After"] == "3"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(error_after_events=0, status=429),
+        Fault(drop_after_events=0),
+        Fault(stall_after_events=0, delay=30),
+    ],
+    ids=["error", "drop", "stall"],
+)
+async def test_a_non_streaming_request_consumes_a_stream_fault_and_is_answered_normally(
+    llm_server: LLMServer, session: aiohttp.ClientSession, fault: Fault
+) -> None:
+    llm_server.add_faults(fault)
+    plain = await call(session, llm_server, CHAT, chat("fine"))
+    streamed = await stream(session, llm_server, STREAM)
+    assert plain.json()["choices"][0]["message"]["content"] == "Echo: fine"
+    assert sse_data(streamed.data)[-1] == "[DONE]"
 
 
 # --- embeddings ---------------------------------------------------------------
@@ -707,6 +1411,21 @@ async def test_path_fault_lets_other_paths_through_without_being_consumed(
         ({"status": 99}, "status must be"),
         ({"status": 600}, "status must be"),
         ({"delay": -1.0}, "delay"),
+        ({"drop": True, "chunk_size": 1}, "drop excludes"),
+        ({"status": 500, "chunk_size": 1}, "stream faults shape a streamed answer"),
+        ({"body": "x", "sse_comments": True}, "stream faults shape a streamed answer"),
+        ({"malformed": True, "line_ending": "\r"}, "stream faults shape a streamed answer"),
+        ({"error_after_events": 1, "drop_after_events": 1}, "a stream ends once"),
+        ({"error_after_events": 0, "status": 200}, "must be an error status"),
+        ({"stall_after_events": 0}, "give a delay > 0"),
+        ({"keepalive_interval": 1.0}, "keepalive_interval fills a stall"),
+        ({"stall_after_events": 3, "drop_after_events": 2, "delay": 1}, "ends after 2 events"),
+        ({"error_after_events": -1}, "error_after_events must be an integer >= 0"),
+        ({"drop_after_events": True}, "drop_after_events must be an integer >= 0"),
+        ({"stall_after_events": 1.5, "delay": 1}, "stall_after_events must be an integer"),
+        ({"chunk_size": 0}, "chunk_size must be an integer >= 1"),
+        ({"line_ending": "\n\n"}, "line_ending"),
+        ({"stall_after_events": 0, "delay": 1, "keepalive_interval": 0}, "keepalive_interval"),
     ],
     ids=[
         "drop-and-status",
@@ -716,6 +1435,21 @@ async def test_path_fault_lets_other_paths_through_without_being_consumed(
         "status-low",
         "status-high",
         "negative-delay",
+        "drop-and-stream-field",
+        "status-reply-and-stream-field",
+        "body-and-stream-field",
+        "malformed-and-stream-field",
+        "error-and-drop-after",
+        "error-event-with-success-status",
+        "stall-without-delay",
+        "keepalive-without-stall",
+        "stall-after-the-end",
+        "negative-event-count",
+        "boolean-event-count",
+        "fractional-event-count",
+        "zero-chunk-size",
+        "unknown-line-ending",
+        "zero-keepalive-interval",
     ],
 )
 def test_fault_rejects_fields_it_could_not_honour(fields: dict[str, Any], match: str) -> None:
@@ -882,6 +1616,56 @@ def test_base_url_brackets_an_ipv6_host() -> None:
             assert server.base_url == f"http://[::1]:{server.port}"
     except OSError:
         pytest.skip("no IPv6 loopback on this machine")
+
+
+# --- open connections ---------------------------------------------------------
+
+
+async def test_connections_counts_each_open_client_connection(
+    llm_server: LLMServer,
+) -> None:
+    assert llm_server.connections == 0
+    async with aiohttp.ClientSession() as first, aiohttp.ClientSession() as second:
+        await call(first, llm_server, MODELS, method="GET")
+        await call(second, llm_server, MODELS, method="GET")
+        assert await settles(lambda: llm_server.connections, 2)
+    assert await settles(lambda: llm_server.connections, 0)
+
+
+async def test_connections_counts_a_kept_alive_connection_between_requests(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    await call(session, llm_server, MODELS, method="GET")
+    await call(session, llm_server, MODELS, method="GET")
+    assert llm_server.connections == 1
+
+
+async def test_connections_falls_when_a_client_leaves_a_stream_early(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=1, delay=30))
+    async with session.post(llm_server.base_url + CHAT, json=STREAM) as response:
+        await response.content.readchunk()
+        assert llm_server.connections == 1
+    # The server's handler is still stalled; the count follows the socket, not the handler.
+    assert await settles(lambda: llm_server.connections, 0)
+
+
+async def test_connections_falls_when_the_server_drops_one(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(drop_after_events=1))
+    await stream(session, llm_server, STREAM)
+    assert await settles(lambda: llm_server.connections, 0)
+
+
+async def test_connections_is_zero_once_the_server_has_stopped(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with LLMServer() as server:
+        await call(session, server, MODELS, method="GET")
+        assert server.connections == 1
+    assert server.connections == 0
 
 
 # --- running on a thread of its own -------------------------------------------
