@@ -53,22 +53,39 @@ def _is_event_stream(content_type: str) -> bool:
     return content_type == "text/event-stream"
 
 
+class _Slot:
+    """One call's hold on a pool; given back exactly once, however the call ends."""
+
+    __slots__ = ("_transport", "pool", "released")
+
+    def __init__(self, transport: AiohttpTransport, pool: _Pool) -> None:
+        self._transport = transport
+        self.pool = pool
+        self.released = False
+        pool.in_flight += 1
+
+    async def release(self) -> None:
+        if not self.released:
+            self.released = True
+            await self._transport._leave(self.pool)
+
+
 class _ReplySource:
     """The body of one streamed aiohttp reply, as an EventStream's ByteSource."""
 
-    __slots__ = ("_content", "_left", "_pool", "_reply", "_request", "_transport")
+    __slots__ = ("_content", "_left", "_reply", "_request", "_slot", "_transport")
 
     def __init__(
         self,
         reply: aiohttp.ClientResponse,
         transport: AiohttpTransport,
-        pool: _Pool,
+        slot: _Slot,
         request: LLMRequest,
     ) -> None:
         self._reply = reply
         self._content = reply.content
         self._transport = transport
-        self._pool = pool
+        self._slot = slot
         self._request = request
         self._left = transport._config.max_response_bytes
 
@@ -107,7 +124,7 @@ class _ReplySource:
             else:
                 self._reply.close()
         finally:
-            await self._transport._leave(self._pool)
+            await self._slot.release()
 
 
 class AiohttpTransport(Transport):
@@ -189,17 +206,17 @@ class AiohttpTransport(Transport):
             raise ClientClosedError("the client is closed; create a new client to send requests")
         pool = self._pool or self._open()
         body = None if request.body is None else _json.dumps(request.body)
-        pool.in_flight += 1
-        handed_over = False
+        slot = _Slot(self, pool)
         try:
-            if request.stream:
-                response = await self._send_stream(pool, request, body)
-                handed_over = response.stream is not None
-                return response
+            if request.stream:  # a stream gives its slot back when it ends
+                return await self._send_stream(slot, request, body)
             return await self._send_plain(pool, request, body)
+        except BaseException:
+            await slot.release()
+            raise
         finally:
-            if not handed_over:
-                await self._leave(pool)
+            if not request.stream:
+                await slot.release()
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
@@ -240,22 +257,20 @@ class AiohttpTransport(Transport):
             raise self._mapped(exc, request, seconds) from exc
 
     async def _send_stream(
-        self, pool: _Pool, request: LLMRequest, body: bytes | None
+        self, slot: _Slot, request: LLMRequest, body: bytes | None
     ) -> LLMResponse:
         """Send, then wait for the first event, so failures up to it are the send's."""
         options = request.options
-        first = (
-            options.get("first_event_timeout")
-            or request.timeout
-            or self._config.first_event_timeout
-        )
-        idle = options.get("idle_timeout") or self._config.idle_timeout
+        config = self._config
+        first = options.get("first_event_timeout") or request.timeout or config.first_event_timeout
+        first = self._attempt_seconds(request, first)
+        idle = options.get("idle_timeout") or config.idle_timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
         headers = {"Accept": "text/event-stream", **request.headers}
         try:
             async with asyncio.timeout(first):
-                reply = await pool.session.request(
+                reply = await slot.pool.session.request(
                     request.method,
                     self._root + request.endpoint,
                     data=body,
@@ -264,7 +279,10 @@ class AiohttpTransport(Transport):
                 )
                 if reply.status >= 300 or not _is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
-                        content = await reply.read()
+                        content = await self._read_capped(reply, request)
+                    await slot.release()
+                    if reply.status >= 300 and self._secret is not None:
+                        content = self._scrub(content)
                     return LLMResponse(
                         reply.status, reply.headers, content, request, loop.time() - started
                     )
@@ -272,9 +290,8 @@ class AiohttpTransport(Transport):
             raise
         except Exception as exc:
             raise self._mapped(exc, request, first) from exc
-        source = _ReplySource(reply, self, pool, request)
         stream = EventStream(
-            source,
+            _ReplySource(reply, self, slot, request),
             endpoint=request.endpoint,
             first_event_timeout=first,
             idle_timeout=idle,

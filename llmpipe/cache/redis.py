@@ -1,0 +1,82 @@
+"""RedisCache: one cache for every process and machine that reaches the same Redis.
+
+Values are written with ``SET key value PX <ms>`` so Redis itself expires
+them; keys are ``prefix + cache key``. Needs the ``redis`` extra
+(``pip install llmpipe[redis]``), imported only when a client is made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisCache"]
+
+# Seconds to connect or answer: a Redis that is down or unreachable must cost
+# a call little before it falls back to the server.
+_SOCKET_TIMEOUT = 1.0
+
+
+class RedisCache:
+    """A cache in Redis, from a URL (``redis://host:6379/0``) or a ready client.
+
+    A client made here from ``url`` is closed by ``close()``; a client passed
+    in belongs to the caller and is left open. A client passed in must not
+    use ``decode_responses=True``: values are bytes.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Redis | None = None,
+        prefix: str = "llmpipe:cache:",
+        ttl: float | None = None,
+        socket_timeout: float = _SOCKET_TIMEOUT,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ValueError("give RedisCache a url or a client (exactly one)")
+        if ttl is not None and ttl <= 0:
+            raise ValueError(f"ttl must be None or > 0 seconds, got {ttl!r}")
+        self.prefix = prefix
+        self.ttl = ttl
+        self._url = url
+        self._socket_timeout = socket_timeout
+        self._client: Redis | None = client
+        self._owned = client is None
+
+    def __repr__(self) -> str:
+        # The URL may hold a password: show only where the keys go.
+        return f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl!r})"
+
+    @property
+    def client(self) -> Redis:
+        """The redis.asyncio client (made from the URL on first use)."""
+        if self._client is None:
+            from redis.asyncio import Redis
+
+            assert self._url is not None
+            self._client = Redis.from_url(
+                self._url,
+                socket_timeout=self._socket_timeout,
+                socket_connect_timeout=self._socket_timeout,
+            )
+        return self._client
+
+    async def get(self, key: str) -> bytes | None:
+        value: Any = await self.client.get(self.prefix + key)
+        if isinstance(value, str):  # a client with decode_responses=True
+            return value.encode()
+        return value if value is None else bytes(value)
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        lifetime = self.ttl if ttl is None else ttl
+        milliseconds = None if lifetime is None else max(1, round(lifetime * 1000))
+        await self.client.set(self.prefix + key, value, px=milliseconds)
+
+    async def close(self) -> None:
+        if self._owned and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
