@@ -8,7 +8,6 @@ import pytest
 
 from llmpipe import AsyncLLM, LLMConfig
 from llmpipe.testing import LLMServer
-
 from tests.redis_server import redis_server
 
 FAST_RETRIES = {"retry_delay": 0.01, "max_retry_delay": 0.5}
@@ -34,11 +33,11 @@ def redis_service() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url(redis_service: str) -> Iterator[str]:
+def redis_url(redis_service: str) -> str:
     """A redis URL with an empty database for this test."""
     import redis
 
     connection = redis.Redis.from_url(redis_service)
     connection.flushdb()
     connection.close()
-    yield redis_service
+    return redis_service
