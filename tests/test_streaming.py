@@ -153,3 +153,19 @@ async def test_concurrent_streams_each_get_their_own_text(client):
 
     replies = await asyncio.gather(*(run(f"word{i}") for i in range(20)))
     assert replies == [f"Echo: word{i}" for i in range(20)]
+
+
+async def test_closing_the_client_mid_stream_ends_the_stream_with_a_clear_error(
+    llm_server, config
+):
+    from llmpipe import ClientClosedError
+    from llmpipe.testing import Fault
+
+    llm_server.add_faults(Fault(stall_after_events=2, delay=5))
+    llm = AsyncLLM(config)
+    stream = await llm.chat_completion(HELLO, stream=True)
+    await stream.__anext__()
+    await llm.close()
+    with pytest.raises(ClientClosedError, match="closed while the call was in flight"):
+        await stream.collect()
+    assert llm.transport.in_flight == 0
