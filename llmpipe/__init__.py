@@ -4,6 +4,15 @@ middlewares around an aiohttp transport."""
 from loguru import logger
 
 from llmpipe._version import __version__
+from llmpipe.cache import (
+    CacheBackend,
+    CachedReply,
+    CachePolicy,
+    MemoryCache,
+    RedisCache,
+    SQLiteCache,
+    cache_key,
+)
 from llmpipe.client import AsyncLLM
 from llmpipe.config import LLMConfig
 from llmpipe.errors import (
@@ -27,6 +36,7 @@ from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
 from llmpipe.folding import fold_chunks
 from llmpipe.logs import disable_logging, enable_logging
 from llmpipe.middleware import (
+    CacheMiddleware,
     ClassifyErrorsMiddleware,
     CountingMiddleware,
     LoggingMiddleware,
@@ -70,11 +80,14 @@ from llmpipe.transport import AiohttpTransport, MockTransport, Transport
 logger.disable("llmpipe")
 
 __all__ = [
-    "LLM",
     "AiohttpTransport",
     "AsyncLLM",
     "AuthenticationError",
     "BadRequestError",
+    "CacheBackend",
+    "CacheMiddleware",
+    "CachePolicy",
+    "CachedReply",
     "ChatChoice",
     "ChatCompletionChunk",
     "ChatCompletionResponse",
@@ -98,6 +111,7 @@ __all__ = [
     "ImagePart",
     "ImageURL",
     "InternalServerError",
+    "LLM",
     "LLMAPIError",
     "LLMConfig",
     "LLMConnectionError",
@@ -107,6 +121,7 @@ __all__ = [
     "LLMResponseError",
     "LLMTimeoutError",
     "LoggingMiddleware",
+    "MemoryCache",
     "Message",
     "Middleware",
     "MiddlewareStack",
@@ -117,8 +132,10 @@ __all__ = [
     "PermissionDeniedError",
     "Pipeline",
     "RateLimitError",
+    "RedisCache",
     "RetryMiddleware",
     "RetryPolicy",
+    "SQLiteCache",
     "SSEDecoder",
     "ServerSentEvent",
     "SessionMiddleware",
@@ -135,6 +152,7 @@ __all__ = [
     "Usage",
     "UsageLimitExceeded",
     "__version__",
+    "cache_key",
     "default_middlewares",
     "disable_logging",
     "enable_logging",

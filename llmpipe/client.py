@@ -4,6 +4,7 @@ pipeline, and structures the reply into attrs models."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -246,11 +247,18 @@ class AsyncLLM:
         logs.info("session reset: new connection pool, counters cleared")
 
     async def close(self) -> None:
-        """Close the connection pool. Safe to call twice."""
+        """Close the connection pool, and every middleware that has an async
+        ``close()`` (caches, Redis-backed limiters). Safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        await self.transport.close()
+        try:
+            for middleware in self.pipeline.middlewares:
+                closer = getattr(middleware, "close", None)
+                if closer is not None and inspect.iscoroutinefunction(closer):
+                    await closer()
+        finally:
+            await self.transport.close()
         logs.info("client closed")
 
     @property

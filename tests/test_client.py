@@ -218,3 +218,19 @@ async def test_construction_does_no_io():
     with pytest.raises(LLMConnectionError):
         await llm.list_models(timeout=1)
     await llm.close()
+
+
+async def test_close_also_closes_middlewares_that_have_an_async_close(config):
+    closed = []
+
+    class Holder:
+        async def __call__(self, request, call_next):
+            return await call_next(request)
+
+        async def close(self):
+            closed.append(True)
+
+    llm = AsyncLLM(config, middlewares=[Holder()])
+    await llm.close()
+    await llm.close()
+    assert closed == [True]

@@ -28,6 +28,8 @@ __all__ = ["CachedReply"]
 
 _VERSION = 1
 _JSON = "application/json"
+# The list each known endpoint's reply cannot do without.
+_NEEDED = {"chat/completions": "choices", "completions": "choices", "embeddings": "data"}
 
 
 @attrs.frozen
@@ -43,8 +45,10 @@ class CachedReply:
     def of(cls, response: LLMResponse) -> CachedReply | None:
         """The reply to store, or None if it must not be cached.
 
-        Only a complete 2xx reply whose body is JSON (and not an ``error``
-        object some servers send with 200) is worth replaying.
+        Only a complete 2xx reply whose body is a JSON object is worth
+        replaying: not an ``error`` object some servers send with 200, and,
+        for the endpoints llmpipe knows, not one lacking the field its reply
+        model needs. A reply the client cannot read must not be replayed.
         """
         if not response.ok or response.stream is not None:
             return None
@@ -52,7 +56,10 @@ class CachedReply:
             payload: Any = response.json()
         except LLMError:
             return None
-        if isinstance(payload, dict) and "error" in payload:
+        if not isinstance(payload, dict) or "error" in payload:
+            return None
+        needed = _NEEDED.get(response.request.endpoint.strip("/"))
+        if needed is not None and not isinstance(payload.get(needed), list):
             return None
         content_type = _header(response.headers, "content-type") or _JSON
         return cls(response.status, content_type, response.content)

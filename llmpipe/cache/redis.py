@@ -14,9 +14,12 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisCache"]
 
-# Seconds to connect or answer: a Redis that is down or unreachable must cost
-# a call little before it falls back to the server.
+# Seconds to connect or answer, and one immediate retry (for a pooled
+# connection Redis closed): a Redis that is down or unreachable must cost a
+# call little before it falls back to the server. redis-py's own default
+# retries ten times with backoff, seconds per command.
 _SOCKET_TIMEOUT = 1.0
+_RETRIES = 1
 
 
 class RedisCache:
@@ -56,12 +59,15 @@ class RedisCache:
         """The redis.asyncio client (made from the URL on first use)."""
         if self._client is None:
             from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
             assert self._url is not None
             self._client = Redis.from_url(
                 self._url,
                 socket_timeout=self._socket_timeout,
                 socket_connect_timeout=self._socket_timeout,
+                retry=Retry(NoBackoff(), _RETRIES),
             )
         return self._client
 

@@ -71,7 +71,7 @@ class SQLiteCache:
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
-            executor.shutdown(wait=False)
+            await asyncio.to_thread(executor.shutdown)  # join the worker without blocking
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         if self._closed:

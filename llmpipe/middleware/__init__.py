@@ -12,6 +12,7 @@ Default order, outermost first, and why::
 from __future__ import annotations
 
 from llmpipe.config import LLMConfig
+from llmpipe.middleware.cache import CacheMiddleware
 from llmpipe.middleware.classify import ClassifyErrorsMiddleware
 from llmpipe.middleware.counting import CountingMiddleware, Stats
 from llmpipe.middleware.logging import LoggingMiddleware
@@ -22,6 +23,7 @@ from llmpipe.retry_budget import RetryBudget
 from llmpipe.retry_policy import ExponentialBackoff
 
 __all__ = [
+    "CacheMiddleware",
     "ClassifyErrorsMiddleware",
     "CountingMiddleware",
     "LoggingMiddleware",

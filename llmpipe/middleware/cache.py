@@ -23,6 +23,11 @@ make one server call. It holds per middleware instance, in one process. If
 the leader fails (or its reply may not be cached), each waiter makes its own
 call. Streams do not wait for each other: a caller may hold a stream without
 reading it, and a waiter must not hang on that.
+
+A backend that fails (Redis down, a locked file) never fails a call: the
+error is logged as a warning, the call goes to the server, and the backend
+is left alone for ``cooldown`` seconds, so an outage costs one timeout per
+cooldown rather than one per call.
 """
 
 from __future__ import annotations
@@ -46,7 +51,10 @@ from llmpipe.sse import ServerSentEvent
 __all__ = ["CacheMiddleware"]
 
 _HIT = "cache hit {endpoint} model={model} key={key}"
-_BACKEND_FAILED = "cache {backend} could not {action} ({error_type}: {error}); {consequence}"
+_BACKEND_FAILED = (
+    "cache {backend} could not {action} ({error_type}: {error}); {consequence}, "
+    "and the cache is bypassed for {cooldown:g} s"
+)
 _UNREADABLE = "cache {backend} holds an unreadable entry for key={key}; calling the server"
 _EVENT_STREAM = "text/event-stream"
 _KEY_SHOWN = 16  # hex digits of the key in logs: enough to match lines, and not a secret
@@ -57,7 +65,8 @@ class CacheMiddleware:
 
     ``ttl`` (seconds) is passed to every store (None: the backend's default).
     ``policy`` decides for calls without a ``cache=`` option; the default
-    caches only deterministic ones (see ``llmpipe.cache.policy``). Call
+    caches only deterministic ones (see ``llmpipe.cache.policy``). After a
+    backend error the backend is bypassed for ``cooldown`` seconds. Call
     ``close()`` when done: it finishes pending stores and closes the backend.
     """
 
@@ -67,12 +76,17 @@ class CacheMiddleware:
         *,
         ttl: float | None = None,
         policy: CachePolicy = deterministic,
+        cooldown: float = 5.0,
     ) -> None:
         if ttl is not None and ttl <= 0:
             raise ValueError(f"ttl must be None or > 0 seconds, got {ttl!r}")
+        if cooldown < 0:
+            raise ValueError(f"cooldown must be >= 0 seconds, got {cooldown!r}")
         self.backend: CacheBackend = backend if backend is not None else MemoryCache()
         self.ttl = ttl
         self.policy = policy
+        self.cooldown = cooldown
+        self._down_until = 0.0  # time.monotonic() before which the backend is not asked
         self._flights: dict[str, asyncio.Future[CachedReply | None]] = {}
         self._writing: dict[str, CachedReply] = {}  # stored soon: readable at once
         self._pending: set[asyncio.Task[None]] = set()
@@ -89,14 +103,14 @@ class CacheMiddleware:
         if reply is None and key not in self._flights:
             reply = await self._read(key)
         if reply is None:
+            if request.stream:
+                return await self._miss(request, key, call_next)
             flight = self._flights.get(key)
-            if request.stream or flight is None:
-                return await self._fetch(request, key, call_next)
-            if flight.get_loop() is not asyncio.get_running_loop():
-                return await self._fetch(request, key, call_next)  # a client on another loop
-            reply = await asyncio.shield(flight)
-            if reply is None:  # the leader failed: this caller makes its own call
-                return await self._fetch(request, key, call_next, lead=False)
+            if flight is None:
+                return await self._lead(request, key, call_next)
+            reply = await _follow(flight)
+            if reply is None:  # the leader failed, or its reply may not be stored
+                return await self._miss(request, key, call_next)
         request.context["cache"] = "hit"
         body: Any = request.body or {}
         logs.info(
@@ -114,41 +128,43 @@ class CacheMiddleware:
         await self.flush()
         await self.backend.close()
 
-    async def _fetch(
-        self, request: LLMRequest, key: str, call_next: Handler, *, lead: bool = True
-    ) -> LLMResponse:
-        """A miss: call inward, then store what may be stored.
-
-        As the leader of a plain request, identical requests arriving
-        meanwhile wait on its flight instead of calling the server too.
-        """
-        request.context["cache"] = "miss"  # set first, so a counter inside sees it too
-        if request.stream:
-            response = await call_next(request)
-            if response.stream is not None:
-                response.stream.observe(_Recorder(self, key, response))
-                return response
-            reply = CachedReply.of(response)  # a server that ignored stream=True
-        elif not lead:
+    async def _lead(self, request: LLMRequest, key: str, call_next: Handler) -> LLMResponse:
+        """A miss that identical requests arriving meanwhile wait on."""
+        flight: asyncio.Future[CachedReply | None] = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        reply = None
+        try:
+            request.context["cache"] = "miss"
             response = await call_next(request)
             reply = CachedReply.of(response)
-        else:
-            flight = asyncio.get_running_loop().create_future()
-            self._flights[key] = flight
-            reply = None
-            try:
-                response = await call_next(request)
-                reply = CachedReply.of(response)
-                if reply is not None:
-                    self._writing[key] = reply  # before the flight ends: no gap to miss in
-            finally:
-                del self._flights[key]
+            if reply is not None:
+                self._writing[key] = reply  # before the flight ends: no gap to miss in
+        finally:
+            del self._flights[key]
+            if not flight.done():
                 flight.set_result(reply)
         if reply is not None:
             await self._write(key, reply)
         return response
 
+    async def _miss(self, request: LLMRequest, key: str, call_next: Handler) -> LLMResponse:
+        """Call inward, then store the reply (a stream: once it has ended whole)."""
+        request.context["cache"] = "miss"  # set first, so a counter inside sees it too
+        response = await call_next(request)
+        if response.stream is not None:
+            response.stream.observe(_Recorder(self, key, response))
+            return response
+        reply = CachedReply.of(response)
+        if reply is not None:
+            await self._write(key, reply)
+        return response
+
+    def _available(self) -> bool:
+        return self._down_until <= time.monotonic()
+
     async def _read(self, key: str) -> CachedReply | None:
+        if not self._available():
+            return None
         try:
             data = await self.backend.get(key)
         except Exception as error:
@@ -164,7 +180,8 @@ class CacheMiddleware:
     async def _write(self, key: str, reply: CachedReply) -> None:
         self._writing[key] = reply
         try:
-            await self.backend.set(key, reply.to_bytes(), self.ttl)
+            if self._available():
+                await self.backend.set(key, reply.to_bytes(), self.ttl)
         except Exception as error:
             self._warn("store a reply", error, "the reply is returned uncached")
         finally:
@@ -178,6 +195,7 @@ class CacheMiddleware:
         task.add_done_callback(self._pending.discard)
 
     def _warn(self, action: str, error: Exception, consequence: str) -> None:
+        self._down_until = time.monotonic() + self.cooldown
         logs.warning(
             _BACKEND_FAILED,
             backend=self.backend,
@@ -185,7 +203,15 @@ class CacheMiddleware:
             error_type=type(error).__name__,
             error=error,
             consequence=consequence,
+            cooldown=self.cooldown,
         )
+
+
+async def _follow(flight: asyncio.Future[CachedReply | None]) -> CachedReply | None:
+    """The leader's storable reply, or None (then the follower calls for itself)."""
+    if flight.get_loop() is not asyncio.get_running_loop():
+        return None  # a client on another loop shares this middleware: its future is not ours
+    return await asyncio.shield(flight)  # a follower cancelled must not cancel the others
 
 
 class _Recorder:

@@ -1,0 +1,232 @@
+"""RateLimitMiddleware: stay under requests- and tokens-per-minute limits.
+
+Before each call it reserves one request and the estimated tokens in the
+backend's buckets and sleeps until the call may start. A call whose wait
+would pass its deadline is refused at once with ``RateLimitError`` (429,
+``x-should-retry: false``, ``retry-after-ms`` set to the wait), and nothing
+is taken. After the reply, the token estimate is corrected with the usage the
+server reports, from the JSON or from a stream's last chunk.
+
+``adaptive=True`` also reads the ``x-ratelimit-*`` headers: when the server
+says a limit is spent, calls are held until its reset instead of being sent
+to collect a 429 (see ``ServerLimits.hold``).
+
+Place it inside ``RetryMiddleware`` so every attempt is paced, and inside a
+``ConcurrencyLimitMiddleware``, so a call is sent the moment it is let through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from llmpipe import logs
+from llmpipe.errors import LLMAPIError, LLMError, RateLimitError
+from llmpipe.event_stream import StreamSummary
+from llmpipe.pipeline import Handler
+from llmpipe.ratelimit.backend import LimiterBackend, Limits
+from llmpipe.ratelimit.bucket import Bucket
+from llmpipe.ratelimit.estimate import CharacterEstimator, TokenEstimator
+from llmpipe.ratelimit.headers import ServerLimits
+from llmpipe.ratelimit.local import LocalLimiter
+from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.retry_policy import parse_retry_after
+from llmpipe.sse import ServerSentEvent
+
+__all__ = ["RateLimitMiddleware"]
+
+_WAIT = "rate limit: {endpoint} waits {wait:.3f} s"
+_HOLD = "rate limit: the server's limit is spent; holding calls for {seconds:.3f} s"
+_REFUSED = "rate limit: {endpoint} refused: a {wait:.3f} s wait would pass its deadline"
+_UNCORRECTED = "rate limit: could not correct the token estimate: {error_type}: {error}"
+# A reset further off than this is a daily quota, not pacing; holding a minute
+# is enough to stop hammering the server.
+_MAX_HOLD = 60.0
+_MAX_HOLD_CHECKS = 8
+
+
+def _per_minute(name: str, value: float | None) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is not None and not (number and value > 0):
+        raise ValueError(f"{name} must be None or a number > 0, got {value!r}")
+
+
+class RateLimitMiddleware:
+    """Pace calls to ``requests_per_minute`` and ``tokens_per_minute`` (None: no limit).
+
+    ``request_burst`` requests may go back to back (default 1: evenly spaced);
+    ``token_burst`` tokens at once (default: one second's worth; a larger call
+    waits for a full bucket, then leaves it in debt). ``backend`` defaults to
+    a ``LocalLimiter``; share one backend to share a quota.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        *,
+        request_burst: float = 1,
+        token_burst: float | None = None,
+        backend: LimiterBackend | None = None,
+        estimator: TokenEstimator | None = None,
+        adaptive: bool = True,
+    ) -> None:
+        _per_minute("requests_per_minute", requests_per_minute)
+        _per_minute("tokens_per_minute", tokens_per_minute)
+        if requests_per_minute is None and tokens_per_minute is None and not adaptive:
+            raise ValueError("give requests_per_minute, tokens_per_minute, or adaptive=True")
+        self.limits = Limits(
+            requests=None
+            if requests_per_minute is None
+            else Bucket.per_minute(requests_per_minute, request_burst),
+            tokens=None
+            if tokens_per_minute is None
+            else Bucket.per_minute(tokens_per_minute, token_burst),
+        )
+        self.backend: LimiterBackend = backend if backend is not None else LocalLimiter()
+        self.estimator: TokenEstimator = (
+            estimator if estimator is not None else CharacterEstimator()
+        )
+        self.adaptive = adaptive
+        self._hold_until = float("-inf")
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimitMiddleware({self.limits!r}, backend={self.backend!r}, "
+            f"adaptive={self.adaptive!r})"
+        )
+
+    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+        counts_tokens = self.limits.tokens is not None
+        tokens = self.estimator.estimate(request) if counts_tokens or self.adaptive else 0
+        request.context["estimated_tokens"] = tokens
+        await self._admit(request, tokens if counts_tokens else 0)
+        try:
+            response = await call_next(request)
+        except LLMAPIError as error:
+            await self._learn(error.headers, error.status_code, tokens)
+            raise
+        await self._learn(response.headers, response.status, tokens)
+        if counts_tokens:
+            if response.stream is not None:
+                response.stream.observe(_StreamUsage(self, tokens))
+            else:
+                await self._correct(tokens, _used(_reported_usage(response)))
+        return response
+
+    async def flush(self) -> None:
+        """Wait for the corrections that ended streams scheduled."""
+        await asyncio.gather(*self._pending)
+
+    async def _admit(self, request: LLMRequest, tokens: int) -> None:
+        """Reserve, then sleep until the reservation and any server hold are over."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = request.options.get("deadline_at")
+        max_wait = None if deadline is None else deadline - started
+        grant = await self.backend.acquire(self.limits, 1, tokens, max_wait)
+        if not grant.granted:
+            raise self._refusal(request, grant.wait)
+        wait = grant.wait
+        for _ in range(_MAX_HOLD_CHECKS):  # a reply may announce a hold while we sleep
+            if wait > 0:
+                logs.debug(_WAIT, endpoint=request.endpoint, wait=wait)
+                await asyncio.sleep(wait)
+            wait = self._hold_until - loop.time()
+            if wait <= 0:
+                break
+            if deadline is not None and loop.time() + wait >= deadline:
+                await self.backend.reconcile(self.limits, -tokens)
+                raise self._refusal(request, wait)
+        request.context["rate_limit_wait"] = loop.time() - started
+
+    def _refusal(self, request: LLMRequest, wait: float) -> RateLimitError:
+        logs.warning(_REFUSED, endpoint=request.endpoint, wait=wait)
+        return RateLimitError(
+            f"{request.endpoint}: not sent: the client's own rate limit would make it wait "
+            f"{wait:.2f} s, past the call's deadline",
+            status_code=429,
+            headers={"retry-after-ms": str(math.ceil(wait * 1000)), "x-should-retry": "false"},
+        )
+
+    async def _learn(self, headers: Mapping[str, str], status: int, tokens: int) -> None:
+        """Hold further calls when the server says its limit is spent."""
+        if not self.adaptive:
+            return
+        hold = ServerLimits.from_headers(headers).hold(tokens)
+        if status == 429:
+            hold = max(hold, parse_retry_after(headers) or 0.0)
+        hold = min(hold, _MAX_HOLD)
+        until = asyncio.get_running_loop().time() + hold
+        if hold <= 0 or until <= self._hold_until:
+            return
+        self._hold_until = until
+        logs.info(_HOLD, seconds=hold)
+        await self.backend.hold(hold)
+
+    async def _correct(self, estimate: int, used: int | None) -> None:
+        if used is not None and used != estimate:
+            await self.backend.reconcile(self.limits, used - estimate)
+
+    def _correct_later(self, estimate: int, used: int | None) -> None:
+        """From a stream's (synchronous) end: correct in a task of its own."""
+        if used is None or used == estimate:
+            return
+        task = asyncio.get_running_loop().create_task(self._correct_quietly(estimate, used))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _correct_quietly(self, estimate: int, used: int) -> None:
+        try:
+            await self._correct(estimate, used)
+        except Exception as error:  # nobody awaits this task: report, do not lose it
+            logs.error(_UNCORRECTED, error_type=type(error).__name__, error=error)
+
+
+class _StreamUsage:
+    """Takes the usage from a stream's last usage-bearing chunk, corrects at the end."""
+
+    __slots__ = ("_estimate", "_middleware", "_usage")
+
+    def __init__(self, middleware: RateLimitMiddleware, estimate: int) -> None:
+        self._middleware = middleware
+        self._estimate = estimate
+        self._usage: Any = None
+
+    def on_event(self, event: ServerSentEvent) -> None:
+        if b'"usage"' in event.raw:
+            try:
+                payload = event.json()
+            except ValueError:
+                return
+            if isinstance(payload, dict) and payload.get("usage"):
+                self._usage = payload["usage"]
+
+    def on_end(self, summary: StreamSummary) -> None:
+        self._middleware._correct_later(self._estimate, _used(self._usage))
+
+
+def _reported_usage(response: LLMResponse) -> Any:
+    try:
+        payload = response.json()
+    except LLMError:
+        return None
+    return payload.get("usage") if isinstance(payload, dict) else None
+
+
+def _used(usage: Any) -> int | None:
+    """Total tokens a reply's ``usage`` reports, if it says."""
+    if not isinstance(usage, dict):
+        return None
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    parts = [
+        p
+        for p in (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        if isinstance(p, int)
+    ]
+    return sum(parts) if parts else None

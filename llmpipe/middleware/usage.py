@@ -1,0 +1,199 @@
+"""UsageMiddleware: tokens and cost per model and per tag, and budgets.
+
+Before a call is sent, a budget (if any) reserves the call's estimate and
+refuses it with ``UsageLimitExceeded`` when a limit would be passed: no byte
+reaches the network. After the call, the tokens the server reported are
+recorded (a streamed reply's come from its last usage-bearing chunk, seen
+through ``EventStream.observe``) and the budget's hold is settled with them.
+
+Where it goes: outside ``RetryMiddleware``, so a retried call reserves once
+and the failed attempts (not billed) cost nothing; inside a cache, so a hit
+costs nothing either::
+
+    stack = default_middlewares(config)
+    stack.insert_before(RetryMiddleware, UsageMiddleware(budget=Budget(max_tokens=100_000)))
+
+Per-model totals use the model the call asked for (``body["model"]``), which
+is also the key of the price table; the reply's model name often carries a
+date suffix that a table would not list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from llmpipe import logs
+from llmpipe.errors import LLMError, UsageLimitExceeded
+from llmpipe.event_stream import StreamSummary
+from llmpipe.pipeline import Handler
+from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.sse import ServerSentEvent
+from llmpipe.usage.budget import BudgetLike, Charge, Hold
+from llmpipe.usage.estimate import CharEstimator, Estimator
+from llmpipe.usage.prices import Price, price_for
+from llmpipe.usage.tracker import UsageSnapshot, UsageTracker, reported_usage
+
+__all__ = ["UsageMiddleware"]
+
+_REFUSED = "usage budget refused {endpoint} model={model}: {reason}"
+_SETTLE_FAILED = "usage budget: settling a call failed ({error_type}: {error}); its hold expires"
+_NOTHING = Charge()
+
+
+class UsageMiddleware:
+    """Track usage, price it with ``prices`` and enforce ``budget`` (both optional)."""
+
+    def __init__(
+        self,
+        budget: BudgetLike | None = None,
+        prices: Mapping[str, Price] | None = None,
+        *,
+        estimator: Estimator | None = None,
+    ) -> None:
+        table = dict(prices or {})
+        for model, price in table.items():
+            if not isinstance(price, Price):
+                raise TypeError(f"prices[{model!r}] must be a Price, got {type(price).__name__}")
+        self.budget = budget
+        self.prices: Mapping[str, Price] = table
+        self.estimator: Estimator = estimator if estimator is not None else CharEstimator()
+        self._tracker = UsageTracker()
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"UsageMiddleware(budget={self.budget!r}, prices={len(self.prices)} models)"
+
+    def usage(self) -> UsageSnapshot:
+        """Totals since creation or the last ``reset``; safe from any thread."""
+        return self._tracker.snapshot()
+
+    def reset(self) -> None:
+        """Clear the totals. A budget is not reset: it is money spent."""
+        self._tracker.reset()
+
+    async def settled(self) -> None:
+        """Wait until streams that ended have settled their budget holds."""
+        while self._settling:
+            await asyncio.gather(*self._settling)
+
+    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+        body: Mapping[str, Any] = request.body or {}
+        model = str(body.get("model", ""))
+        price = price_for(self.prices, model)
+        hold = None
+        if self.budget is not None and request.body is not None:
+            hold = await self._reserve(request, model, price)
+        try:
+            response = await call_next(request)
+        except Exception:
+            await self._settle(hold, _NOTHING)  # a failed call generated nothing billed
+            raise
+        except BaseException:  # cancelled: settle in a task, not in the dying one
+            self._settle_later(hold, _NOTHING)
+            raise
+        tag = request.options.get("tag")
+        account = _Account(self._tracker, model, None if tag is None else str(tag), price, hold)
+        if response.stream is not None:
+            response.stream.observe(_StreamUsage(account, self._settle_later))
+        elif response.ok:
+            await self._settle(hold, account.record(_usage_of(response)))
+        else:
+            await self._settle(hold, _NOTHING)
+        return response
+
+    async def _reserve(self, request: LLMRequest, model: str, price: Price | None) -> Hold:
+        assert self.budget is not None
+        estimate = self.estimator(request)
+        if price is None and self.budget.limits.max_cost is not None:
+            reason = f"no price for model {model!r}; add it (or '*') to prices for a cost budget"
+            logs.warning(_REFUSED, endpoint=request.endpoint, model=model, reason=reason)
+            raise UsageLimitExceeded(f"call refused, nothing sent: {reason}")
+        cost = 0.0
+        if price is not None:
+            cost = price.cost(estimate.prompt_tokens, estimate.completion_tokens)
+        try:
+            return await self.budget.reserve(Charge(estimate.total_tokens, cost))
+        except UsageLimitExceeded as refused:
+            logs.warning(_REFUSED, endpoint=request.endpoint, model=model, reason=refused)
+            raise
+
+    async def _settle(self, hold: Hold | None, actual: Charge) -> None:
+        if hold is None or self.budget is None:
+            return
+        try:
+            await self.budget.settle(hold, actual)
+        except LLMError as error:
+            logs.error(_SETTLE_FAILED, error_type=type(error).__name__, error=error)
+
+    def _settle_later(self, hold: Hold | None, actual: Charge) -> None:
+        """Settle from a callback (a stream's end) or a cancelled call, as a task."""
+        if hold is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._settle(hold, actual))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+
+def _usage_of(response: LLMResponse) -> Any:
+    try:
+        payload: Any = response.json()
+    except LLMError:
+        return None  # the client reports the malformed body
+    return payload.get("usage") if isinstance(payload, dict) else None
+
+
+class _Account:
+    """One call's bookkeeping: record what its reply reported, and say what to charge."""
+
+    __slots__ = ("_hold", "_model", "_price", "_tag", "_tracker")
+
+    def __init__(
+        self,
+        tracker: UsageTracker,
+        model: str,
+        tag: str | None,
+        price: Price | None,
+        hold: Hold | None,
+    ) -> None:
+        self._tracker = tracker
+        self._model, self._tag, self._price, self._hold = model, tag, price, hold
+
+    @property
+    def hold(self) -> Hold | None:
+        return self._hold
+
+    def record(self, usage: Any) -> Charge:
+        """Record ``usage`` and return the budget charge: the reported tokens and
+        their cost, or the estimate when the reply reported none (a budget never
+        under-counts)."""
+        tokens = reported_usage(usage)
+        if tokens is None:
+            self._tracker.record(self._model, self._tag, 0, 0, 0.0)
+            return self._hold.charge if self._hold is not None else _NOTHING
+        cost = 0.0 if self._price is None else self._price.cost(*tokens)
+        self._tracker.record(self._model, self._tag, *tokens, cost)
+        return Charge(sum(tokens), cost)
+
+
+class _StreamUsage:
+    """Keeps the last usage-bearing chunk; records and settles when the stream ends."""
+
+    __slots__ = ("_account", "_settle_later", "_usage")
+
+    def __init__(
+        self, account: _Account, settle_later: Callable[[Hold | None, Charge], None]
+    ) -> None:
+        self._account = account
+        self._settle_later = settle_later
+        self._usage: Any = None
+
+    def on_event(self, event: ServerSentEvent) -> None:
+        if b'"usage"' in event.raw:
+            payload = event.json()
+            if isinstance(payload, dict) and payload.get("usage"):
+                self._usage = payload["usage"]
+
+    def on_end(self, summary: StreamSummary) -> None:
+        self._settle_later(self._account.hold, self._account.record(self._usage))
