@@ -38,8 +38,10 @@ from llmpipe.logs import disable_logging, enable_logging
 from llmpipe.middleware import (
     CacheMiddleware,
     ClassifyErrorsMiddleware,
+    ConcurrencyLimitMiddleware,
     CountingMiddleware,
     LoggingMiddleware,
+    RateLimitMiddleware,
     RetryMiddleware,
     SessionMiddleware,
     Stats,
@@ -69,6 +71,14 @@ from llmpipe.models import (
     Usage,
 )
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
+from llmpipe.ratelimit import (
+    CharacterEstimator,
+    LimiterBackend,
+    LimiterUnavailable,
+    LocalLimiter,
+    RedisLimiter,
+    TokenEstimator,
+)
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy, parse_retry_after
 from llmpipe.schema import json_schema
@@ -80,6 +90,7 @@ from llmpipe.transport import AiohttpTransport, MockTransport, Transport
 logger.disable("llmpipe")
 
 __all__ = [
+    "LLM",
     "AiohttpTransport",
     "AsyncLLM",
     "AuthenticationError",
@@ -88,6 +99,7 @@ __all__ = [
     "CacheMiddleware",
     "CachePolicy",
     "CachedReply",
+    "CharacterEstimator",
     "ChatChoice",
     "ChatCompletionChunk",
     "ChatCompletionResponse",
@@ -98,6 +110,7 @@ __all__ = [
     "CompletionChoice",
     "CompletionResponse",
     "CompletionStream",
+    "ConcurrencyLimitMiddleware",
     "CountingMiddleware",
     "Delta",
     "Embedding",
@@ -111,7 +124,6 @@ __all__ = [
     "ImagePart",
     "ImageURL",
     "InternalServerError",
-    "LLM",
     "LLMAPIError",
     "LLMConfig",
     "LLMConnectionError",
@@ -120,6 +132,9 @@ __all__ = [
     "LLMResponse",
     "LLMResponseError",
     "LLMTimeoutError",
+    "LimiterBackend",
+    "LimiterUnavailable",
+    "LocalLimiter",
     "LoggingMiddleware",
     "MemoryCache",
     "Message",
@@ -132,7 +147,9 @@ __all__ = [
     "PermissionDeniedError",
     "Pipeline",
     "RateLimitError",
+    "RateLimitMiddleware",
     "RedisCache",
+    "RedisLimiter",
     "RetryMiddleware",
     "RetryPolicy",
     "SQLiteCache",
@@ -145,6 +162,7 @@ __all__ = [
     "StreamTruncatedError",
     "SyncStream",
     "TextPart",
+    "TokenEstimator",
     "ToolCall",
     "ToolCallDelta",
     "Transport",

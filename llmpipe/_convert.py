@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import cattrs
 
+from llmpipe._fastpath import FAST_BUILDERS, NotPlain
 from llmpipe.errors import LLMResponseError, snippet
 from llmpipe.models import ImagePart, Message, MessageContent, TextPart
 from llmpipe.request import LLMResponse
@@ -89,6 +90,12 @@ def structure_reply(response: LLMResponse, model: type[T]) -> T:
 
 def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[], str]) -> T:
     """Structure decoded JSON into ``model``; ``text`` gives the raw body for messages."""
+    fast = FAST_BUILDERS.get(model)
+    if fast is not None and type(payload) is dict:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except NotPlain:
+            pass
     try:
         if isinstance(payload, dict):
             return converter.structure(payload, model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import uuid
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -316,7 +316,7 @@ class AsyncLLM:
             options["deadline_at"] = asyncio.get_running_loop().time() + deadline
         headers = kwargs.pop("extra_headers", None) or {}
         if self._idempotency_header is not None:
-            headers = {self._idempotency_header: uuid.uuid4().hex, **headers}
+            headers = {self._idempotency_header: os.urandom(16).hex(), **headers}
         return {"timeout": kwargs.pop("timeout", None), "headers": headers, "options": options}
 
     def _remember(self, result: LastResponse) -> None:

@@ -12,7 +12,16 @@ from typing import Any
 
 from loguru import logger
 
-__all__ = ["debug", "disable_logging", "enable_logging", "enabled", "error", "info", "warning"]
+__all__ = [
+    "active",
+    "debug",
+    "disable_logging",
+    "enable_logging",
+    "enabled",
+    "error",
+    "info",
+    "warning",
+]
 
 _ALL = 0
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name} | {message}"
@@ -50,8 +59,27 @@ def disable_logging() -> None:
 
 
 def enabled(level_no: int) -> bool:
-    """Whether records at this level would be logged at all."""
+    """Whether records at this level pass llmpipe's own gate."""
     return level_no >= _threshold
+
+
+def active(module: str, level_no: int) -> bool:
+    """Whether a record from ``module`` at this level would reach any handler.
+
+    For the hot path: when logging is off, the logging middleware skips
+    building its records at all. Reads loguru's per-module cache of
+    ``logger.enable``/``disable`` decisions; when that cache has no answer yet
+    (or loguru's internals differ), it says True and loguru decides.
+    """
+    if level_no < _threshold:
+        return False
+    try:
+        core: Any = logger._core  # type: ignore[attr-defined]
+        if not core.handlers or level_no < core.min_level:
+            return False
+        return core.enabled.get(module) is not False
+    except AttributeError:  # pragma: no cover - another loguru version
+        return True
 
 
 def _log(level: str, level_no: int, message: str, fields: dict[str, Any]) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from llmpipe.config import LLMConfig
 from llmpipe.middleware.cache import CacheMiddleware
 from llmpipe.middleware.classify import ClassifyErrorsMiddleware
+from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
 from llmpipe.middleware.counting import CountingMiddleware, Stats
 from llmpipe.middleware.logging import LoggingMiddleware
+from llmpipe.middleware.rate_limit import RateLimitMiddleware
 from llmpipe.middleware.retry import RetryMiddleware
 from llmpipe.middleware.session import SessionMiddleware
 from llmpipe.pipeline import MiddlewareStack
@@ -25,8 +27,10 @@ from llmpipe.retry_policy import ExponentialBackoff
 __all__ = [
     "CacheMiddleware",
     "ClassifyErrorsMiddleware",
+    "ConcurrencyLimitMiddleware",
     "CountingMiddleware",
     "LoggingMiddleware",
+    "RateLimitMiddleware",
     "RetryMiddleware",
     "SessionMiddleware",
     "Stats",

@@ -42,8 +42,8 @@ class LoggingMiddleware:
         return "LoggingMiddleware()"
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
-        if not logs.enabled(logs.ERROR):
-            return await call_next(request)  # a level above ERROR was asked for
+        if not logs.active(__name__, logs.ERROR):
+            return await call_next(request)  # logging is off: build no records
         body: Any = request.body or {}
         messages = body.get("messages")
         logs.info(
@@ -54,7 +54,7 @@ class LoggingMiddleware:
             messages=len(messages) if isinstance(messages, list) else "-",
             temperature=body.get("temperature", "-"),
         )
-        if logs.enabled(logs.DEBUG):
+        if logs.active(__name__, logs.DEBUG):
             logs.debug(
                 _DETAIL,
                 endpoint=request.endpoint,

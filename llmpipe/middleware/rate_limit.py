@@ -11,6 +11,10 @@ server reports, from the JSON or from a stream's last chunk.
 says a limit is spent, calls are held until its reset instead of being sent
 to collect a 429 (see ``ServerLimits.hold``).
 
+If the backend's store is down (``LimiterUnavailable``), calls are not
+failed: an in-process limiter stands in for ``_COOLDOWN`` seconds, so each
+process still keeps to the limits on its own, and the error is logged.
+
 Place it inside ``RetryMiddleware`` so every attempt is paced, and inside a
 ``ConcurrencyLimitMiddleware``, so a call is sent the moment it is let through.
 """
@@ -18,29 +22,34 @@ Place it inside ``RetryMiddleware`` so every attempt is paced, and inside a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 
 from llmpipe import logs
-from llmpipe.errors import LLMAPIError, LLMError, RateLimitError
-from llmpipe.event_stream import StreamSummary
+from llmpipe.errors import LLMAPIError, RateLimitError
 from llmpipe.pipeline import Handler
-from llmpipe.ratelimit.backend import LimiterBackend, Limits
+from llmpipe.ratelimit.backend import Grant, LimiterBackend, LimiterUnavailable, Limits
 from llmpipe.ratelimit.bucket import Bucket
 from llmpipe.ratelimit.estimate import CharacterEstimator, TokenEstimator
 from llmpipe.ratelimit.headers import ServerLimits
 from llmpipe.ratelimit.local import LocalLimiter
+from llmpipe.ratelimit.usage import StreamUsage, reported_tokens
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.retry_policy import parse_retry_after
-from llmpipe.sse import ServerSentEvent
 
 __all__ = ["RateLimitMiddleware"]
+
+T = TypeVar("T")
 
 _WAIT = "rate limit: {endpoint} waits {wait:.3f} s"
 _HOLD = "rate limit: the server's limit is spent; holding calls for {seconds:.3f} s"
 _REFUSED = "rate limit: {endpoint} refused: a {wait:.3f} s wait would pass its deadline"
 _UNCORRECTED = "rate limit: could not correct the token estimate: {error_type}: {error}"
+_UNAVAILABLE = "rate limit: {error}; limiting in process for {cooldown:.0f} s"
+_COOLDOWN = 5.0
 # A reset further off than this is a daily quota, not pacing; holding a minute
 # is enough to stop hammering the server.
 _MAX_HOLD = 60.0
@@ -53,13 +62,30 @@ def _per_minute(name: str, value: float | None) -> None:
         raise ValueError(f"{name} must be None or a number > 0, got {value!r}")
 
 
+def _estimate_with(
+    estimator: TokenEstimator | Callable[[LLMRequest], Any],
+) -> Callable[[LLMRequest], int]:
+    if isinstance(estimator, TokenEstimator):
+        return estimator.estimate
+    if not callable(estimator):
+        raise TypeError(f"estimator must have estimate(request) or be callable: {estimator!r}")
+
+    def estimate(request: LLMRequest) -> int:
+        value = estimator(request)
+        return int(value if isinstance(value, int) else value.total_tokens)
+
+    return estimate
+
+
 class RateLimitMiddleware:
     """Pace calls to ``requests_per_minute`` and ``tokens_per_minute`` (None: no limit).
 
     ``request_burst`` requests may go back to back (default 1: evenly spaced);
     ``token_burst`` tokens at once (default: one second's worth; a larger call
     waits for a full bucket, then leaves it in debt). ``backend`` defaults to
-    a ``LocalLimiter``; share one backend to share a quota.
+    a ``LocalLimiter``; share one backend to share a quota. ``estimator`` is a
+    ``TokenEstimator``, or a callable returning an int or an object with
+    ``total_tokens`` (so a budget's estimator can serve here too).
     """
 
     def __init__(
@@ -70,7 +96,7 @@ class RateLimitMiddleware:
         request_burst: float = 1,
         token_burst: float | None = None,
         backend: LimiterBackend | None = None,
-        estimator: TokenEstimator | None = None,
+        estimator: TokenEstimator | Callable[[LLMRequest], Any] | None = None,
         adaptive: bool = True,
     ) -> None:
         _per_minute("requests_per_minute", requests_per_minute)
@@ -86,12 +112,13 @@ class RateLimitMiddleware:
             else Bucket.per_minute(tokens_per_minute, token_burst),
         )
         self.backend: LimiterBackend = backend if backend is not None else LocalLimiter()
-        self.estimator: TokenEstimator = (
-            estimator if estimator is not None else CharacterEstimator()
-        )
+        self.estimator = estimator if estimator is not None else CharacterEstimator()
+        self._estimate = _estimate_with(self.estimator)
         self.adaptive = adaptive
         self._hold_until = float("-inf")
         self._pending: set[asyncio.Task[None]] = set()
+        self._stand_in = LocalLimiter()
+        self._down_until = float("-inf")
 
     def __repr__(self) -> str:
         return (
@@ -101,7 +128,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         counts_tokens = self.limits.tokens is not None
-        tokens = self.estimator.estimate(request) if counts_tokens or self.adaptive else 0
+        tokens = self._estimate(request) if counts_tokens or self.adaptive else 0
         request.context["estimated_tokens"] = tokens
         await self._admit(request, tokens if counts_tokens else 0)
         try:
@@ -112,14 +139,33 @@ class RateLimitMiddleware:
         await self._learn(response.headers, response.status, tokens)
         if counts_tokens:
             if response.stream is not None:
-                response.stream.observe(_StreamUsage(self, tokens))
+                response.stream.observe(StreamUsage(partial(self._correct_later, tokens)))
             else:
-                await self._correct(tokens, _used(_reported_usage(response)))
+                await self._correct(tokens, reported_tokens(response))
         return response
 
     async def flush(self) -> None:
         """Wait for the corrections that ended streams scheduled."""
         await asyncio.gather(*self._pending)
+
+    async def close(self) -> None:
+        """Finish pending corrections, then close the backend if it can be closed
+        (a ``RedisLimiter``'s own pool). ``AsyncLLM.close()`` calls this."""
+        await self.flush()
+        closer = getattr(self.backend, "close", None)
+        if closer is not None and inspect.iscoroutinefunction(closer):
+            await closer()
+
+    async def _using_backend(self, operation: Callable[[LimiterBackend], Awaitable[T]]) -> T:
+        """``operation`` on the backend, or on the in-process stand-in while it is down."""
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._down_until:
+            try:
+                return await operation(self.backend)
+            except LimiterUnavailable as error:
+                self._down_until = loop.time() + _COOLDOWN
+                logs.error(_UNAVAILABLE, error=error, cooldown=_COOLDOWN)
+        return await operation(self._stand_in)
 
     async def _admit(self, request: LLMRequest, tokens: int) -> None:
         """Reserve, then sleep until the reservation and any server hold are over."""
@@ -127,7 +173,9 @@ class RateLimitMiddleware:
         started = loop.time()
         deadline = request.options.get("deadline_at")
         max_wait = None if deadline is None else deadline - started
-        grant = await self.backend.acquire(self.limits, 1, tokens, max_wait)
+        grant: Grant = await self._using_backend(
+            lambda backend: backend.acquire(self.limits, 1, tokens, max_wait)
+        )
         if not grant.granted:
             raise self._refusal(request, grant.wait)
         wait = grant.wait
@@ -139,7 +187,7 @@ class RateLimitMiddleware:
             if wait <= 0:
                 break
             if deadline is not None and loop.time() + wait >= deadline:
-                await self.backend.reconcile(self.limits, -tokens)
+                await self._using_backend(lambda backend: backend.reconcile(self.limits, -tokens))
                 raise self._refusal(request, wait)
         request.context["rate_limit_wait"] = loop.time() - started
 
@@ -165,11 +213,12 @@ class RateLimitMiddleware:
             return
         self._hold_until = until
         logs.info(_HOLD, seconds=hold)
-        await self.backend.hold(hold)
+        await self._using_backend(lambda backend: backend.hold(hold))
 
     async def _correct(self, estimate: int, used: int | None) -> None:
         if used is not None and used != estimate:
-            await self.backend.reconcile(self.limits, used - estimate)
+            delta = used - estimate
+            await self._using_backend(lambda backend: backend.reconcile(self.limits, delta))
 
     def _correct_later(self, estimate: int, used: int | None) -> None:
         """From a stream's (synchronous) end: correct in a task of its own."""
@@ -184,49 +233,3 @@ class RateLimitMiddleware:
             await self._correct(estimate, used)
         except Exception as error:  # nobody awaits this task: report, do not lose it
             logs.error(_UNCORRECTED, error_type=type(error).__name__, error=error)
-
-
-class _StreamUsage:
-    """Takes the usage from a stream's last usage-bearing chunk, corrects at the end."""
-
-    __slots__ = ("_estimate", "_middleware", "_usage")
-
-    def __init__(self, middleware: RateLimitMiddleware, estimate: int) -> None:
-        self._middleware = middleware
-        self._estimate = estimate
-        self._usage: Any = None
-
-    def on_event(self, event: ServerSentEvent) -> None:
-        if b'"usage"' in event.raw:
-            try:
-                payload = event.json()
-            except ValueError:
-                return
-            if isinstance(payload, dict) and payload.get("usage"):
-                self._usage = payload["usage"]
-
-    def on_end(self, summary: StreamSummary) -> None:
-        self._middleware._correct_later(self._estimate, _used(self._usage))
-
-
-def _reported_usage(response: LLMResponse) -> Any:
-    try:
-        payload = response.json()
-    except LLMError:
-        return None
-    return payload.get("usage") if isinstance(payload, dict) else None
-
-
-def _used(usage: Any) -> int | None:
-    """Total tokens a reply's ``usage`` reports, if it says."""
-    if not isinstance(usage, dict):
-        return None
-    total = usage.get("total_tokens")
-    if isinstance(total, int):
-        return total
-    parts = [
-        p
-        for p in (usage.get("prompt_tokens"), usage.get("completion_tokens"))
-        if isinstance(p, int)
-    ]
-    return sum(parts) if parts else None

@@ -27,7 +27,7 @@ from typing import Any
 from llmpipe import logs
 from llmpipe.errors import LLMError, UsageLimitExceeded
 from llmpipe.event_stream import StreamSummary
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.sse import ServerSentEvent
 from llmpipe.usage.budget import BudgetLike, Charge, Hold
@@ -35,7 +35,7 @@ from llmpipe.usage.estimate import CharEstimator, Estimator
 from llmpipe.usage.prices import Price, price_for
 from llmpipe.usage.tracker import UsageSnapshot, UsageTracker, reported_usage
 
-__all__ = ["UsageMiddleware"]
+__all__ = ["UsageMiddleware", "find_usage"]
 
 _REFUSED = "usage budget refused {endpoint} model={model}: {reason}"
 _SETTLE_FAILED = "usage budget: settling a call failed ({error_type}: {error}); its hold expires"
@@ -79,12 +79,12 @@ class UsageMiddleware:
             await asyncio.gather(*self._settling)
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
-        body: Mapping[str, Any] = request.body or {}
+        body = request.body
+        if body is None:  # GET models: nothing generated, nothing to count
+            return await call_next(request)
         model = str(body.get("model", ""))
         price = price_for(self.prices, model)
-        hold = None
-        if self.budget is not None and request.body is not None:
-            hold = await self._reserve(request, model, price)
+        hold = None if self.budget is None else await self._reserve(request, model, price)
         try:
             response = await call_next(request)
         except Exception:
@@ -134,6 +134,17 @@ class UsageMiddleware:
         task = asyncio.get_running_loop().create_task(self._settle(hold, actual))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
+
+
+def find_usage(pipeline: Pipeline) -> UsageMiddleware:
+    """The pipeline's ``UsageMiddleware``, or an error that says how to add one."""
+    usage = pipeline.find(UsageMiddleware)
+    if not isinstance(usage, UsageMiddleware):
+        raise LLMError(
+            "usage totals need a UsageMiddleware in the middleware stack: "
+            "default_middlewares(config).insert_before(RetryMiddleware, UsageMiddleware())"
+        )
+    return usage
 
 
 def _usage_of(response: LLMResponse) -> Any:

@@ -1,0 +1,127 @@
+"""How many tokens a call will cost, guessed before it is sent.
+
+A tokens-per-minute limit must be charged before the server says what a call
+cost, so the charge is an estimate; ``RateLimitMiddleware`` corrects it with
+the ``usage`` the reply reports. Like OpenAI's own limiter, the estimate
+counts the prompt plus the most the reply may cost (``max_tokens``): a
+reply can never take more than was reserved, only give some back.
+
+Any object with ``estimate(request) -> int`` is an estimator; wrap a real
+tokenizer (tiktoken, a Hugging Face tokenizer) for a tighter figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from llmpipe import _json
+from llmpipe.request import LLMRequest
+
+__all__ = ["CharacterEstimator", "TokenEstimator"]
+
+
+@runtime_checkable
+class TokenEstimator(Protocol):
+    def estimate(self, request: LLMRequest) -> int:
+        """Tokens the call may cost, prompt and reply together."""
+
+
+@attrs.frozen(kw_only=True)
+class CharacterEstimator:
+    """Characters over four, the rule of thumb for English text with GPT tokenizers.
+
+    The estimate is the sum of:
+
+    - each message: ``ceil(chars / chars_per_token) + message_overhead``,
+      where chars counts string content, the text of content parts, a tool
+      call's name and arguments, and a ``name``; every non-text part (an
+      image) counts ``part_tokens``;
+    - ``tools`` / ``functions`` definitions: their JSON length over four;
+    - a completion's prompts, an embedding's inputs: their chars over four;
+    - the reply: ``max_completion_tokens`` or ``max_tokens`` or, if neither
+      is set, ``completion_allowance``; times ``n``, and times the number of
+      prompts for a list of prompts. Embeddings have no reply.
+
+    A body that is not JSON (a GET) costs 0.
+    """
+
+    chars_per_token: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
+    message_overhead: int = attrs.field(default=4, validator=attrs.validators.ge(0))
+    part_tokens: int = attrs.field(default=85, validator=attrs.validators.ge(0))
+    completion_allowance: int = attrs.field(default=256, validator=attrs.validators.ge(0))
+
+    def estimate(self, request: LLMRequest) -> int:
+        body = request.body
+        if not isinstance(body, Mapping):
+            return 0
+        if request.endpoint.endswith("embeddings"):
+            return self._texts(body.get("input"))
+        prompt = self._tokens(_tools_chars(body))
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            prompt += sum(self._message(m) for m in messages)
+        prompts = body.get("prompt")
+        prompt += self._texts(prompts)
+        replies = len(prompts) if isinstance(prompts, list) and prompts else 1
+        return prompt + self._reply(body) * replies
+
+    def _tokens(self, chars: int) -> int:
+        return math.ceil(chars / self.chars_per_token)
+
+    def _texts(self, value: Any) -> int:
+        if isinstance(value, str):
+            return self._tokens(len(value))
+        if isinstance(value, list):
+            return sum(self._tokens(len(v)) for v in value if isinstance(v, str))
+        return 0
+
+    def _message(self, message: Any) -> int:
+        if not isinstance(message, Mapping):
+            return self.message_overhead
+        chars, parts = _content_chars(message.get("content"))
+        name = message.get("name")
+        chars += len(name) if isinstance(name, str) else 0
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            chars += sum(_call_chars(call) for call in calls)
+        return self._tokens(chars) + parts * self.part_tokens + self.message_overhead
+
+    def _reply(self, body: Mapping[str, Any]) -> int:
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        if not isinstance(limit, int) or limit < 0:
+            limit = self.completion_allowance
+        choices = body.get("n", 1)
+        return limit * (choices if isinstance(choices, int) and choices > 0 else 1)
+
+
+def _content_chars(content: Any) -> tuple[int, int]:
+    """Characters of text, and the number of non-text parts."""
+    if isinstance(content, str):
+        return len(content), 0
+    chars = parts = 0
+    if isinstance(content, list):
+        for part in content:
+            text = part.get("text") if isinstance(part, Mapping) else None
+            if isinstance(text, str):
+                chars += len(text)
+            else:
+                parts += 1
+    return chars, parts
+
+
+def _call_chars(call: Any) -> int:
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        return 0
+    return sum(
+        len(v) for v in (function.get("name"), function.get("arguments")) if isinstance(v, str)
+    )
+
+
+def _tools_chars(body: Mapping[str, Any]) -> int:
+    tools = [body[key] for key in ("tools", "functions") if body.get(key)]
+    return len(_json.dumps(tools)) if tools else 0

@@ -1,0 +1,446 @@
+"""Rate and concurrency limits end to end: AsyncLLM over loopback to the
+bundled server, timings measured where the calls arrive; Redis is a real
+redis-server, shared by clients, by limiters and by separate processes."""
+
+import asyncio
+import gc
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+
+from llmpipe import AsyncLLM, LLMTimeoutError, RateLimitError
+from llmpipe.middleware import RetryMiddleware, default_middlewares
+from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
+from llmpipe.middleware.rate_limit import RateLimitMiddleware
+from llmpipe.ratelimit import Bucket, Limits, LocalLimiter, RedisLimiter
+from llmpipe.testing import Fault
+
+HELLO = [{"role": "user", "content": "hello"}]
+HELLO_USAGE = 3  # the server counts words: "hello" in, "Echo: hello" out
+JITTER = 0.03  # seconds of scheduling noise allowed between a planned and a measured gap
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def client_with(config, *layers):
+    """A client whose default stack has ``layers`` just inside retry, in order."""
+    stack = default_middlewares(config)
+    anchor = RetryMiddleware
+    for layer in layers:
+        stack.insert_after(anchor, layer)
+        anchor = type(layer)
+    return AsyncLLM(config, stack)
+
+
+def arrivals(server):
+    return sorted(r.received_at for r in server.requests)
+
+
+def gaps(times):
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def most_in_any_window(times, window):
+    """The largest number of arrivals inside any half-open window of this length."""
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+
+class InFlightProbe:
+    """Counts the calls inside it at once (it sits just inside the limit)."""
+
+    def __init__(self):
+        self.now = self.most = 0
+
+    async def __call__(self, request, call_next):
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await call_next(request)
+        finally:
+            self.now -= 1
+
+
+# -- requests and tokens per minute ------------------------------------------------
+
+
+async def test_requests_per_minute_spaces_calls_evenly_at_the_server(llm_server, config):
+    async with client_with(config, RateLimitMiddleware(requests_per_minute=600)) as llm:
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(10)))
+    times = arrivals(llm_server)
+    assert len(times) == 10
+    assert min(gaps(times)) >= 0.1 - JITTER
+    assert times[-1] - times[0] < 0.9 + 0.2
+
+
+async def test_tokens_per_minute_spaces_calls_by_their_estimated_tokens(llm_server, config):
+    estimate = 2 + 4 + 20  # "hello": ceil(5/4) + message overhead + max_tokens
+    limit = RateLimitMiddleware(tokens_per_minute=estimate * 600, token_burst=estimate)
+    async with client_with(config, limit) as llm:
+        await asyncio.gather(*(llm.chat_completion(HELLO, max_tokens=20) for _ in range(6)))
+    times = arrivals(llm_server)
+    assert len(times) == 6
+    assert min(gaps(times)) >= 0.1 - JITTER
+
+
+async def test_reported_usage_gives_back_what_the_estimate_overcharged(config):
+    backend = LocalLimiter()
+    limit = RateLimitMiddleware(tokens_per_minute=60, token_burst=100, backend=backend)
+    async with client_with(config, limit) as llm:
+        await llm.chat_completion(HELLO, max_tokens=50)  # estimated 56, used 3
+    left = await backend.available(limit.limits)
+    assert left["tokens"] == pytest.approx(100 - HELLO_USAGE, abs=0.5)
+
+
+async def test_a_streams_final_usage_corrects_the_estimate(config):
+    backend = LocalLimiter()
+    limit = RateLimitMiddleware(tokens_per_minute=60, token_burst=100, backend=backend)
+    async with client_with(config, limit) as llm:
+        stream = await llm.chat_completion(HELLO, max_tokens=50, stream=True)
+        reply = await stream.collect()
+        await limit.flush()
+    assert reply.usage is not None
+    left = await backend.available(limit.limits)
+    assert left["tokens"] == pytest.approx(100 - reply.usage.total_tokens, abs=0.5)
+
+
+async def test_a_callable_estimator_returning_an_int_sets_the_charge(llm_server, config):
+    limit = RateLimitMiddleware(tokens_per_minute=60_000, token_burst=100, estimator=lambda r: 100)
+    async with client_with(config, limit) as llm:
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(3)))
+    assert min(gaps(arrivals(llm_server))) >= 0.1 - JITTER
+
+
+async def test_calls_within_the_limit_are_not_delayed(llm_server, config):
+    limit = RateLimitMiddleware(requests_per_minute=6000, request_burst=5)
+    async with client_with(config, limit) as llm:
+        started = time.monotonic()
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(5)))
+    assert time.monotonic() - started < 0.2
+
+
+# -- deadlines ------------------------------------------------------------------------
+
+
+async def test_a_call_that_would_wait_past_its_deadline_is_refused_at_once(llm_server, config):
+    async with client_with(config, RateLimitMiddleware(requests_per_minute=60)) as llm:
+        await llm.chat_completion(HELLO)
+        started = time.monotonic()
+        with pytest.raises(RateLimitError) as caught:
+            await llm.chat_completion(HELLO, deadline=0.5)
+        elapsed = time.monotonic() - started
+        stats = llm.get_stats()
+    assert elapsed < 0.05
+    assert caught.value.status_code == 429
+    assert "client's own rate limit" in str(caught.value)
+    assert caught.value.headers["x-should-retry"] == "false"
+    assert (stats.attempts, len(llm_server.requests)) == (2, 1)  # no retry, nothing sent
+
+
+async def test_a_refused_call_takes_nothing_from_the_bucket(llm_server, config):
+    async with client_with(config, RateLimitMiddleware(requests_per_minute=120)) as llm:
+        await llm.chat_completion(HELLO)
+        with pytest.raises(RateLimitError):
+            await llm.chat_completion(HELLO, deadline=0.2)
+        await llm.chat_completion(HELLO)
+    [gap] = gaps(arrivals(llm_server))
+    assert 0.5 - JITTER <= gap < 0.5 + 0.15  # one interval, not two
+
+
+async def test_a_call_whose_deadline_allows_the_wait_waits_and_is_sent(llm_server, config):
+    async with client_with(config, RateLimitMiddleware(requests_per_minute=300)) as llm:
+        await llm.chat_completion(HELLO)
+        await llm.chat_completion(HELLO, deadline=1.0)
+    [gap] = gaps(arrivals(llm_server))
+    assert gap >= 0.2 - JITTER
+
+
+# -- adaptive: the server's headers ------------------------------------------------
+
+SPENT = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "0.5s"}
+
+
+async def test_when_the_server_says_no_requests_remain_the_next_call_waits_for_reset(
+    llm_server, config
+):
+    llm_server.add_faults(Fault(headers=SPENT))
+    async with client_with(config, RateLimitMiddleware()) as llm:
+        await llm.chat_completion(HELLO)
+        await llm.chat_completion(HELLO)
+    [gap] = gaps(arrivals(llm_server))
+    assert 0.5 - JITTER <= gap < 0.5 + 0.15
+
+
+async def test_calls_already_waiting_their_turn_also_wait_for_the_servers_reset(llm_server, config):
+    llm_server.add_faults(Fault(headers=SPENT))
+    async with client_with(config, RateLimitMiddleware(requests_per_minute=600)) as llm:
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(4)))
+    first, *others = arrivals(llm_server)
+    assert min(others) - first >= 0.5 - JITTER  # planned for 0.1, 0.2, 0.3
+
+
+async def test_fewer_tokens_remaining_than_a_call_needs_hold_until_the_token_reset(
+    llm_server, config
+):
+    llm_server.add_faults(
+        Fault(headers={"x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "300ms"})
+    )
+    async with client_with(config, RateLimitMiddleware()) as llm:
+        await llm.chat_completion(HELLO, max_tokens=20)
+        await llm.chat_completion(HELLO, max_tokens=20)
+    [gap] = gaps(arrivals(llm_server))
+    assert gap >= 0.3 - JITTER
+
+
+async def test_adaptive_false_ignores_the_servers_headers(llm_server, config):
+    llm_server.add_faults(Fault(headers=SPENT))
+    limit = RateLimitMiddleware(requests_per_minute=6000, adaptive=False)
+    async with client_with(config, limit) as llm:
+        await llm.chat_completion(HELLO)
+        await llm.chat_completion(HELLO)
+    [gap] = gaps(arrivals(llm_server))
+    assert gap < 0.2
+
+
+# -- Redis: one quota for many clients and processes ------------------------------
+
+EVERY_100_MS = Limits(requests=Bucket(rate=10, capacity=1))
+
+
+async def test_redis_limiter_spaces_reservations_evenly(redis_url):
+    async with RedisLimiter(redis_url, "spacing") as limiter:
+        waits = [(await limiter.acquire(EVERY_100_MS, 1, 0)).wait for _ in range(3)]
+    assert waits == pytest.approx([0.0, 0.1, 0.2], abs=0.01)
+
+
+async def test_redis_limiter_refuses_a_wait_past_max_wait_and_takes_nothing(redis_url):
+    async with RedisLimiter(redis_url, "refuse") as limiter:
+        await limiter.acquire(EVERY_100_MS, 1, 0)
+        refused = await limiter.acquire(EVERY_100_MS, 1, 0, max_wait=0.05)
+        after = await limiter.acquire(EVERY_100_MS, 1, 0)
+    assert not refused.granted
+    assert refused.wait == pytest.approx(0.1, abs=0.01)
+    assert after.wait == pytest.approx(0.1, abs=0.01)
+
+
+async def test_redis_limiter_reconcile_and_hold_are_seen_by_another_limiter(redis_url):
+    limits = Limits(requests=Bucket(rate=10, capacity=1), tokens=Bucket(rate=1, capacity=100))
+    async with RedisLimiter(redis_url, "shared") as one, RedisLimiter(redis_url, "shared") as two:
+        await one.acquire(limits, 1, 80)
+        await one.reconcile(limits, -70)
+        await one.hold(0.4)
+        left = await two.available(limits)
+        grant = await two.acquire(limits, 1, 0)
+    assert left["tokens"] == pytest.approx(90, abs=0.5)
+    assert grant.wait == pytest.approx(0.4, abs=0.02)
+
+
+async def test_redis_limiter_keeps_state_in_one_expiring_key_on_redis_time(redis_url):
+    connection = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        async with RedisLimiter(connection, key="custom:key") as limiter:
+            await limiter.acquire(EVERY_100_MS, 1, 0)
+        seconds, micros = await connection.time()
+        full_at = float(await connection.hget("custom:key", "requests"))
+        ttl = await connection.pttl("custom:key")
+        assert await connection.ping()  # a client passed in is left open
+    finally:
+        await connection.aclose()
+    assert full_at == pytest.approx(seconds + micros / 1e6 + 0.1, abs=0.05)
+    assert 59_000 < ttl <= 60_100
+
+
+async def test_redis_limiter_reloads_its_scripts_after_a_script_flush(redis_url):
+    async with RedisLimiter(redis_url, "flush") as limiter:
+        await limiter.acquire(EVERY_100_MS, 1, 0)
+        connection = redis.asyncio.Redis.from_url(redis_url)
+        await connection.script_flush()
+        await connection.aclose()
+        grant = await limiter.acquire(EVERY_100_MS, 1, 0)
+    assert grant.wait == pytest.approx(0.1, abs=0.01)
+
+
+async def test_two_clients_sharing_a_redis_key_share_one_rate(llm_server, config, redis_url):
+    async with RedisLimiter(redis_url, "pair") as one, RedisLimiter(redis_url, "pair") as two:
+        first = client_with(config, RateLimitMiddleware(600, backend=one))
+        second = client_with(config, RateLimitMiddleware(600, backend=two))
+        async with first, second:
+            await asyncio.gather(first.list_models(), second.list_models())  # warm pools
+            llm_server.reset()
+            calls = [llm.chat_completion(HELLO) for llm in (first, second) for _ in range(5)]
+            await asyncio.gather(*calls)
+    times = arrivals(llm_server)
+    assert len(times) == 10
+    assert min(gaps(times)) >= 0.1 - JITTER
+
+
+async def test_closing_the_client_closes_the_limiters_own_redis_pool(config, redis_url):
+    limiter = RedisLimiter(redis_url, "closing")
+    async with client_with(config, RateLimitMiddleware(6000, backend=limiter)) as llm:
+        await llm.chat_completion(HELLO)
+    del limiter, llm
+    gc.collect()  # an open pool would warn here, and warnings fail the tests
+
+
+async def test_with_redis_down_calls_are_still_sent_and_limited_in_process(
+    llm_server, config, unused_tcp_port
+):
+    limiter = RedisLimiter(f"redis://127.0.0.1:{unused_tcp_port}", "down")
+    async with client_with(config, RateLimitMiddleware(600, backend=limiter)) as llm:
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(3)))
+    times = arrivals(llm_server)
+    assert len(times) == 3
+    assert min(gaps(times)) >= 0.1 - JITTER
+
+
+def test_a_redis_limiter_serves_one_event_loop_at_a_time(redis_url):
+    limiter = RedisLimiter(redis_url, "loops")
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+        with pytest.raises(RuntimeError, match="one event loop"):
+            second.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+        first.run_until_complete(limiter.close())
+        grant = second.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+        second.run_until_complete(limiter.close())
+    finally:
+        first.close()
+        second.close()
+    assert grant.wait == pytest.approx(0.1, abs=0.02)  # the same key, from a new pool
+
+
+CHILD = """
+import asyncio, sys
+from llmpipe import AsyncLLM, LLMConfig
+from llmpipe.middleware import RetryMiddleware, default_middlewares
+from llmpipe.middleware.rate_limit import RateLimitMiddleware
+from llmpipe.ratelimit import RedisLimiter
+
+async def main(base_url, redis_url, worker, calls, rpm):
+    config = LLMConfig(base_url=base_url, extra_headers={"x-worker": worker})
+    async with RedisLimiter(redis_url, "processes") as backend:
+        limit = RateLimitMiddleware(rpm, backend=backend)
+        stack = default_middlewares(config).insert_after(RetryMiddleware, limit)
+        async with AsyncLLM(config, stack) as llm:
+            await llm.list_models()  # connected to both servers before the start signal
+            print("ready", flush=True)
+            sys.stdin.readline()
+            hello = [{"role": "user", "content": "hello"}]
+            await asyncio.gather(*(llm.chat_completion(hello) for _ in range(calls)))
+
+asyncio.run(main(*sys.argv[1:4], int(sys.argv[4]), float(sys.argv[5])))
+"""
+RPM, CALLS_EACH = 240, 6  # 4 calls a second between them
+
+
+async def test_two_processes_sharing_a_redis_key_never_exceed_the_rate(llm_server, redis_url):
+    args = [llm_server.base_url, redis_url]
+    workers = [
+        await asyncio.create_subprocess_exec(
+            *[sys.executable, "-c", CHILD, *args, name, str(CALLS_EACH), str(RPM)],
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        for worker in workers:
+            assert await asyncio.wait_for(worker.stdout.readline(), 30) == b"ready\n"
+        llm_server.reset()  # forget the warm-up calls
+        outcomes = [asyncio.wait_for(w.communicate(b"go\n"), 30) for w in workers]
+        for _, stderr in await asyncio.gather(*outcomes):
+            assert stderr == b""
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+    assert [w.returncode for w in workers] == [0, 0]
+    requests = sorted(llm_server.requests, key=lambda r: r.received_at)
+    by = [r.headers["x-worker"] for r in requests]
+    assert sorted(by) == ["a"] * CALLS_EACH + ["b"] * CALLS_EACH
+    assert any(x != y for x, y in itertools.pairwise(by))  # the two really interleaved
+    times = [r.received_at for r in requests]
+    for window in (1.0, 2.0):  # a bucket of one: at most rate * window + 1 in any window
+        assert most_in_any_window(times, window) <= RPM / 60 * window + 1
+    assert (len(times) - 1) / (times[-1] - times[0]) <= RPM / 60 * 1.01
+    # No two calls together; a busy machine may start one late, shortening one gap.
+    assert min(gaps(times)) >= 60 / RPM / 2
+
+
+# -- concurrency --------------------------------------------------------------------
+
+
+async def test_no_more_than_max_in_flight_calls_run_at_once(llm_server, config):
+    llm_server.add_faults(*[Fault(delay=0.1)] * 10)
+    probe = InFlightProbe()
+    async with client_with(config, ConcurrencyLimitMiddleware(2), probe) as llm:
+        started = time.monotonic()
+        await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(10)))
+        elapsed = time.monotonic() - started
+    assert probe.most == 2
+    assert len(llm_server.requests) == 10
+    assert elapsed >= 5 * 0.1
+
+
+async def test_a_stream_holds_its_slot_until_it_ends(llm_server, config):
+    limit = ConcurrencyLimitMiddleware(1)
+    async with client_with(config, limit) as llm:
+        stream = await llm.chat_completion(HELLO, stream=True)
+        waiting = asyncio.create_task(llm.chat_completion(HELLO))
+        await asyncio.sleep(0.2)
+        assert (len(llm_server.requests), limit.in_flight) == (1, 1)
+        await stream.collect()
+        await asyncio.wait_for(waiting, 5)
+    assert len(llm_server.requests) == 2
+    assert limit.in_flight == 0
+
+
+async def test_a_stream_left_early_gives_its_slot_back(config):
+    limit = ConcurrencyLimitMiddleware(1)
+    async with client_with(config, limit) as llm:
+        stream = await llm.chat_completion(HELLO, stream=True)
+        async with stream:
+            async for _ in stream:
+                break
+        assert limit.in_flight == 0
+        await asyncio.wait_for(llm.chat_completion(HELLO), 5)
+
+
+async def test_a_stream_dropped_unread_gives_its_slot_back_once_collected(config):
+    limit = ConcurrencyLimitMiddleware(1)
+    async with client_with(config, limit) as llm:
+        stream = await llm.chat_completion(HELLO, stream=True)
+        del stream
+        gc.collect()
+        await asyncio.sleep(0)  # the release is handed to the loop
+        assert limit.in_flight == 0
+        await asyncio.wait_for(llm.chat_completion(HELLO), 5)
+
+
+async def test_a_failed_call_gives_its_slot_back(llm_server, config):
+    llm_server.add_faults(Fault(status=400))
+    limit = ConcurrencyLimitMiddleware(1)
+    async with client_with(config, limit) as llm:
+        with pytest.raises(Exception, match="400"):
+            await llm.chat_completion(HELLO)
+        assert limit.in_flight == 0
+        await asyncio.wait_for(llm.chat_completion(HELLO), 5)
+
+
+async def test_a_call_still_waiting_for_a_slot_at_its_deadline_times_out_unsent(llm_server, config):
+    llm_server.add_faults(Fault(delay=0.6))
+    async with client_with(config, ConcurrencyLimitMiddleware(1)) as llm:
+        slow = asyncio.create_task(llm.chat_completion(HELLO))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(LLMTimeoutError, match="concurrency slots"):
+            await llm.chat_completion(HELLO, deadline=0.2)
+        elapsed = time.monotonic() - started
+        await slow
+    assert 0.2 - JITTER <= elapsed < 0.2 + 0.15
+    assert len(llm_server.requests) == 1
