@@ -7,6 +7,7 @@ and one LLM can be shared by many threads.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import threading
@@ -75,18 +76,20 @@ class _LoopThread:
             raise LLMError(
                 "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
             )
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        call = _Call(coro)
+        loop.call_soon_threadsafe(call.start, loop)
         try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            if self._stopped:
-                raise ClientClosedError(
-                    "the LLM was closed while this call was in flight"
-                ) from None
-            raise
+            call.done.acquire()  # interruptible: Ctrl-C lands here
         except BaseException:  # KeyboardInterrupt: stop the call, free its connection
-            future.cancel()
+            loop.call_soon_threadsafe(call.cancel)
             raise
+        task = call.task
+        assert task is not None
+        if task.cancelled():
+            if self._stopped:
+                raise ClientClosedError("the LLM was closed while this call was in flight")
+            raise concurrent.futures.CancelledError
+        return task.result()
 
     def stop(self, final: Coroutine[Any, Any, None]) -> None:
         """Run ``final`` (the client's close), cancel what is left, stop the loop."""
@@ -104,6 +107,38 @@ class _LoopThread:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+class _Call:
+    """One coroutine handed to the loop thread, and a lock the caller waits on.
+
+    A bare lock is the cheapest cross-thread signal Python has; it costs far
+    less than ``run_coroutine_threadsafe``'s Future and Condition on every call.
+    """
+
+    __slots__ = ("cancelled", "coro", "done", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelled = False
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.cancelled:
+            self.coro.close()
+            return
+        self.task = loop.create_task(self.coro)
+        self.task.add_done_callback(self._finished)
+
+    def _finished(self, _: asyncio.Task[Any]) -> None:
+        self.done.release()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
 
 
 def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
