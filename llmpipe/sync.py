@@ -89,7 +89,8 @@ class _LoopThread:
             if self._stopped:
                 raise ClientClosedError("the LLM was closed while this call was in flight")
             raise concurrent.futures.CancelledError
-        return task.result()
+        result: T = task.result()
+        return result
 
     def stop(self, final: Coroutine[Any, Any, None]) -> None:
         """Run ``final`` (the client's close), cancel what is left, stop the loop."""

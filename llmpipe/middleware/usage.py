@@ -31,7 +31,7 @@ from llmpipe.pipeline import Handler, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.sse import ServerSentEvent
 from llmpipe.usage.budget import BudgetLike, Charge, Hold
-from llmpipe.usage.estimate import CharEstimator, Estimator
+from llmpipe.usage.estimate import Estimator, UsageEstimator
 from llmpipe.usage.prices import Price, price_for
 from llmpipe.usage.tracker import UsageSnapshot, UsageTracker, reported_usage
 
@@ -58,7 +58,7 @@ class UsageMiddleware:
                 raise TypeError(f"prices[{model!r}] must be a Price, got {type(price).__name__}")
         self.budget = budget
         self.prices: Mapping[str, Price] = table
-        self.estimator: Estimator = estimator if estimator is not None else CharEstimator()
+        self.estimator: Estimator = estimator if estimator is not None else UsageEstimator()
         self._tracker = UsageTracker()
         self._settling: set[asyncio.Task[None]] = set()
 

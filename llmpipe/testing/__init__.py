@@ -6,6 +6,9 @@
         server.add_faults(Fault(status=429, headers={"Retry-After": "1"}))
         ...  # point the client at server.base_url + "/v1"
 
+For faults at random, reproducibly, under load: `LLMServer(chaos=Chaos(seed=1,
+rate=0.1))`, with `Chaos` from `llmpipe.testing.chaos`.
+
 pytest users get the `llm_server` fixture from `llmpipe.testing.pytest_plugin`.
 This package does not import pytest, so it is usable outside tests (demos, the CLI).
 """

@@ -6,14 +6,16 @@ real. Faults queued with `add_faults` script the failures that are hard to
 get from a real provider on demand.
 
 Each request is handled in this order: number it and record it; apply the
-fault at the head of the queue if it matches; check the API key; answer (a
-stream with the fault's stream fields applied, if any).
+fault at the head of the queue if it matches, or else whatever chaos mode
+(`chaos.py`) picks for it; check the API key; answer (a stream with the
+fault's stream fields applied, if any).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import time
@@ -30,8 +32,10 @@ from ._connections import ConnectionCount, CountingServer
 from ._events import send_events
 from ._ledger import Ledger
 from ._replies import drop, error_reply, fault_reply, json_reply
-from ._routes import ROUTES
+from ._routes import ROUTES, Route
+from ._stunts import Scene
 from ._thread import ServerThread
+from .chaos import Chaos, ChaosRecord
 from .faults import Fault
 
 __all__ = ["DEFAULT_MODELS", "LLMServer", "RecordedRequest"]
@@ -65,7 +69,9 @@ class LLMServer:
     or on a loop of its own with `with server.run_in_thread():`. Listens on
     127.0.0.1 by default; `port=0` picks a free port. With `api_key`, every
     request must carry `Authorization: Bearer <api_key>`. Streams send
-    `stream_words_per_event` words of content per event (default 1).
+    `stream_words_per_event` words of content per event (default 1). With
+    `chaos`, requests that consume no scripted fault may misbehave at random
+    (`Chaos`); `chaos_log` says which did, and how.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class LLMServer:
         models: Sequence[str] = DEFAULT_MODELS,
         api_key: str | None = None,
         stream_words_per_event: int = 1,
+        chaos: Chaos | None = None,
     ) -> None:
         if (
             isinstance(stream_words_per_event, bool)
@@ -89,6 +96,7 @@ class LLMServer:
         self._models = tuple(models)
         self._api_key = api_key
         self._words_per_event = stream_words_per_event
+        self._chaos = chaos
         self._ledger = Ledger()
         self._connections = ConnectionCount()
         self._runner: web.ServerRunner | None = None
@@ -122,6 +130,11 @@ class LLMServer:
     def requests(self) -> list[RecordedRequest]:
         """A copy of the requests received so far, oldest first."""
         return self._ledger.requests()
+
+    @property
+    def chaos_log(self) -> list[ChaosRecord]:
+        """The faults chaos mode applied so far (none without chaos), oldest first."""
+        return [] if self._chaos is None else self._chaos.log
 
     def add_faults(self, *faults: Fault) -> None:
         """Queue faults; each matching request consumes the one at the head."""
@@ -204,12 +217,20 @@ class LLMServer:
                 received_at=time.monotonic(),
             )
         )
+        headers = {"x-request-id": f"req-{number}"}
+        if fault is None and self._chaos is not None:
+            chosen = self._chaos.choose(number, request.path, body)
+            if callable(chosen):  # a stunt: a reply no Fault can script
+                resolve = functools.partial(self._resolve, request, body, parsed, number)
+                scene = Scene(request, body, headers, resolve, self._words_per_event, self._pause)
+                return await chosen(scene)
+            fault = chosen
         fault = fault or _NO_FAULT
         if fault.delay_before_answer and not await self._pause(fault.delay_before_answer):
             return drop(request)  # the server is stopping: do not keep it waiting
         if fault.drop:
             return drop(request)
-        headers = {"x-request-id": f"req-{number}", **fault.headers}
+        headers.update(fault.headers)
         if fault.replaces_answer:
             return _with_headers(fault_reply(fault), headers)
         return await self._answer(request, body, parsed, number, headers, fault)
@@ -224,15 +245,7 @@ class LLMServer:
         fault: Fault,
     ) -> web.StreamResponse:
         try:
-            self._check_api_key(request)
-            route = ROUTES.get(request.path)
-            if route is None:
-                raise ApiError(404, f"Invalid URL ({request.method} {request.path}).")
-            if request.method != route.method:
-                raise ApiError(405, f"Method {request.method} is not allowed on {request.path}.")
-            if route.method == "POST" and not parsed:
-                raise ApiError(400, "We could not parse the JSON body of your request.")
-            reply = route.endpoint(body, self._models, number)
+            route, reply = self._resolve(request, body, parsed, number)
         except ApiError as error:
             return _with_headers(error_reply(error), headers)
         if route.chunker is not None:
@@ -241,6 +254,20 @@ class LLMServer:
                 chunks = route.chunker(reply, include_usage, self._words_per_event)
                 return await send_events(request, chunks, headers, fault, self._pause)
         return _with_headers(json_reply(reply), headers)
+
+    def _resolve(
+        self, request: web.BaseRequest, body: Any, parsed: bool, number: int
+    ) -> tuple[Route, dict[str, Any]]:
+        """The route and its reply payload, or the ApiError a real server would send."""
+        self._check_api_key(request)
+        route = ROUTES.get(request.path)
+        if route is None:
+            raise ApiError(404, f"Invalid URL ({request.method} {request.path}).")
+        if request.method != route.method:
+            raise ApiError(405, f"Method {request.method} is not allowed on {request.path}.")
+        if route.method == "POST" and not parsed:
+            raise ApiError(400, "We could not parse the JSON body of your request.")
+        return route, route.endpoint(body, self._models, number)
 
     def _check_api_key(self, request: web.BaseRequest) -> None:
         if self._api_key is None:
