@@ -1,0 +1,152 @@
+"""``make bench``: measure llmpipe against raw aiohttp and the official SDK.
+
+    python -m tests.benchmarks.run [--quick] [--only chat,stream,hold,import]
+
+Starts nginx and the hold server on 127.0.0.1, runs every client in its own
+process (interleaved, several repetitions), stops every process it started
+(also on Ctrl-C or SIGTERM), then prints the Markdown report and writes it to
+``tests/benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.benchmarks.describe import notes, preamble
+from tests.benchmarks.figures import figures, import_figures
+from tests.benchmarks.imports import import_times
+from tests.benchmarks.plan import FULL, IMPORTS, QUICK, Case, Settings, cases
+from tests.benchmarks.report import Missing, Result, render
+from tests.benchmarks.runner import Outcome, Runner
+from tests.benchmarks.server import HoldServer, Nginx
+from tests.benchmarks.targets import import_case
+
+BENCHES = ("chat", "stream", "hold", "import")
+DEFAULT_OUTPUT = Path(__file__).with_name("results.md")
+
+
+_STARTED = time.monotonic()
+
+
+def _log(message: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _cores(pin: bool) -> tuple[int | None, int | None]:
+    """(server core, client core): the first two this process may use, if pinning."""
+    available = sorted(os.sched_getaffinity(0))
+    if not pin or len(available) < 2:
+        return None, None
+    return available[0], available[1]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = QUICK if args.quick else FULL
+    if args.reps is not None:
+        settings = dataclasses.replace(settings, reps=args.reps)
+    if args.seconds is not None:
+        settings = dataclasses.replace(settings, seconds=args.seconds)
+    return settings
+
+
+def _result(outcome: Outcome, bench: str) -> Result:
+    if outcome.errors and not outcome.samples:
+        return Missing("failed", outcome.errors[-1])
+    if outcome.unsupported is not None:  # "not implemented: why" reads as "n/a (not implemented)"
+        short, _, detail = outcome.unsupported.partition(": ")
+        return Missing(f"n/a ({short})", detail)
+    found = figures(bench, outcome)
+    return found if found is not None else Missing("not run", "the time budget ran out")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make bench ARGS=...",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="small samples: under 2 minutes")
+    parser.add_argument("--reps", type=int, help="samples per case (default: 3 quick, 5 full)")
+    parser.add_argument("--seconds", type=float, help="timed loop per sample")
+    parser.add_argument(
+        "--only", default=",".join(BENCHES), help="comma-separated: " + ", ".join(BENCHES)
+    )
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin to cores")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the Markdown report")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(BENCHES)
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
+    return args
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every `finally`, which stops the children
+
+
+def measure(args: argparse.Namespace, settings: Settings) -> tuple[dict[Case, Result], list[str]]:
+    only = set(args.only.split(","))
+    server_cpu, client_cpu = _cores(args.pin)
+    if server_cpu is not None:  # this process mostly waits: keep it off the client's core
+        os.sched_setaffinity(0, {server_cpu})
+    results: dict[Case, Result] = {}
+    if "import" in only:
+        _log(f"import time: {settings.import_runs} fresh interpreters per module")
+        for module, value in import_times(
+            sys.executable, IMPORTS, settings.import_runs, client_cpu
+        ).items():
+            results[import_case(module)] = (
+                import_figures(value) if isinstance(value, list) else Missing("failed", value)
+            )
+    todo = [case for case in cases() if case.bench in only]
+    if todo:
+        with contextlib.ExitStack() as servers:
+            nginx = servers.enter_context(Nginx(cpu=server_cpu))
+            hold: HoldServer | None = None
+            if any(case.bench == "hold" for case in todo):
+                hold = HoldServer(sys.executable, settings.hold_seconds, server_cpu)
+                servers.enter_context(hold)
+
+            def base_url(case: Case) -> str:
+                if case.bench == "hold" and hold is not None:
+                    return hold.base_url
+                return nginx.stream_base_url if case.bench == "stream" else nginx.base_url
+
+            _log(
+                f"nginx on {nginx.base_url}" + (f", hold server on {hold.base_url}" if hold else "")
+            )
+            runner = Runner(settings, base_url, sys.executable, client_cpu)
+            for case, outcome in runner.run(todo, _log).items():
+                results[case] = _result(outcome, case.bench)
+    return results, notes(settings, server_cpu, client_cpu)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parse(argv)
+    settings = _settings(args)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    started = time.monotonic()
+    try:
+        results, method = measure(args, settings)
+    except KeyboardInterrupt:
+        _log("interrupted; every process the benchmark started has been stopped")
+        return 130
+    report = render(results, preamble(settings, argv, time.monotonic() - started), method)
+    print(report)
+    args.output.write_text(report)
+    _log(f"written to {args.output}")
+    failed = [case for case, r in results.items() if isinstance(r, Missing) and r.text == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
