@@ -4,6 +4,7 @@ middlewares around an aiohttp transport."""
 from loguru import logger
 
 from llmpipe._version import __version__
+from llmpipe.batch import BatchError, BatchResult, batch_chat_completion, batch_completion
 from llmpipe.cache import (
     CacheBackend,
     CachedReply,
@@ -45,6 +46,7 @@ from llmpipe.middleware import (
     RetryMiddleware,
     SessionMiddleware,
     Stats,
+    UsageMiddleware,
     default_middlewares,
 )
 from llmpipe.models import (
@@ -86,6 +88,17 @@ from llmpipe.sse import ServerSentEvent, SSEDecoder
 from llmpipe.streaming import ChatStream, CompletionStream, SyncStream
 from llmpipe.sync import LLM
 from llmpipe.transport import AiohttpTransport, MockTransport, Transport
+from llmpipe.usage import (
+    Budget,
+    BudgetLike,
+    Price,
+    RedisBudget,
+    Spent,
+    TokenEstimate,
+    UsageEstimator,
+    UsageSnapshot,
+    UsageTotals,
+)
 
 logger.disable("llmpipe")
 
@@ -95,6 +108,10 @@ __all__ = [
     "AsyncLLM",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchResult",
+    "Budget",
+    "BudgetLike",
     "CacheBackend",
     "CacheMiddleware",
     "CachePolicy",
@@ -146,8 +163,10 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "Pipeline",
+    "Price",
     "RateLimitError",
     "RateLimitMiddleware",
+    "RedisBudget",
     "RedisCache",
     "RedisLimiter",
     "RetryMiddleware",
@@ -156,20 +175,28 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "SessionMiddleware",
+    "Spent",
     "Stats",
     "StreamObserver",
     "StreamSummary",
     "StreamTruncatedError",
     "SyncStream",
     "TextPart",
+    "TokenEstimate",
     "TokenEstimator",
     "ToolCall",
     "ToolCallDelta",
     "Transport",
     "UnprocessableEntityError",
     "Usage",
+    "UsageEstimator",
     "UsageLimitExceeded",
+    "UsageMiddleware",
+    "UsageSnapshot",
+    "UsageTotals",
     "__version__",
+    "batch_chat_completion",
+    "batch_completion",
     "cache_key",
     "default_middlewares",
     "disable_logging",

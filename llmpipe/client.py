@@ -7,16 +7,18 @@ import asyncio
 import inspect
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
-from llmpipe import logs
+from llmpipe import batch, logs
 from llmpipe._convert import dump_messages, structure_reply
+from llmpipe.batch import BatchResult
 from llmpipe.classification import api_error_from
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
 from llmpipe.middleware import CountingMiddleware, Stats, default_middlewares
+from llmpipe.middleware.usage import find_usage
 from llmpipe.models import (
     ChatCompletionResponse,
     CompletionResponse,
@@ -30,6 +32,7 @@ from llmpipe.schema import parse_structured, response_format_for
 from llmpipe.streaming import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp_transport import AiohttpTransport
 from llmpipe.transport.base import Transport
+from llmpipe.usage import UsageSnapshot
 
 __all__ = ["AsyncLLM", "MessageLike"]
 
@@ -224,6 +227,27 @@ class AsyncLLM:
         """List the models the server offers."""
         request = LLMRequest("models", method="GET", timeout=timeout)
         return structure_reply(await self._send(request), ModelsResponse)
+
+    async def batch_chat_completion(
+        self, requests: Iterable[Any], **kwargs: Any
+    ) -> list[BatchResult[Any]]:
+        """Chat completions for many items, in input order, one result or error each
+        (see ``llmpipe.batch``)."""
+        return await batch.batch_chat_completion(self, requests, **kwargs)
+
+    async def batch_completion(
+        self, requests: Iterable[Any], **kwargs: Any
+    ) -> list[BatchResult[CompletionResponse]]:
+        """Text completions for many prompts, in input order (see ``llmpipe.batch``)."""
+        return await batch.batch_completion(self, requests, **kwargs)
+
+    def get_usage(self) -> UsageSnapshot:
+        """Tokens and cost per model and per tag; needs a ``UsageMiddleware`` in the stack."""
+        return find_usage(self.pipeline).usage()
+
+    def reset_usage(self) -> None:
+        """Clear the usage totals (a budget is not reset: it is money spent)."""
+        find_usage(self.pipeline).reset()
 
     def get_last_response(self) -> LastResponse | None:
         """The last chat or text completion this client returned, if any."""

@@ -13,10 +13,12 @@ import concurrent.futures
 import threading
 import warnings
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
+from llmpipe import batch
+from llmpipe.batch import BatchResult
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError
@@ -31,6 +33,7 @@ from llmpipe.models import (
 from llmpipe.pipeline import MiddlewareLike
 from llmpipe.streaming import SyncStream
 from llmpipe.transport.base import Transport
+from llmpipe.usage import UsageSnapshot
 
 __all__ = ["LLM"]
 
@@ -324,6 +327,24 @@ class LLM:
 
     def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
         return self._runner.run(self._client.list_models(timeout=timeout))
+
+    def batch_chat_completion(
+        self, requests: Iterable[Any], **kwargs: Any
+    ) -> list[BatchResult[Any]]:
+        """Chat completions for many items (see ``AsyncLLM.batch_chat_completion``)."""
+        return batch.batch_chat_completion_sync(self, requests, **kwargs)
+
+    def batch_completion(
+        self, requests: Iterable[Any], **kwargs: Any
+    ) -> list[BatchResult[CompletionResponse]]:
+        """Text completions for many prompts (see ``AsyncLLM.batch_completion``)."""
+        return batch.batch_completion_sync(self, requests, **kwargs)
+
+    def get_usage(self) -> UsageSnapshot:
+        return self._client.get_usage()
+
+    def reset_usage(self) -> None:
+        self._client.reset_usage()
 
     def get_last_response(self) -> LastResponse | None:
         return self._client.get_last_response()

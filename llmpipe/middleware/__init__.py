@@ -20,6 +20,7 @@ from llmpipe.middleware.logging import LoggingMiddleware
 from llmpipe.middleware.rate_limit import RateLimitMiddleware
 from llmpipe.middleware.retry import RetryMiddleware
 from llmpipe.middleware.session import SessionMiddleware
+from llmpipe.middleware.usage import UsageMiddleware
 from llmpipe.pipeline import MiddlewareStack
 from llmpipe.retry_budget import RetryBudget
 from llmpipe.retry_policy import ExponentialBackoff
@@ -34,6 +35,7 @@ __all__ = [
     "RetryMiddleware",
     "SessionMiddleware",
     "Stats",
+    "UsageMiddleware",
     "default_middlewares",
 ]
 

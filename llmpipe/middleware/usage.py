@@ -78,6 +78,13 @@ class UsageMiddleware:
         while self._settling:
             await asyncio.gather(*self._settling)
 
+    async def close(self) -> None:
+        """Called by the client's ``close()``: let pending settlements finish first.
+
+        The budget stays open: it may be shared, and it is its creator's to close.
+        """
+        await self.settled()
+
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         body = request.body
         if body is None:  # GET models: nothing generated, nothing to count
