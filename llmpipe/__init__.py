@@ -1,19 +1,11 @@
 """llmpipe: a client for OpenAI-compatible LLM servers, built as an onion of
 middlewares around an aiohttp transport."""
 
+import importlib
+
 from loguru import logger
 
 from llmpipe._version import __version__
-from llmpipe.batch import BatchError, BatchResult, batch_chat_completion, batch_completion
-from llmpipe.cache import (
-    CacheBackend,
-    CachedReply,
-    CachePolicy,
-    MemoryCache,
-    RedisCache,
-    SQLiteCache,
-    cache_key,
-)
 from llmpipe.client import AsyncLLM
 from llmpipe.config import LLMConfig
 from llmpipe.errors import (
@@ -37,16 +29,12 @@ from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
 from llmpipe.folding import fold_chunks
 from llmpipe.logs import disable_logging, enable_logging
 from llmpipe.middleware import (
-    CacheMiddleware,
     ClassifyErrorsMiddleware,
-    ConcurrencyLimitMiddleware,
     CountingMiddleware,
     LoggingMiddleware,
-    RateLimitMiddleware,
     RetryMiddleware,
     SessionMiddleware,
     Stats,
-    UsageMiddleware,
     default_middlewares,
 )
 from llmpipe.models import (
@@ -73,14 +61,6 @@ from llmpipe.models import (
     Usage,
 )
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
-from llmpipe.ratelimit import (
-    CharacterEstimator,
-    LimiterBackend,
-    LimiterUnavailable,
-    LocalLimiter,
-    RedisLimiter,
-    TokenEstimator,
-)
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy, parse_retry_after
 from llmpipe.schema import json_schema
@@ -88,19 +68,72 @@ from llmpipe.sse import ServerSentEvent, SSEDecoder
 from llmpipe.streaming import ChatStream, CompletionStream, SyncStream
 from llmpipe.sync import LLM
 from llmpipe.transport import AiohttpTransport, MockTransport, Transport
-from llmpipe.usage import (
-    Budget,
-    BudgetLike,
-    Price,
-    RedisBudget,
-    Spent,
-    TokenEstimate,
-    UsageEstimator,
-    UsageSnapshot,
-    UsageTotals,
-)
 
 logger.disable("llmpipe")
+
+# Optional features load on first use, so `import llmpipe` stays cheap for
+# the common case (PEP 562).
+_LAZY = {
+    **dict.fromkeys(
+        ("BatchError", "BatchResult", "batch_chat_completion", "batch_completion"),
+        "llmpipe.batch",
+    ),
+    **dict.fromkeys(
+        (
+            "CacheBackend",
+            "CachedReply",
+            "CachePolicy",
+            "MemoryCache",
+            "RedisCache",
+            "SQLiteCache",
+            "cache_key",
+        ),
+        "llmpipe.cache",
+    ),
+    **dict.fromkeys(
+        (
+            "CharacterEstimator",
+            "LimiterBackend",
+            "LimiterUnavailable",
+            "LocalLimiter",
+            "RedisLimiter",
+            "TokenEstimator",
+        ),
+        "llmpipe.ratelimit",
+    ),
+    **dict.fromkeys(
+        (
+            "Budget",
+            "BudgetLike",
+            "Price",
+            "RedisBudget",
+            "Spent",
+            "TokenEstimate",
+            "UsageEstimator",
+            "UsageSnapshot",
+            "UsageTotals",
+        ),
+        "llmpipe.usage",
+    ),
+    "CacheMiddleware": "llmpipe.middleware.cache",
+    "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
+    "RateLimitMiddleware": "llmpipe.middleware.rate_limit",
+    "UsageMiddleware": "llmpipe.middleware.usage",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmpipe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "LLM",

@@ -9,16 +9,14 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from llmpipe import batch, logs
+from llmpipe import logs
 from llmpipe._convert import dump_messages, structure_reply
-from llmpipe.batch import BatchResult
 from llmpipe.classification import api_error_from
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
 from llmpipe.middleware import CountingMiddleware, Stats, default_middlewares
-from llmpipe.middleware.usage import find_usage
 from llmpipe.models import (
     ChatCompletionResponse,
     CompletionResponse,
@@ -32,7 +30,10 @@ from llmpipe.schema import parse_structured, response_format_for
 from llmpipe.streaming import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp_transport import AiohttpTransport
 from llmpipe.transport.base import Transport
-from llmpipe.usage import UsageSnapshot
+
+if TYPE_CHECKING:
+    from llmpipe.batch import BatchResult
+    from llmpipe.usage import UsageSnapshot
 
 __all__ = ["AsyncLLM", "MessageLike"]
 
@@ -67,6 +68,8 @@ class AsyncLLM:
         self._counter: CountingMiddleware | None = self.pipeline.find(CountingMiddleware)
         self._last_response: LastResponse | None = None
         self._idempotency_header = self.config.idempotency_header
+        self._calls: set[asyncio.Task[Any] | None] = set()
+        self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._closed = False
         logs.info(
             "client ready: base_url={base_url} model={model}",
@@ -150,7 +153,7 @@ class AsyncLLM:
         response = await self._send(request)
         if stream:
             return ChatStream(response, self._remember)
-        result = structure_reply(response, ChatCompletionResponse)
+        result = self._structure(response, ChatCompletionResponse)
         self._last_response = result
         if response_model is None:
             return result
@@ -201,7 +204,7 @@ class AsyncLLM:
         response = await self._send(request)
         if stream:
             return CompletionStream(response, self._remember)
-        result = structure_reply(response, CompletionResponse)
+        result = self._structure(response, CompletionResponse)
         self._last_response = result
         return result
 
@@ -221,32 +224,40 @@ class AsyncLLM:
             **kwargs,
         }
         request = LLMRequest("embeddings", body=body, **options)
-        return structure_reply(await self._send(request), EmbeddingResponse)
+        return self._structure(await self._send(request), EmbeddingResponse)
 
     async def list_models(self, *, timeout: float | None = None) -> ModelsResponse:  # noqa: ASYNC109 - a per-call option, as on every method
         """List the models the server offers."""
         request = LLMRequest("models", method="GET", timeout=timeout)
-        return structure_reply(await self._send(request), ModelsResponse)
+        return self._structure(await self._send(request), ModelsResponse)
 
     async def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[Any]]:
         """Chat completions for many items, in input order, one result or error each
         (see ``llmpipe.batch``)."""
+        from llmpipe import batch
+
         return await batch.batch_chat_completion(self, requests, **kwargs)
 
     async def batch_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[CompletionResponse]]:
         """Text completions for many prompts, in input order (see ``llmpipe.batch``)."""
+        from llmpipe import batch
+
         return await batch.batch_completion(self, requests, **kwargs)
 
     def get_usage(self) -> UsageSnapshot:
         """Tokens and cost per model and per tag; needs a ``UsageMiddleware`` in the stack."""
+        from llmpipe.middleware.usage import find_usage
+
         return find_usage(self.pipeline).usage()
 
     def reset_usage(self) -> None:
         """Clear the usage totals (a budget is not reset: it is money spent)."""
+        from llmpipe.middleware.usage import find_usage
+
         find_usage(self.pipeline).reset()
 
     def get_last_response(self) -> LastResponse | None:
@@ -276,6 +287,11 @@ class AsyncLLM:
         if self._closed:
             return
         self._closed = True
+        current = asyncio.current_task()
+        for task in self._calls:
+            if task is not None and task is not current:
+                self._cancelled_by_close.add(task)
+                task.cancel()
         try:
             for middleware in self.pipeline.middlewares:
                 closer = getattr(middleware, "close", None)
@@ -375,8 +391,32 @@ class AsyncLLM:
         return LLMRequest(endpoint, body=body, stream=stream, **options)
 
     async def _send(self, request: LLMRequest) -> LLMResponse:
+        """Run the pipeline; a call still waiting when ``close()`` runs (in a retry
+        sleep, a rate-limit wait) ends with ``ClientClosedError``, not a hang."""
         self._ensure_open()
-        response = await self.pipeline(request)
+        task = asyncio.current_task()
+        calls = self._calls
+        calls.add(task)
+        try:
+            response = await self.pipeline(request)
+        except asyncio.CancelledError:
+            if task is not None and task in self._cancelled_by_close:
+                task.uncancel()
+                raise ClientClosedError(
+                    f"{request.endpoint}: the client was closed while this call was in flight"
+                ) from None
+            raise
+        finally:
+            calls.discard(task)
         if response.status >= 300:  # a custom stack without ClassifyErrorsMiddleware
             raise api_error_from(response)
         return response
+
+    def _structure(self, response: LLMResponse, model: type[T]) -> T:
+        """Structure a reply; a reply that does not fit counts as a failed call."""
+        try:
+            return structure_reply(response, model)
+        except LLMResponseError:
+            if self._counter is not None:
+                self._counter.count_failure()
+            raise

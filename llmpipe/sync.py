@@ -15,10 +15,8 @@ import warnings
 import weakref
 from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from llmpipe import batch
-from llmpipe.batch import BatchResult
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError
@@ -33,7 +31,10 @@ from llmpipe.models import (
 from llmpipe.pipeline import MiddlewareLike
 from llmpipe.streaming import SyncStream
 from llmpipe.transport.base import Transport
-from llmpipe.usage import UsageSnapshot
+
+if TYPE_CHECKING:
+    from llmpipe.batch import BatchResult
+    from llmpipe.usage import UsageSnapshot
 
 __all__ = ["LLM"]
 
@@ -332,12 +333,16 @@ class LLM:
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[Any]]:
         """Chat completions for many items (see ``AsyncLLM.batch_chat_completion``)."""
+        from llmpipe import batch
+
         return batch.batch_chat_completion_sync(self, requests, **kwargs)
 
     def batch_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[CompletionResponse]]:
         """Text completions for many prompts (see ``AsyncLLM.batch_completion``)."""
+        from llmpipe import batch
+
         return batch.batch_completion_sync(self, requests, **kwargs)
 
     def get_usage(self) -> UsageSnapshot:

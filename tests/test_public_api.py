@@ -1,13 +1,23 @@
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 import llmpipe
 
+OPTIONAL = ("llmpipe.batch", "llmpipe.cache", "llmpipe.usage", "llmpipe.ratelimit")
+
 
 def test_all_lists_every_public_name_and_nothing_else():
+    for name in llmpipe.__all__:
+        getattr(llmpipe, name)  # loads the lazily imported ones too
     public = {
         name
         for name, value in vars(llmpipe).items()
-        if not name.startswith("_") and not inspect.ismodule(value) and name != "logger"
+        if not name.startswith("_")
+        and not inspect.ismodule(value)
+        and name not in ("logger", "importlib")
     }
     assert public | {"__version__"} == set(llmpipe.__all__)
 
@@ -15,6 +25,20 @@ def test_all_lists_every_public_name_and_nothing_else():
 def test_every_name_in_all_is_importable():
     for name in llmpipe.__all__:
         assert getattr(llmpipe, name) is not None
+
+
+def test_import_llmpipe_loads_neither_aiohttp_nor_the_optional_features():
+    prefixes = (*OPTIONAL, "aiohttp", "redis", "sqlite3", "tqdm")
+    code = f"import sys, llmpipe; print([m for m in sys.modules if m.startswith({prefixes!r})])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        llmpipe.Nope  # noqa: B018
 
 
 def test_package_ships_py_typed_marker():

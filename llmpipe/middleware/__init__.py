@@ -11,31 +11,25 @@ Default order, outermost first, and why::
 
 from __future__ import annotations
 
+import importlib
+
 from llmpipe.config import LLMConfig
-from llmpipe.middleware.cache import CacheMiddleware
 from llmpipe.middleware.classify import ClassifyErrorsMiddleware
-from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
 from llmpipe.middleware.counting import CountingMiddleware, Stats
 from llmpipe.middleware.logging import LoggingMiddleware
-from llmpipe.middleware.rate_limit import RateLimitMiddleware
 from llmpipe.middleware.retry import RetryMiddleware
 from llmpipe.middleware.session import SessionMiddleware
-from llmpipe.middleware.usage import UsageMiddleware
 from llmpipe.pipeline import MiddlewareStack
 from llmpipe.retry_budget import RetryBudget
 from llmpipe.retry_policy import ExponentialBackoff
 
 __all__ = [
-    "CacheMiddleware",
     "ClassifyErrorsMiddleware",
-    "ConcurrencyLimitMiddleware",
     "CountingMiddleware",
     "LoggingMiddleware",
-    "RateLimitMiddleware",
     "RetryMiddleware",
     "SessionMiddleware",
     "Stats",
-    "UsageMiddleware",
     "default_middlewares",
 ]
 
@@ -58,3 +52,19 @@ def default_middlewares(config: LLMConfig) -> MiddlewareStack:
             SessionMiddleware(config.recycle_after),
         ]
     )
+
+
+_LAZY = {
+    "CacheMiddleware": "llmpipe.middleware.cache",
+    "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
+    "RateLimitMiddleware": "llmpipe.middleware.rate_limit",
+    "UsageMiddleware": "llmpipe.middleware.usage",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The optional middlewares load on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmpipe.middleware' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

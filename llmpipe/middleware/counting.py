@@ -53,6 +53,10 @@ class CountingMiddleware:
     def snapshot(self) -> Stats:
         return Stats(**self._counts)
 
+    def count_failure(self) -> None:
+        """A call that passed the pipeline but failed later (its reply did not fit)."""
+        self._counts["failures"] += 1
+
     @property
     def requests(self) -> int:
         return self._counts["requests"]

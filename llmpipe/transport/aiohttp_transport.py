@@ -88,6 +88,12 @@ class _ReplySource:
         self._slot = slot
         self._request = request
         self._left = transport._config.max_response_bytes
+        transport._streams.add(self)
+
+    def abort(self) -> None:
+        """Close the connection under the stream (the client is closing)."""
+        self._reply.close()
+        self._content.set_exception(ConnectionResetError("the client was closed"))
 
     def _counted(self, chunk: bytes) -> bytes:
         self._left -= len(chunk)
@@ -124,6 +130,7 @@ class _ReplySource:
             else:
                 self._reply.close()
         finally:
+            self._transport._streams.discard(self)
             await self._slot.release()
 
 
@@ -155,6 +162,7 @@ class AiohttpTransport(Transport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._streams: set[_ReplySource] = set()
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -380,6 +388,8 @@ class AiohttpTransport(Transport):
 
     async def close(self) -> None:
         self._closed = True
+        for source in list(self._streams):
+            source.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
         pools = [p for p in (self._pool, *self._retiring) if p is not None]
         self._pool = None
         self._retiring.clear()
