@@ -46,6 +46,18 @@ KEY_LINES = {
         "-> LLMConnectionError",
         "ValueError: LLMConfig.temperature must be",
     ],
+    "production_stack.py": [
+        "Stack: LoggingMiddleware -> CountingMiddleware -> CacheMiddleware -> UsageMiddleware",
+        "Second call served from cache: True",
+        "Bulk calls: 3 answered, 3 refused by the budget",
+        "Stats: requests=8 cache_hits=1",
+    ],
+    "batch_checkpoint.py": [
+        "First run: 8 answered, 1 failed, in input order",
+        "Item 3: Echo: Summarise chapter 3",
+        "Item 8 failed: NotFoundError",
+        "Second run: 9 of 9 from the checkpoint, 0 requests sent",
+    ],
     "streaming.py": [
         "Async stream: Echo:| Tell| me| a| story",
         "Folded reply: 'Echo: Tell me a story about a streaming onion'",
