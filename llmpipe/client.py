@@ -349,8 +349,12 @@ class AsyncLLM:
         Every attempt of one call carries the same idempotency key, so servers
         that honour it can drop duplicates a retry may cause.
         """
-        options = {name: kwargs.pop(name) for name in _OPTION_NAMES if name in kwargs}
-        options = {name: value for name, value in options.items() if value is not None}
+        options = {}
+        if kwargs:
+            for name in _OPTION_NAMES:
+                value = kwargs.pop(name, None)
+                if value is not None:
+                    options[name] = value
         deadline = kwargs.pop("deadline", None) or self.config.deadline
         if deadline is not None:
             options["deadline_at"] = asyncio.get_running_loop().time() + deadline

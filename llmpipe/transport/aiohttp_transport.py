@@ -64,10 +64,10 @@ class _Slot:
         self.released = False
         pool.in_flight += 1
 
-    async def release(self) -> None:
+    def release(self) -> None:
         if not self.released:
             self.released = True
-            await self._transport._leave(self.pool)
+            self._transport._leave(self.pool)
 
 
 class _ReplySource:
@@ -131,7 +131,7 @@ class _ReplySource:
                 self._reply.close()
         finally:
             self._transport._streams.discard(self)
-            await self._slot.release()
+            self._slot.release()
 
 
 class AiohttpTransport(Transport):
@@ -163,6 +163,7 @@ class AiohttpTransport(Transport):
         self._closed = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._streams: set[_ReplySource] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -220,11 +221,11 @@ class AiohttpTransport(Transport):
                 return await self._send_stream(slot, request, body)
             return await self._send_plain(pool, request, body)
         except BaseException:
-            await slot.release()
+            slot.release()
             raise
         finally:
             if not request.stream:
-                await slot.release()
+                slot.release()
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
@@ -288,7 +289,7 @@ class AiohttpTransport(Transport):
                 if reply.status >= 300 or not _is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = await self._read_capped(reply, request)
-                    await slot.release()
+                    slot.release()
                     if reply.status >= 300 and self._secret is not None:
                         content = self._scrub(content)
                     return LLMResponse(
@@ -339,11 +340,14 @@ class AiohttpTransport(Transport):
 
         return aiohttp.ClientTimeout(total=None)
 
-    async def _leave(self, pool: _Pool) -> None:
+    def _leave(self, pool: _Pool) -> None:
+        """A call is done with ``pool``; a retired pool closes with its last call."""
         pool.in_flight -= 1
         if pool.retiring and pool.in_flight == 0:
             self._retiring.discard(pool)
-            await pool.session.close()
+            task = asyncio.get_running_loop().create_task(pool.session.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
         mapped = self._map_error(exc, request, seconds)
@@ -395,6 +399,8 @@ class AiohttpTransport(Transport):
         self._retiring.clear()
         for pool in pools:
             await pool.session.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     def abandon(self) -> None:
         self._closed = True
