@@ -1726,9 +1726,13 @@ async def test_fixture_yields_a_running_server_in_an_async_test(
 
 def test_package_exports_exactly_its_public_names() -> None:
     assert sorted(llmpipe.testing.__all__) == [
+        "Chaos",
+        "ChaosKind",
+        "ChaosRecord",
         "DEFAULT_MODELS",
         "Fault",
         "LLMServer",
+        "RETRYABLE",
         "RecordedRequest",
     ]
     for name in llmpipe.testing.__all__:

@@ -7,13 +7,23 @@
         ...  # point the client at server.base_url + "/v1"
 
 For faults at random, reproducibly, under load: `LLMServer(chaos=Chaos(seed=1,
-rate=0.1))`, with `Chaos` from `llmpipe.testing.chaos`.
+rate=0.1))`, with `Chaos` from this package.
 
 pytest users get the `llm_server` fixture from `llmpipe.testing.pytest_plugin`.
 This package does not import pytest, so it is usable outside tests (demos, the CLI).
 """
 
+from .chaos import RETRYABLE, Chaos, ChaosKind, ChaosRecord
 from .faults import Fault
 from .server import DEFAULT_MODELS, LLMServer, RecordedRequest
 
-__all__ = ["DEFAULT_MODELS", "Fault", "LLMServer", "RecordedRequest"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "RETRYABLE",
+    "Chaos",
+    "ChaosKind",
+    "ChaosRecord",
+    "Fault",
+    "LLMServer",
+    "RecordedRequest",
+]

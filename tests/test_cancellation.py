@@ -1,0 +1,268 @@
+"""Cancellation and shutdown: a call stopped at any point gives its connection
+back, and the client goes on working.
+
+Already covered elsewhere: task cancel while a reply is awaited and mid-stream,
+and `asyncio.timeout` during the retry sleep (test_safety.py); the sync LLM's
+close() with a call in flight, closing twice, and the ResourceWarning of an
+unclosed client (test_sync.py, test_client.py). Here: cancel while the TCP
+connect itself is pending; Ctrl-C (a real SIGINT to the main thread) in the
+sync shim while it waits for a reply, during the retry sleep and mid-stream;
+and AsyncLLM.close() with calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import pytest
+
+import llmpipe.sync
+from llmpipe import LLM, AsyncLLM, ClientClosedError, LLMConfig
+from llmpipe.testing import Fault, LLMServer
+
+HELLO = [{"role": "user", "content": "hello"}]
+ASK = [{"role": "user", "content": "one two three four five six"}]
+STALL = 5.0  # far longer than any bound below; the server ends it when it stops
+PROMPTLY = 0.5  # seconds within which an interrupted or closed call must end
+WITHIN = 5.0  # bound on every poll
+
+
+def wait_until(condition: Callable[[], bool], within: float = WITHIN) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s: {condition}")
+        time.sleep(0.005)
+
+
+async def poll(condition: Callable[[], bool], within: float = WITHIN) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s: {condition}")
+        await asyncio.sleep(0.005)
+
+
+# --- cancel during connect --------------------------------------------------------------
+
+
+class FullBacklog:
+    """A loopback port whose accept queue is full: a connect to it stays in SYN_SENT.
+
+    Linux drops the SYNs of a listener whose queue (backlog 0 holds one) is
+    full, so the client's connect neither succeeds nor fails until it gives up.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self.port: int = self.listener.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port))
+
+    def connecting(self) -> int:
+        """Sockets of this machine in SYN_SENT towards the port."""
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        return sum(1 for r in rows if r[3] == "02" and int(r[2].split(":")[1], 16) == self.port)
+
+    def close(self) -> None:
+        self.filler.close()
+        self.listener.close()
+
+
+async def test_cancel_during_connect_releases_the_slot_and_the_client_stays_usable() -> None:
+    backlog = FullBacklog()
+    base_url = f"http://127.0.0.1:{backlog.port}"
+    config = LLMConfig(base_url=base_url, timeout=30, max_retries=0, connection_limit=1)
+    async with AsyncLLM(config) as llm:
+        try:
+            task = asyncio.create_task(llm.chat_completion(HELLO))
+            await poll(lambda: backlog.connecting() == 1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert llm.transport.in_flight == 0
+            await poll(lambda: backlog.connecting() == 0)
+        finally:
+            backlog.close()
+        async with LLMServer(port=backlog.port):
+            reply = await llm.chat_completion(HELLO)  # the one pool slot is free again
+    assert reply.choices[0].message.content == "Echo: hello"
+
+
+# --- KeyboardInterrupt in the sync shim ------------------------------------------------
+
+
+@attrs.define
+class Interrupt:
+    sent_at: float | None = None
+
+
+def main_thread_is_blocked() -> bool:
+    """Whether the main thread has sat on one line of the sync shim for 10 ms: a
+    call waiting for its loop (and not between two calls, or about to make one)."""
+
+    def where() -> tuple[str, int] | None:
+        frame = sys._current_frames().get(threading.main_thread().ident or 0)
+        return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
+    first = where()
+    time.sleep(0.01)
+    return first is not None and first[0] == llmpipe.sync.__file__ and where() == first
+
+
+@contextlib.contextmanager
+def ctrl_c_when(condition: Callable[[], bool]) -> Iterator[Interrupt]:
+    """Send SIGINT to the main thread, as Ctrl-C does, once `condition()` holds
+    and the main thread is blocked in a call (not between two of them)."""
+    interrupt = Interrupt()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def fire() -> None:
+        wait_until(lambda: condition() and main_thread_is_blocked())
+        interrupt.sent_at = time.perf_counter()
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    timer = threading.Thread(target=fire, daemon=True)
+    timer.start()
+    try:
+        yield interrupt
+    finally:
+        timer.join(WITHIN)
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_promptly(interrupt: Interrupt) -> bool:
+    assert interrupt.sent_at is not None
+    return time.perf_counter() - interrupt.sent_at < PROMPTLY
+
+
+def test_ctrl_c_while_waiting_for_a_reply_cancels_the_call_and_the_llm_stays_usable(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    with LLM(config) as llm:
+        with ctrl_c_when(lambda: len(llm_server.requests) == 1) as interrupt:
+            with pytest.raises(KeyboardInterrupt):
+                llm.chat_completion(HELLO)
+            assert interrupted_promptly(interrupt)
+        wait_until(lambda: llm_server.connections == 0)  # the server saw it go
+        wait_until(lambda: llm.async_client.transport.in_flight == 0)
+        reply = llm.chat_completion(HELLO)
+    assert reply.choices[0].message.content == "Echo: hello"
+
+
+def test_ctrl_c_during_the_retry_sleep_stops_the_retries(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(status=503))
+    with LLM(attrs.evolve(config, retry_delay=STALL, max_retry_delay=STALL)) as llm:
+        transport = llm.async_client.transport
+
+        def sleeping() -> bool:  # the 503 came back, and its connection was given back
+            return len(llm_server.requests) == 1 and transport.in_flight == 0
+
+        with ctrl_c_when(sleeping) as interrupt:
+            with pytest.raises(KeyboardInterrupt):
+                llm.chat_completion(HELLO)
+            assert interrupted_promptly(interrupt)
+        wait_until(lambda: llm.get_stats().attempts == 1)  # counted once the call has ended
+        assert len(llm_server.requests) == 1
+        reply = llm.chat_completion(HELLO)
+    assert reply.choices[0].message.content == "Echo: hello"
+
+
+def test_ctrl_c_mid_stream_closes_its_connection_and_the_llm_stays_usable(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=2, delay=STALL))
+    received: list[object] = []
+    with LLM(config) as llm:
+        stream = llm.chat_completion(ASK, stream=True)
+        with ctrl_c_when(lambda: len(received) == 2) as interrupt:
+            with pytest.raises(KeyboardInterrupt):
+                for chunk in stream:
+                    received.append(chunk)
+            assert interrupted_promptly(interrupt)
+        wait_until(lambda: llm_server.connections == 0)
+        wait_until(lambda: llm.async_client.transport.in_flight == 0)
+        reply = llm.chat_completion(ASK, stream=True).collect()
+    assert reply.choices[0].message.content == "Echo: one two three four five six"
+
+
+# --- AsyncLLM.close() with calls in flight ------------------------------------------------
+
+
+async def close_while_in_flight(
+    llm: AsyncLLM, call: asyncio.Task[Any], ready: Callable[[], bool]
+) -> float:
+    """Close once `ready()`; return how long the call took to end after the close."""
+    await poll(ready)
+    closing = time.perf_counter()
+    await llm.close()
+    with pytest.raises(ClientClosedError):
+        await call
+    return time.perf_counter() - closing
+
+
+async def test_close_fails_a_call_awaiting_its_reply_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    llm = AsyncLLM(config)
+    call = asyncio.create_task(llm.chat_completion(HELLO))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+    assert llm.transport.in_flight == 0
+    await poll(lambda: llm_server.connections == 0)
+
+
+async def test_close_fails_a_stream_awaiting_its_first_event_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=0, delay=STALL))
+    llm = AsyncLLM(attrs.evolve(config, timeout=1))
+    call = asyncio.create_task(llm.chat_completion(ASK, stream=True))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+
+
+async def test_close_fails_a_stream_mid_body_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(stall_after_events=2, delay=STALL))
+    llm = AsyncLLM(attrs.evolve(config, timeout=1))
+    stream = await llm.chat_completion(ASK, stream=True)
+    received: list[object] = []
+
+    async def read() -> object:
+        async for chunk in stream:
+            received.append(chunk)
+        return None
+
+    call = asyncio.create_task(read())
+    took = await close_while_in_flight(llm, call, lambda: len(received) == 2)
+    assert took < PROMPTLY
+
+
+async def test_close_fails_a_call_in_its_retry_sleep_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(status=503))
+    llm = AsyncLLM(attrs.evolve(config, retry_delay=1, max_retry_delay=1))
+    call = asyncio.create_task(llm.chat_completion(HELLO))
+
+    def sleeping() -> bool:
+        return len(llm_server.requests) == 1 and llm.transport.in_flight == 0
+
+    took = await close_while_in_flight(llm, call, sleeping)
+    assert took < PROMPTLY
+    assert len(llm_server.requests) == 1
