@@ -155,9 +155,7 @@ async def test_concurrent_streams_each_get_their_own_text(client):
     assert replies == [f"Echo: word{i}" for i in range(20)]
 
 
-async def test_closing_the_client_mid_stream_ends_the_stream_with_a_clear_error(
-    llm_server, config
-):
+async def test_closing_the_client_mid_stream_ends_the_stream_with_a_clear_error(llm_server, config):
     from llmpipe import ClientClosedError
     from llmpipe.testing import Fault
 
