@@ -1,25 +1,21 @@
 """LLM: the sync shim over AsyncLLM.
 
-One private event loop runs on a daemon thread; each call is submitted with
-``run_coroutine_threadsafe``. So it works inside Jupyter or any running loop,
-and one LLM can be shared by many threads.
+It owns one private event loop, run by the calling threads themselves
+(``LoopDriver``): no thread hop per call. It works inside Jupyter or any
+running loop, and one LLM can be shared by many threads.
 """
 
 from __future__ import annotations
 
-import _thread
-import asyncio
-import concurrent.futures
-import threading
 import warnings
 import weakref
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from llmpipe._loop_driver import LoopDriver
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMError
 from llmpipe.middleware import Stats
 from llmpipe.models import (
     ChatCompletionChunk,
@@ -41,132 +37,11 @@ __all__ = ["LLM"]
 T = TypeVar("T")
 
 
-class _LoopThread:
-    """An event loop on a daemon thread, started on first use."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    @property
-    def started(self) -> bool:
-        return self._loop is not None
-
-    def _start(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._stopped:
-                raise ClientClosedError("this LLM is closed; create a new LLM to send requests")
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-                thread = threading.Thread(
-                    target=_serve, args=(loop, ready), name="llmpipe-loop", daemon=True
-                )
-                thread.start()
-                ready.wait()
-                self._thread, self._loop = thread, loop
-            return self._loop
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            loop = self._loop if self._loop is not None and not self._stopped else self._start()
-        except BaseException:
-            coro.close()
-            raise
-        if self._thread is threading.current_thread():
-            coro.close()
-            raise LLMError(
-                "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
-            )
-        call = _Call(coro)
-        loop.call_soon_threadsafe(call.start, loop)
-        try:
-            call.done.acquire()  # interruptible: Ctrl-C lands here
-        except BaseException:  # KeyboardInterrupt: stop the call, free its connection
-            loop.call_soon_threadsafe(call.cancel)
-            raise
-        task = call.task
-        assert task is not None
-        if task.cancelled():
-            if self._stopped:
-                raise ClientClosedError("the LLM was closed while this call was in flight")
-            raise concurrent.futures.CancelledError
-        result: T = task.result()
-        return result
-
-    def stop(self, final: Coroutine[Any, Any, None]) -> None:
-        """Run ``final`` (the client's close), cancel what is left, stop the loop."""
-        with self._lock:
-            self._stopped = True
-            loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            final.close()
-            return
-        if thread is threading.current_thread():  # garbage-collected on the loop itself
-            task = loop.create_task(_drain(final))
-            task.add_done_callback(lambda _: loop.stop())
-            return
-        asyncio.run_coroutine_threadsafe(_drain(final), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
-
-
-class _Call:
-    """One coroutine handed to the loop thread, and a lock the caller waits on.
-
-    A bare lock is the cheapest cross-thread signal Python has; it costs far
-    less than ``run_coroutine_threadsafe``'s Future and Condition on every call.
-    """
-
-    __slots__ = ("cancelled", "coro", "done", "task")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self.coro = coro
-        self.task: asyncio.Task[Any] | None = None
-        self.cancelled = False
-        self.done = _thread.allocate_lock()
-        self.done.acquire()
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.cancelled:
-            self.coro.close()
-            return
-        self.task = loop.create_task(self.coro)
-        self.task.add_done_callback(self._finished)
-
-    def _finished(self, _: asyncio.Task[Any]) -> None:
-        self.done.release()
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        if self.task is not None:
-            self.task.cancel()
-
-
-def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-    asyncio.set_event_loop(loop)
-    loop.call_soon(ready.set)
-    loop.run_forever()
-
-
-async def _drain(final: Coroutine[Any, Any, None]) -> None:
-    await final
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks() if task is not current]
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    await asyncio.get_running_loop().shutdown_asyncgens()
-
-
-def _shutdown(runner: _LoopThread, client: AsyncLLM) -> None:
+def _shutdown(runner: LoopDriver, client: AsyncLLM) -> None:
     runner.stop(client.close())
 
 
-def _collected(runner: _LoopThread, client: AsyncLLM) -> None:
+def _collected(runner: LoopDriver, client: AsyncLLM) -> None:
     """An LLM that was used is being collected (or the interpreter exits) unclosed.
 
     A finalizer rather than ``__del__``: it also runs for an LLM caught in a
@@ -192,7 +67,7 @@ class LLM:
         transport: Transport | None = None,
     ) -> None:
         self._client = AsyncLLM(config, middlewares, transport=transport)
-        self._runner = _LoopThread()
+        self._runner = LoopDriver()
         self._finalizer = weakref.finalize(self, _collected, self._runner, self._client)
 
     def __repr__(self) -> str:

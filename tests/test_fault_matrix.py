@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 import pytest
 
+import llmpipe
 from llmpipe import (
     LLM,
     AsyncLLM,
@@ -171,9 +172,13 @@ class Outcome:
     in_flight: int = -1
 
 
+KEY = "sk-matrix-SECRET-4242"  # must never surface, whatever the fault
+
+
 def config(server: LLMServer) -> LLMConfig:
     return LLMConfig(
         base_url=server.base_url,
+        api_key=KEY,
         timeout=TIMEOUT,
         retry_delay=RETRY_DELAY,
         max_retry_delay=MAX_RETRY_DELAY,
@@ -243,6 +248,8 @@ def armed_server(run: Run) -> LLMServer:
 def test_fault_gives_the_documented_outcome_promptly_and_leaves_nothing_behind(run: Run) -> None:
     content = f"matrix {run.case.name}"
     server = armed_server(run)
+    logged: list[str] = []
+    llmpipe.enable_logging("DEBUG", sink=logged.append)
     with warnings.catch_warnings(record=True) as caught, server.run_in_thread():
         warnings.simplefilter("always")
         if run.case.fault is not None:
@@ -253,6 +260,7 @@ def test_fault_gives_the_documented_outcome_promptly_and_leaves_nothing_behind(r
             outcome = asyncio.run(call_async(server, run.stream, content))
         closed = wait_until(lambda: server.connections == 0)
         gc.collect()
+    llmpipe.disable_logging()
 
     if run.raises is None:
         assert outcome.error is None, outcome.error
@@ -266,6 +274,11 @@ def test_fault_gives_the_documented_outcome_promptly_and_leaves_nothing_behind(r
     assert outcome.in_flight == 0
     assert closed, f"{server.connections} connection(s) still open after the client closed"
     assert [str(w.message) for w in caught] == []
+    assert logged, "DEBUG logging was on: the call must have left records"
+    error = outcome.error
+    shown = [*logged, str(error), repr(error), repr(getattr(error, "body", None))]
+    assert not [text for text in shown if KEY in text]
+    assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in server.requests)
 
 
 def test_the_matrix_covers_every_kind_of_chaos() -> None:

@@ -26,9 +26,9 @@ from llmpipe import (
     Model,
     ModelsResponse,
 )
+from llmpipe._loop_driver import LoopDriver
 from llmpipe.testing import DEFAULT_MODELS, Fault, LLMServer
 
-LOOP_THREAD = "llmpipe-loop"
 AIOHTTP_UNCLOSED = ("Unclosed client session", "Unclosed connector")
 
 MESSAGES = [
@@ -37,8 +37,8 @@ MESSAGES = [
 ]
 
 
-def loop_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == LOOP_THREAD}
+def live_threads() -> set[threading.Thread]:
+    return set(threading.enumerate())
 
 
 @attrs.define
@@ -145,16 +145,15 @@ def test_list_models_returns_the_typed_model_list(config: LLMConfig) -> None:
     assert [model.id for model in models.data] == list(DEFAULT_MODELS)
 
 
-def test_context_manager_closes_the_llm_and_stops_its_loop_thread(config: LLMConfig) -> None:
-    before = loop_threads()
+def test_context_manager_closes_the_llm_and_its_private_loop(config: LLMConfig) -> None:
+    before = live_threads()
     with LLM(config) as llm:
         response = llm.chat_completion(MESSAGES)
-        started = loop_threads() - before
-        assert len(started) == 1
+        assert live_threads() == before  # the calling thread runs the loop itself
 
     assert response.choices[0].message.content == "Echo: Hello!"
     assert llm.closed
-    assert not any(thread.is_alive() for thread in started)
+    assert llm._runner.loop_closed
 
 
 def test_get_last_response_is_the_last_completion(config: LLMConfig) -> None:
@@ -343,15 +342,14 @@ def test_llm_keeps_working_after_reset_session(config: LLMConfig) -> None:
 # --- warnings and leaks ------------------------------------------------------------
 
 
-def use_and_drop_without_close(config: LLMConfig) -> set[threading.Thread]:
-    """Make one call, drop the LLM unclosed; return the loop thread(s) it started."""
-    before = loop_threads()
+def use_and_drop_without_close(config: LLMConfig) -> LoopDriver:
+    """Make one call, drop the LLM unclosed; return the driver of its loop."""
     llm = LLM(config)
     llm.chat_completion(MESSAGES)
-    started = loop_threads() - before
+    runner = llm._runner
     del llm
     gc.collect()
-    return started
+    return runner
 
 
 def test_a_closed_llm_emits_no_warning(config: LLMConfig) -> None:
@@ -390,12 +388,11 @@ def test_a_dropped_unclosed_llm_leaves_no_unclosed_aiohttp_session(
         assert phrase not in caplog.text
 
 
-def test_a_dropped_unclosed_llm_stops_its_loop_thread(config: LLMConfig) -> None:
+def test_a_dropped_unclosed_llm_closes_its_private_loop(config: LLMConfig) -> None:
     with pytest.warns(ResourceWarning, match="unclosed LLM"):
-        started = use_and_drop_without_close(config)
+        runner = use_and_drop_without_close(config)
 
-    assert len(started) == 1
-    assert not any(thread.is_alive() for thread in started)
+    assert runner.loop_closed
 
 
 def test_an_unclosed_llm_caught_in_a_reference_cycle_still_warns_once(config: LLMConfig) -> None:
@@ -416,7 +413,7 @@ def test_an_unclosed_llm_caught_in_a_reference_cycle_still_warns_once(config: LL
 
 
 def test_a_dropped_llm_that_was_never_used_emits_no_warning(config: LLMConfig) -> None:
-    before = loop_threads()
+    before = live_threads()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         llm = LLM(config)
@@ -424,7 +421,7 @@ def test_a_dropped_llm_that_was_never_used_emits_no_warning(config: LLMConfig) -
         gc.collect()
 
     assert [str(w.message) for w in caught] == []
-    assert loop_threads() == before
+    assert live_threads() == before
 
 
 # --- close while a call is in flight ------------------------------------------------

@@ -1,0 +1,236 @@
+"""The sync shim's event loop, driven by the threads that call it.
+
+A loop on a thread of its own costs two thread switches per call (the hand-off
+and the wake-up), which measured as much CPU as the rest of a call. Here the
+calling thread runs the loop itself. When several threads call at once, one
+of them drives: it runs the loop, which progresses every thread's call, until
+its own call is done; the others wait and one takes over when it stops. A
+caller that is already inside a running loop (Jupyter, async code) cannot
+drive, so its call is driven from a short-lived helper thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from llmpipe.errors import ClientClosedError, LLMError
+
+__all__ = ["LoopDriver"]
+
+T = TypeVar("T")
+
+
+class _Handover:
+    """A call given to the loop while another thread drives it."""
+
+    __slots__ = ("coro", "finished", "future", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.coro = coro
+        self.task: asyncio.Task[Any] | None = None
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.finished = False
+
+    def start(self, loop: asyncio.AbstractEventLoop, notify: threading.Condition) -> None:
+        if self.future.cancelled():  # the caller gave up before its turn
+            self.coro.close()
+            self._done(notify)
+            return
+        self.task = loop.create_task(self.coro)
+        self.task.add_done_callback(lambda task: self._settle(task, notify))
+
+    def _settle(self, task: asyncio.Task[Any], notify: threading.Condition) -> None:
+        if not self.future.done():
+            if task.cancelled():
+                self.future.cancel()
+            elif task.exception() is not None:
+                self.future.set_exception(task.exception())  # type: ignore[arg-type]
+            else:
+                self.future.set_result(task.result())
+        self._done(notify)
+
+    def _done(self, notify: threading.Condition) -> None:
+        with notify:
+            self.finished = True
+            notify.notify_all()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        elif not self.future.done():
+            self.future.cancel()
+
+
+class LoopDriver:
+    """Runs coroutines on one private loop, from any number of threads."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drive = threading.Lock()  # held by the thread running the loop
+        self._changed = threading.Condition()  # a drive ended, or a handed-over call finished
+        self._driver: int | None = None  # ident of the thread driving now
+        self._stopped = False
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    @property
+    def loop_closed(self) -> bool:
+        """Whether the private loop was made and has been closed since."""
+        return self._loop is not None and self._loop.is_closed()
+
+    def _loop_for_call(self) -> asyncio.AbstractEventLoop:
+        if self._stopped:
+            raise ClientClosedError("this LLM is closed; create a new LLM to send requests")
+        loop = self._loop
+        if loop is None:
+            with self._changed:
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                loop = self._loop
+        return loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the private loop and return its result."""
+        try:
+            loop = self._loop_for_call()
+            if self._driver == threading.get_ident():
+                raise LLMError(
+                    "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
+                )
+        except BaseException:
+            coro.close()
+            raise
+        if asyncio._get_running_loop() is not None:
+            return self._run_from_helper(coro)
+        return self._run(loop, coro)
+
+    def _run(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+        if self._drive.acquire(blocking=False):
+            if loop.is_closed():
+                self._release()
+                coro.close()
+                raise _closed_error()
+            task = loop.create_task(coro)
+            self._drive_until(loop, task, task.cancel)
+            result: T = self._outcome(task)
+            return result
+        call = _Handover(coro, loop)
+        try:
+            loop.call_soon_threadsafe(call.start, loop, self._changed)
+        except RuntimeError:  # closed between the check and now
+            coro.close()
+            raise _closed_error() from None
+        try:
+            with self._changed:
+                while not call.finished:
+                    if self._drive.acquire(blocking=False):
+                        break
+                    self._changed.wait()
+        except BaseException:  # Ctrl-C while waiting for another thread to drive
+            loop.call_soon_threadsafe(call.cancel)
+            raise
+        if not call.finished:  # the previous driver stopped: this thread drives now
+            self._drive_until(loop, call.future, call.cancel)
+        outcome: T = self._outcome(call.future)
+        return outcome
+
+    def _drive_until(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], cancel: Any
+    ) -> None:
+        """Run the loop (holding the drive lock) until ``future`` is done."""
+        self._driver = threading.get_ident()
+        try:
+            try:
+                loop.run_until_complete(future)
+            except BaseException:
+                if future.done():
+                    return  # the call's own outcome: _outcome reports it
+                cancel()  # Ctrl-C: let the call unwind and give its connection back
+                with contextlib.suppress(BaseException):  # its outcome no longer matters
+                    loop.run_until_complete(future)
+                raise
+        finally:
+            self._driver = None
+            self._release()
+
+    def _release(self) -> None:
+        with self._changed:
+            self._drive.release()
+            self._changed.notify_all()
+
+    def _outcome(self, future: asyncio.Future[Any]) -> Any:
+        if future.cancelled():
+            if self._stopped:
+                raise _closed_error()
+            raise asyncio.CancelledError
+        return future.result()
+
+    def _run_from_helper(self, coro: Coroutine[Any, Any, T]) -> T:
+        outcome: list[Any] = []
+
+        def drive() -> None:
+            try:
+                outcome.append((True, self._run(self._loop_for_call(), coro)))
+            except BaseException as error:
+                outcome.append((False, error))
+
+        helper = threading.Thread(target=drive, name="llmpipe-call", daemon=True)
+        helper.start()
+        helper.join()
+        ok, value = outcome[0]
+        if ok:
+            result: T = value
+            return result
+        raise value
+
+    def stop(self, final: Coroutine[Any, Any, None]) -> None:
+        """Run ``final`` (the client's close), end what is left, close the loop."""
+        loop = self._loop
+        if loop is None or self._stopped:
+            self._stopped = True
+            final.close()
+            return
+        if self._driver == threading.get_ident():  # collected while this thread drives
+            self._stopped = True
+            loop.create_task(_drain(final))
+            return
+        self._stopped = True
+        if asyncio._get_running_loop() is not None:
+            helper = threading.Thread(target=self._finish, args=(loop, final), daemon=True)
+            helper.start()
+            helper.join()
+        else:
+            self._finish(loop, final)
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, final: Coroutine[Any, Any, None]) -> None:
+        try:
+            self._run(loop, _drain(final))
+        finally:
+            with self._changed:
+                while not self._drive.acquire(blocking=False):
+                    self._changed.wait()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+            finally:
+                self._release()
+
+
+def _closed_error() -> ClientClosedError:
+    return ClientClosedError("the LLM was closed while this call was in flight")
+
+
+async def _drain(final: Coroutine[Any, Any, None]) -> None:
+    """Close the client, then end every call still on the loop."""
+    await final
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
