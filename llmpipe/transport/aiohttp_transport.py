@@ -323,16 +323,19 @@ class AiohttpTransport(Transport):
         if declared is not None and declared > limit:
             reply.close()
             raise _too_large(request, limit)
-        parts: list[bytes] = []
-        total = 0
         content = reply.content
-        while chunk := await content.readany():
+        first = content.read_nowait()  # a small reply is usually here whole already
+        if content.at_eof() and len(first) <= limit:
+            return first
+        parts = [first]
+        total = len(first)
+        while total <= limit and (chunk := await content.readany()):
             total += len(chunk)
-            if total > limit:
-                reply.close()  # the rest is never read: this connection cannot be reused
-                raise _too_large(request, limit)
             parts.append(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if total > limit:
+            reply.close()  # the rest is never read: this connection cannot be reused
+            raise _too_large(request, limit)
+        return b"".join(parts)
 
     def _no_read_timeout(self) -> aiohttp.ClientTimeout:
         """Streams time themselves (first event, idle); aiohttp must not cut them."""
