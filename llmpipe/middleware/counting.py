@@ -13,8 +13,8 @@ import attrs
 from llmpipe.errors import LLMError
 from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
+from llmpipe.reported_usage import UsageWatcher, reply_usage
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.sse import ServerSentEvent
 
 __all__ = ["CountingMiddleware", "Stats"]
 
@@ -78,15 +78,17 @@ class CountingMiddleware:
             if cache is not None:  # set by a cache layer inside this one: "hit" or "miss"
                 counts["cache_hits" if cache == "hit" else "cache_misses"] += 1
         if response.stream is not None:
-            response.stream.observe(_StreamCounter(counts))
+            response.stream.observe(UsageWatcher(self._stream_ended))
             return response
-        try:
-            payload: Any = response.json()
-        except LLMError:
-            return response  # the client reports the malformed body; counting stays quiet
-        if isinstance(payload, dict):
-            _add_usage(counts, payload.get("usage"))
+        _add_usage(counts, reply_usage(response))  # a malformed body: the client reports it
         return response
+
+    def _stream_ended(self, usage: Any, summary: StreamSummary) -> None:
+        """Usage from the stream's last chunk; a stream that failed after its first
+        event is a failed call."""
+        _add_usage(self._counts, usage)
+        if summary.error is not None:
+            self._counts["failures"] += 1
 
 
 def _add_usage(counts: dict[str, int], usage: Any) -> None:
@@ -95,25 +97,3 @@ def _add_usage(counts: dict[str, int], usage: Any) -> None:
             value = usage.get(field)
             if isinstance(value, int):
                 counts[field] += value
-
-
-class _StreamCounter:
-    """Takes usage from the stream's last usage-bearing chunk; counts a stream
-    that fails after its first event as a failure."""
-
-    __slots__ = ("_counts", "_usage")
-
-    def __init__(self, counts: dict[str, int]) -> None:
-        self._counts = counts
-        self._usage: Any = None
-
-    def on_event(self, event: ServerSentEvent) -> None:
-        if b'"usage"' in event.raw:
-            payload = event.json()
-            if isinstance(payload, dict) and payload.get("usage"):
-                self._usage = payload["usage"]
-
-    def on_end(self, summary: StreamSummary) -> None:
-        _add_usage(self._counts, self._usage)
-        if summary.error is not None:
-            self._counts["failures"] += 1

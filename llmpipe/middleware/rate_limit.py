@@ -36,7 +36,7 @@ from llmpipe.ratelimit.bucket import Bucket
 from llmpipe.ratelimit.estimate import CharacterEstimator, TokenEstimator
 from llmpipe.ratelimit.headers import ServerLimits
 from llmpipe.ratelimit.local import LocalLimiter
-from llmpipe.ratelimit.usage import StreamUsage, reported_tokens
+from llmpipe.ratelimit.usage import reported_tokens, stream_tokens
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.retry_policy import parse_retry_after
 
@@ -139,7 +139,7 @@ class RateLimitMiddleware:
         await self._learn(response.headers, response.status, tokens)
         if counts_tokens:
             if response.stream is not None:
-                response.stream.observe(StreamUsage(partial(self._correct_later, tokens)))
+                response.stream.observe(stream_tokens(partial(self._correct_later, tokens)))
             else:
                 await self._correct(tokens, reported_tokens(response))
         return response

@@ -21,15 +21,14 @@ date suffix that a table would not list.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from llmpipe import logs
 from llmpipe.errors import LLMError, UsageLimitExceeded
-from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler, Pipeline
+from llmpipe.reported_usage import UsageWatcher, reply_usage
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.sse import ServerSentEvent
 from llmpipe.usage.budget import BudgetLike, Charge, Hold
 from llmpipe.usage.estimate import Estimator, UsageEstimator
 from llmpipe.usage.prices import Price, price_for
@@ -103,9 +102,11 @@ class UsageMiddleware:
         tag = request.options.get("tag")
         account = _Account(self._tracker, model, None if tag is None else str(tag), price, hold)
         if response.stream is not None:
-            response.stream.observe(_StreamUsage(account, self._settle_later))
+            response.stream.observe(
+                UsageWatcher(lambda usage, _: self._settle_later(hold, account.record(usage)))
+            )
         elif response.ok:
-            await self._settle(hold, account.record(_usage_of(response)))
+            await self._settle(hold, account.record(reply_usage(response)))
         else:
             await self._settle(hold, _NOTHING)
         return response
@@ -154,14 +155,6 @@ def find_usage(pipeline: Pipeline) -> UsageMiddleware:
     return usage
 
 
-def _usage_of(response: LLMResponse) -> Any:
-    try:
-        payload: Any = response.json()
-    except LLMError:
-        return None  # the client reports the malformed body
-    return payload.get("usage") if isinstance(payload, dict) else None
-
-
 class _Account:
     """One call's bookkeeping: record what its reply reported, and say what to charge."""
 
@@ -193,25 +186,3 @@ class _Account:
         cost = 0.0 if self._price is None else self._price.cost(*tokens)
         self._tracker.record(self._model, self._tag, *tokens, cost)
         return Charge(sum(tokens), cost)
-
-
-class _StreamUsage:
-    """Keeps the last usage-bearing chunk; records and settles when the stream ends."""
-
-    __slots__ = ("_account", "_settle_later", "_usage")
-
-    def __init__(
-        self, account: _Account, settle_later: Callable[[Hold | None, Charge], None]
-    ) -> None:
-        self._account = account
-        self._settle_later = settle_later
-        self._usage: Any = None
-
-    def on_event(self, event: ServerSentEvent) -> None:
-        if b'"usage"' in event.raw:
-            payload = event.json()
-            if isinstance(payload, dict) and payload.get("usage"):
-                self._usage = payload["usage"]
-
-    def on_end(self, summary: StreamSummary) -> None:
-        self._settle_later(self._account.hold, self._account.record(self._usage))
