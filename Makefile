@@ -60,4 +60,4 @@ soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
