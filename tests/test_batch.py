@@ -256,7 +256,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_batch_killed_mid_run_then_rerun_holds_every_item_exactly_once(
     llm_server, config, tmp_path
 ):

@@ -27,7 +27,6 @@ READY = re.compile(r"^llmpipe test server listening on (http://127\.0\.0\.1:(\d+
 SERVER_KEY = "sk-right-key-5f1d2c"
 WRONG_KEY = "sk-wrong-key-9a8b7c"
 Capture = pytest.CaptureFixture[str]
-posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 @pytest.fixture(autouse=True)
@@ -313,7 +312,6 @@ def test_python_m_llmpipe_error_exits_1_without_traceback() -> None:
     assert result.stderr.count("\n") == 1
 
 
-@posix_signals
 def test_serve_answers_then_stops_cleanly_on_sigterm(capsys: Capture) -> None:
     with serve_process() as (process, url):
         code, out, _ = run(capsys, "--base-url", url, "chat", "ping")
@@ -324,7 +322,6 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(capsys: Capture) -> None:
     assert (rest, err) == ("", "")
 
 
-@posix_signals
 def test_serve_stops_cleanly_on_ctrl_c() -> None:
     with serve_process() as (process, _):
         process.send_signal(signal.SIGINT)

@@ -148,7 +148,6 @@ def test_run_all_passes_the_server_url_and_not_the_users_key(tmp_path: Path) -> 
     assert "key None\n" in result.stdout
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_run_all_leaves_no_process_behind_when_terminated(tmp_path: Path) -> None:
     slow = tmp_path / "slow.py"
     slow.write_text("import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(60)\n")
