@@ -18,120 +18,18 @@ from llmpipe.errors import (
     ClientClosedError,
     LLMConnectionError,
     LLMError,
-    LLMResponseError,
     LLMTimeoutError,
 )
 from llmpipe.event_stream import EventStream
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
+from llmpipe.transport.pool import Pool, Slot
+from llmpipe.transport.reply_source import ReplySource, is_event_stream, too_large
 
 if TYPE_CHECKING:
     import aiohttp
 
 __all__ = ["AiohttpTransport"]
-
-
-class _Pool:
-    """One ClientSession and the calls still using it."""
-
-    __slots__ = ("in_flight", "retiring", "session")
-
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
-        self.in_flight = 0
-        self.retiring = False
-
-
-def _too_large(request: LLMRequest, limit: int) -> LLMResponseError:
-    return LLMResponseError(
-        f"{request.endpoint}: the reply is larger than max_response_bytes={limit}; "
-        "raise the limit if such replies are expected"
-    )
-
-
-def _is_event_stream(content_type: str) -> bool:
-    return content_type == "text/event-stream"
-
-
-class _Slot:
-    """One call's hold on a pool; given back exactly once, however the call ends."""
-
-    __slots__ = ("_transport", "pool", "released")
-
-    def __init__(self, transport: AiohttpTransport, pool: _Pool) -> None:
-        self._transport = transport
-        self.pool = pool
-        self.released = False
-        pool.in_flight += 1
-
-    def release(self) -> None:
-        if not self.released:
-            self.released = True
-            self._transport._leave(self.pool)
-
-
-class _ReplySource:
-    """The body of one streamed aiohttp reply, as an EventStream's ByteSource."""
-
-    __slots__ = ("_content", "_left", "_reply", "_request", "_slot", "_transport")
-
-    def __init__(
-        self,
-        reply: aiohttp.ClientResponse,
-        transport: AiohttpTransport,
-        slot: _Slot,
-        request: LLMRequest,
-    ) -> None:
-        self._reply = reply
-        self._content = reply.content
-        self._transport = transport
-        self._slot = slot
-        self._request = request
-        self._left = transport._config.max_response_bytes
-        transport._streams.add(self)
-
-    def abort(self) -> None:
-        """Close the connection under the stream (the client is closing)."""
-        self._reply.close()
-        self._content.set_exception(ConnectionResetError("the client was closed"))
-
-    def _counted(self, chunk: bytes) -> bytes:
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise _too_large(self._request, self._transport._config.max_response_bytes)
-        secret = self._transport._secret
-        if secret is not None and secret in chunk:  # a key split across chunks is not caught
-            return self._transport._scrub(chunk)
-        return chunk
-
-    def read_nowait(self) -> bytes:
-        try:
-            chunk = self._content.read_nowait()
-        except Exception as exc:
-            raise self._transport._mapped(exc, self._request, 0) from exc
-        return self._counted(chunk)
-
-    async def read(self) -> bytes:
-        try:
-            chunk = await self._content.readany()
-        except Exception as exc:
-            raise self._transport._mapped(exc, self._request, 0) from exc
-        return self._counted(chunk)
-
-    def at_eof(self) -> bool:
-        return self._content.at_eof()
-
-    async def release(self, completed: bool) -> None:
-        try:
-            while completed and not self._content.at_eof() and self._content.read_nowait():
-                pass  # the chunked terminator after [DONE]: consume it to reuse the connection
-            if completed and self._content.at_eof():
-                self._reply.release()
-            else:
-                self._reply.close()
-        finally:
-            self._transport._streams.discard(self)
-            self._slot.release()
 
 
 class AiohttpTransport(Transport):
@@ -157,12 +55,12 @@ class AiohttpTransport(Transport):
                 "read and alter traffic, the API key included",
                 root=self._root,
             )
-        self._pool: _Pool | None = None
-        self._retiring: set[_Pool] = set()
+        self._pool: Pool | None = None
+        self._retiring: set[Pool] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._streams: set[_ReplySource] = set()
+        self._streams: set[ReplySource] = set()
         self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
 
     def __repr__(self) -> str:
@@ -189,7 +87,7 @@ class AiohttpTransport(Transport):
             timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         return timeout
 
-    def _open(self) -> _Pool:
+    def _open(self) -> Pool:
         import aiohttp
 
         loop = asyncio.get_running_loop()
@@ -207,7 +105,7 @@ class AiohttpTransport(Transport):
             headers=self._headers,
             timeout=self._timeout(self._config.timeout),
         )
-        self._pool = _Pool(session)
+        self._pool = Pool(session)
         return self._pool
 
     async def send(self, request: LLMRequest) -> LLMResponse:
@@ -215,7 +113,7 @@ class AiohttpTransport(Transport):
             raise ClientClosedError("the client is closed; create a new client to send requests")
         pool = self._pool or self._open()
         body = None if request.body is None else _json.dumps(request.body)
-        slot = _Slot(self, pool)
+        slot = Slot(self, pool)
         try:
             if request.stream:  # a stream gives its slot back when it ends
                 return await self._send_stream(slot, request, body)
@@ -240,9 +138,7 @@ class AiohttpTransport(Transport):
             )
         return min(seconds, left)
 
-    async def _send_plain(
-        self, pool: _Pool, request: LLMRequest, body: bytes | None
-    ) -> LLMResponse:
+    async def _send_plain(self, pool: Pool, request: LLMRequest, body: bytes | None) -> LLMResponse:
         seconds = self._config.timeout if request.timeout is None else request.timeout
         seconds = self._attempt_seconds(request, seconds)
         started = time.perf_counter()
@@ -266,7 +162,7 @@ class AiohttpTransport(Transport):
             raise self._mapped(exc, request, seconds) from exc
 
     async def _send_stream(
-        self, slot: _Slot, request: LLMRequest, body: bytes | None
+        self, slot: Slot, request: LLMRequest, body: bytes | None
     ) -> LLMResponse:
         """Send, then wait for the first event, so failures up to it are the send's."""
         options = request.options
@@ -286,7 +182,7 @@ class AiohttpTransport(Transport):
                     headers=headers,
                     timeout=self._no_read_timeout(),
                 )
-                if reply.status >= 300 or not _is_event_stream(reply.content_type):
+                if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = await self._read_capped(reply, request)
                     slot.release()
@@ -300,7 +196,7 @@ class AiohttpTransport(Transport):
         except Exception as exc:
             raise self._mapped(exc, request, first) from exc
         stream = EventStream(
-            _ReplySource(reply, self, slot, request),
+            ReplySource(reply, self, slot, request),
             endpoint=request.endpoint,
             first_event_timeout=first,
             idle_timeout=idle,
@@ -322,7 +218,7 @@ class AiohttpTransport(Transport):
         declared = reply.content_length
         if declared is not None and declared > limit:
             reply.close()
-            raise _too_large(request, limit)
+            raise too_large(request, limit)
         content = reply.content
         first = content.read_nowait()  # a small reply is usually here whole already
         if content.at_eof() and len(first) <= limit:
@@ -334,7 +230,7 @@ class AiohttpTransport(Transport):
             parts.append(chunk)
         if total > limit:
             reply.close()  # the rest is never read: this connection cannot be reused
-            raise _too_large(request, limit)
+            raise too_large(request, limit)
         return b"".join(parts)
 
     def _no_read_timeout(self) -> aiohttp.ClientTimeout:
@@ -343,7 +239,7 @@ class AiohttpTransport(Transport):
 
         return aiohttp.ClientTimeout(total=None)
 
-    def _leave(self, pool: _Pool) -> None:
+    def _leave(self, pool: Pool) -> None:
         """A call is done with ``pool``; a retired pool closes with its last call."""
         pool.in_flight -= 1
         if pool.retiring and pool.in_flight == 0:
