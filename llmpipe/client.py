@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
 from llmpipe._convert import dump_messages, structure_reply
+from llmpipe.call_building import call_settings, generation_request
 from llmpipe.classification import api_error_from
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
@@ -41,10 +41,6 @@ T = TypeVar("T")
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
 
-# Per-call settings read by middlewares, never sent: retry, stream timeouts,
-# cache policy override, usage tag.
-_OPTION_NAMES = ("max_retries", "first_event_timeout", "idle_timeout", "cache", "tag")
-
 
 class AsyncLLM:
     """An async client for one OpenAI-compatible server.
@@ -67,7 +63,6 @@ class AsyncLLM:
         self.pipeline = Pipeline(stack, self.transport)
         self._counter: CountingMiddleware | None = self.pipeline.find(CountingMiddleware)
         self._last_response: LastResponse | None = None
-        self._idempotency_header = self.config.idempotency_header
         self._calls: set[asyncio.Task[Any] | None] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -141,7 +136,8 @@ class AsyncLLM:
             if stream:
                 raise ValueError("response_model cannot be combined with stream=True")
             kwargs["response_format"] = response_format_for(response_model)
-        request = self._generation(
+        request = generation_request(
+            self.config,
             "chat/completions",
             "messages",
             dump_messages(messages),
@@ -198,8 +194,8 @@ class AsyncLLM:
         ):
             raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
         value = prompt if isinstance(prompt, str) else list(prompt)
-        request = self._generation(
-            "completions", "prompt", value, temperature, max_tokens, stream, kwargs
+        request = generation_request(
+            self.config, "completions", "prompt", value, temperature, max_tokens, stream, kwargs
         )
         response = await self._send(request)
         if stream:
@@ -217,7 +213,7 @@ class AsyncLLM:
             isinstance(input, Sequence) and all(isinstance(p, str) for p in input)
         ):
             raise TypeError(f"input must be a str or a list of str, got {type(input).__name__}")
-        options = self._call_settings(kwargs)
+        options = call_settings(self.config, kwargs)
         body = {
             "model": model or self.config.embedding_model or self.config.model,
             "input": input if isinstance(input, str) else list(input),
@@ -343,56 +339,8 @@ class AsyncLLM:
             )
         return self._counter
 
-    def _call_settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Pop the per-call settings that are not JSON body fields, as LLMRequest fields.
-
-        Every attempt of one call carries the same idempotency key, so servers
-        that honour it can drop duplicates a retry may cause.
-        """
-        options = {}
-        if kwargs:
-            for name in _OPTION_NAMES:
-                value = kwargs.pop(name, None)
-                if value is not None:
-                    options[name] = value
-        deadline = kwargs.pop("deadline", None) or self.config.deadline
-        if deadline is not None:
-            options["deadline_at"] = asyncio.get_running_loop().time() + deadline
-        headers = kwargs.pop("extra_headers", None) or {}
-        if self._idempotency_header is not None:
-            headers = {self._idempotency_header: os.urandom(16).hex(), **headers}
-        return {"timeout": kwargs.pop("timeout", None), "headers": headers, "options": options}
-
     def _remember(self, result: LastResponse) -> None:
         self._last_response = result
-
-    def _generation(
-        self,
-        endpoint: str,
-        key: str,
-        value: Any,
-        temperature: float | None,
-        max_tokens: int | None,
-        stream: bool,
-        kwargs: dict[str, Any],
-    ) -> LLMRequest:
-        """The request for a chat or text completion: config defaults, then the call's."""
-        config = self.config
-        options = self._call_settings(kwargs)
-        body: dict[str, Any] = {
-            "model": kwargs.pop("model", None) or config.model,
-            key: value,
-            "temperature": config.temperature if temperature is None else temperature,
-        }
-        limit = config.max_tokens if max_tokens is None else max_tokens
-        if limit is not None:
-            body["max_tokens"] = limit
-        if stream:
-            body["stream"] = True
-            if config.stream_usage:
-                body["stream_options"] = {"include_usage": True}
-        body.update(kwargs)
-        return LLMRequest(endpoint, body=body, stream=stream, **options)
 
     async def _send(self, request: LLMRequest) -> LLMResponse:
         """Run the pipeline; a call still waiting when ``close()`` runs (in a retry
