@@ -191,7 +191,7 @@ def check_outcomes(outcomes: list[str | LLMError], server: ServerProcess) -> dic
     failures: collections.Counter[str] = collections.Counter()
     for number, outcome in enumerate(outcomes):
         mine = attempts[content(number)]
-        assert 1 <= len(mine) <= MAX_RETRIES + 1
+        assert len(mine) in range(1, MAX_RETRIES + 2)
         assert len(keys[content(number)]) == 1
         if isinstance(outcome, LLMError):
             failures[type(outcome).__name__] += 1
