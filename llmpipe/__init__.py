@@ -28,6 +28,7 @@ from llmpipe.errors import (
 from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
 from llmpipe.folding import fold_chunks
 from llmpipe.logs import disable_logging, enable_logging
+from llmpipe.middleware import LAZY_MIDDLEWARES as _LAZY_MIDDLEWARES
 from llmpipe.middleware import (
     ClassifyErrorsMiddleware,
     CountingMiddleware,
@@ -115,10 +116,7 @@ _LAZY = {
         ),
         "llmpipe.usage",
     ),
-    "CacheMiddleware": "llmpipe.middleware.cache",
-    "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
-    "RateLimitMiddleware": "llmpipe.middleware.rate_limit",
-    "UsageMiddleware": "llmpipe.middleware.usage",
+    **_LAZY_MIDDLEWARES,
 }
 
 

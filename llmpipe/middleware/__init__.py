@@ -54,7 +54,8 @@ def default_middlewares(config: LLMConfig) -> MiddlewareStack:
     )
 
 
-_LAZY = {
+# Optional middlewares, loaded on first use; ``llmpipe`` reuses this table.
+LAZY_MIDDLEWARES = {
     "CacheMiddleware": "llmpipe.middleware.cache",
     "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
     "RateLimitMiddleware": "llmpipe.middleware.rate_limit",
@@ -64,7 +65,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> object:
     """The optional middlewares load on first use (PEP 562)."""
-    module = _LAZY.get(name)
+    module = LAZY_MIDDLEWARES.get(name)
     if module is None:
         raise AttributeError(f"module 'llmpipe.middleware' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
