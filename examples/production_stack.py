@@ -35,7 +35,7 @@ def build_stack(config: LLMConfig) -> list[object]:
         default_middlewares(config)
         .insert_after(CountingMiddleware, CacheMiddleware(MemoryCache(max_entries=1000)))
         .insert_before(
-            RetryMiddleware, UsageMiddleware(budget=Budget(max_tokens=100), prices=PRICES)
+            RetryMiddleware, UsageMiddleware(budget=Budget(max_tokens=70), prices=PRICES)
         )
         .insert_after(RetryMiddleware, ConcurrencyLimitMiddleware(4))
         .insert_after(ConcurrencyLimitMiddleware, RateLimitMiddleware(requests_per_minute=1200))

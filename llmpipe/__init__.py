@@ -5,6 +5,7 @@ import importlib
 
 from loguru import logger
 
+from llmpipe import _moved
 from llmpipe._version import __version__
 from llmpipe.client import AsyncLLM
 from llmpipe.config import LLMConfig
@@ -25,8 +26,6 @@ from llmpipe.errors import (
     UnprocessableEntityError,
     UsageLimitExceeded,
 )
-from llmpipe.event_stream import EventStream, StreamObserver, StreamSummary
-from llmpipe.folding import fold_chunks
 from llmpipe.logs import disable_logging, enable_logging
 from llmpipe.middleware import LAZY_MIDDLEWARES as _LAZY_MIDDLEWARES
 from llmpipe.middleware import (
@@ -38,7 +37,16 @@ from llmpipe.middleware import (
     Stats,
     default_middlewares,
 )
-from llmpipe.models import (
+from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy, parse_retry_after
+from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
+from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.streaming.events import EventStream, StreamObserver, StreamSummary
+from llmpipe.streaming.folding import fold_chunks
+from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
+from llmpipe.streaming.typed import ChatStream, CompletionStream, SyncStream
+from llmpipe.sync import LLM
+from llmpipe.transport import AiohttpTransport, MockTransport, Transport
+from llmpipe.wire.models import (
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionResponse,
@@ -61,16 +69,10 @@ from llmpipe.models import (
     ToolCallDelta,
     Usage,
 )
-from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
-from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.retry_policy import ExponentialBackoff, RetryPolicy, parse_retry_after
-from llmpipe.schema import json_schema
-from llmpipe.sse import ServerSentEvent, SSEDecoder
-from llmpipe.streaming import ChatStream, CompletionStream, SyncStream
-from llmpipe.sync import LLM
-from llmpipe.transport import AiohttpTransport, MockTransport, Transport
+from llmpipe.wire.schema import json_schema
 
 logger.disable("llmpipe")
+_moved.install()
 
 # Optional features load on first use, so `import llmpipe` stays cheap for
 # the common case (PEP 562).
@@ -89,7 +91,7 @@ _LAZY = {
             "SQLiteCache",
             "cache_key",
         ),
-        "llmpipe.cache",
+        "llmpipe.middleware.cache",
     ),
     **dict.fromkeys(
         (
@@ -100,7 +102,7 @@ _LAZY = {
             "RedisLimiter",
             "TokenEstimator",
         ),
-        "llmpipe.ratelimit",
+        "llmpipe.middleware.ratelimit",
     ),
     **dict.fromkeys(
         (
@@ -114,7 +116,7 @@ _LAZY = {
             "UsageSnapshot",
             "UsageTotals",
         ),
-        "llmpipe.usage",
+        "llmpipe.middleware.usage",
     ),
     **_LAZY_MIDDLEWARES,
 }

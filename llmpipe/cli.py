@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 
-from llmpipe._convert import converter
 from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
 from llmpipe.errors import LLMError, LLMResponseError
 from llmpipe.logs import disable_logging, enable_logging
-from llmpipe.models import Message
 from llmpipe.sync import LLM
+from llmpipe.wire.convert import converter
+from llmpipe.wire.models import Message
 
 if TYPE_CHECKING:
     from llmpipe.testing import LLMServer

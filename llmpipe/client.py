@@ -11,29 +11,28 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
-from llmpipe._convert import dump_messages, structure_reply
-from llmpipe.call_building import call_settings, generation_request
-from llmpipe.classification import api_error_from
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
+from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
 from llmpipe.middleware import CountingMiddleware, Stats, default_middlewares
-from llmpipe.models import (
+from llmpipe.pipeline import MiddlewareLike, Pipeline
+from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.streaming.typed import ChatStream, CompletionStream
+from llmpipe.transport.aiohttp import AiohttpTransport
+from llmpipe.transport.base import Transport
+from llmpipe.wire.build import call_settings, generation_request
+from llmpipe.wire.convert import dump_messages, structure_reply
+from llmpipe.wire.models import (
     ChatCompletionResponse,
     CompletionResponse,
     EmbeddingResponse,
     Message,
     ModelsResponse,
 )
-from llmpipe.pipeline import MiddlewareLike, Pipeline
-from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.schema import parse_structured, response_format_for
-from llmpipe.streaming import ChatStream, CompletionStream
-from llmpipe.transport.aiohttp_transport import AiohttpTransport
-from llmpipe.transport.base import Transport
+from llmpipe.wire.schema import parse_structured, response_format_for
 
 if TYPE_CHECKING:
     from llmpipe.batch import BatchResult
-    from llmpipe.usage import UsageSnapshot
+    from llmpipe.middleware.usage import UsageSnapshot
 
 __all__ = ["AsyncLLM", "MessageLike"]
 
@@ -246,13 +245,13 @@ class AsyncLLM:
 
     def get_usage(self) -> UsageSnapshot:
         """Tokens and cost per model and per tag; needs a ``UsageMiddleware`` in the stack."""
-        from llmpipe.middleware.usage import find_usage
+        from llmpipe.middleware.usage.middleware import find_usage
 
         return find_usage(self.pipeline).usage()
 
     def reset_usage(self) -> None:
         """Clear the usage totals (a budget is not reset: it is money spent)."""
-        from llmpipe.middleware.usage import find_usage
+        from llmpipe.middleware.usage.middleware import find_usage
 
         find_usage(self.pipeline).reset()
 

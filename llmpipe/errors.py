@@ -19,13 +19,23 @@
         └── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
 
 Foreign exceptions (aiohttp, asyncio) are mapped once, at the transport
-boundary, and chained with ``raise ... from exc``.
+boundary, and chained with ``raise ... from exc``. Replies become errors here
+too, once: a status picks the class (``error_for_status``), and the body's
+message is read across the formats servers use (OpenAI's
+``{"error": {"message"}}``, FastAPI's ``{"detail"}``, Ollama's
+``{"error": "text"}``, a proxy's HTML page).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from llmpipe import _json
+
+if TYPE_CHECKING:
+    from llmpipe.request import LLMResponse
 
 __all__ = [
     "AuthenticationError",
@@ -43,6 +53,8 @@ __all__ = [
     "StreamTruncatedError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
+    "api_error_from",
+    "api_error_from_event",
     "error_for_status",
 ]
 
@@ -190,3 +202,80 @@ def snippet(text: str) -> str:
     """A short single-line excerpt of a body, for messages."""
     flat = " ".join(text.split())
     return flat if len(flat) <= _SNIPPET_CHARS else flat[:_SNIPPET_CHARS] + "…"
+
+
+# -- replies to errors --------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+
+# Error events inside a 200 stream carry no HTTP status: servers put an int
+# ``code`` (vLLM, llama.cpp) or only an OpenAI-style ``type``.
+_STATUS_BY_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_exceeded": 429,
+    "requests": 429,
+    "tokens": 429,
+    "overloaded_error": 503,
+    "server_error": 500,
+}
+
+
+def _decode(content: bytes) -> Any:
+    text = content.decode("utf-8", "replace")
+    try:
+        return _json.loads(content)
+    except ValueError:
+        return text
+
+
+def _server_message(body: Any) -> str:
+    """The human part of an error body, across the formats servers use."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            for key in ("message", "detail", "msg"):
+                text = error.get(key)
+                if isinstance(text, str):
+                    return text
+        if isinstance(error, str):
+            return error
+        for key in ("detail", "message"):
+            if key in body:
+                return str(body[key])
+        return snippet(_json.dumps(body).decode())
+    if isinstance(body, str):
+        return snippet(_TAG.sub(" ", body)) or "empty body"
+    return snippet(repr(body))
+
+
+def api_error_from(response: LLMResponse) -> LLMAPIError:
+    """The ``LLMAPIError`` subclass that describes a non-2xx response."""
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    body = _decode(response.content)
+    request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+    cls = error_for_status(response.status)
+    message = f"{response.request.endpoint}: {_server_message(body)}"
+    return cls(
+        message, status_code=response.status, body=body, request_id=request_id, headers=headers
+    )
+
+
+def api_error_from_event(payload: dict[str, Any], endpoint: str) -> LLMAPIError:
+    """The ``LLMAPIError`` for an ``{"error": ...}`` event inside a stream."""
+    error = payload.get("error")
+    status = 500
+    if isinstance(error, dict):
+        for key in ("code", "status"):
+            code = error.get(key)
+            if isinstance(code, int) and 400 <= code <= 599:
+                status = code
+                break
+        else:
+            status = _STATUS_BY_TYPE.get(str(error.get("type") or error.get("code")), 500)
+    cls = error_for_status(status)
+    message = f"{endpoint}: error event in stream: {_server_message(payload)}"
+    return cls(message, status_code=status, body=payload)

@@ -11,7 +11,7 @@ from llmpipe import _json
 from llmpipe.errors import LLMResponseError, snippet
 
 if TYPE_CHECKING:
-    from llmpipe.event_stream import EventStream
+    from llmpipe.streaming.events import EventStream
 
 __all__ = ["LLMRequest", "LLMResponse"]
 

@@ -17,20 +17,20 @@ from llmpipe._loop_driver import LoopDriver
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
 from llmpipe.middleware import Stats
-from llmpipe.models import (
+from llmpipe.pipeline import MiddlewareLike
+from llmpipe.streaming.typed import SyncStream
+from llmpipe.transport.base import Transport
+from llmpipe.wire.models import (
     ChatCompletionChunk,
     ChatCompletionResponse,
     CompletionResponse,
     EmbeddingResponse,
     ModelsResponse,
 )
-from llmpipe.pipeline import MiddlewareLike
-from llmpipe.streaming import SyncStream
-from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
     from llmpipe.batch import BatchResult
-    from llmpipe.usage import UsageSnapshot
+    from llmpipe.middleware.usage import UsageSnapshot
 
 __all__ = ["LLM"]
 

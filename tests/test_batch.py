@@ -26,7 +26,6 @@ from llmpipe import (
     Message,
     default_middlewares,
 )
-from llmpipe._checkpoint import Checkpoint, fingerprint
 from llmpipe.batch import (
     BatchError,
     batch_chat_completion,
@@ -34,6 +33,7 @@ from llmpipe.batch import (
     batch_completion,
     batch_completion_sync,
 )
+from llmpipe.batch.checkpoint import Checkpoint, fingerprint
 from llmpipe.testing import Fault, LLMServer
 
 SECRET = "sk-batch-secret-7d41c9"

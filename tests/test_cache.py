@@ -25,9 +25,9 @@ from llmpipe import (
     StreamTruncatedError,
     default_middlewares,
 )
-from llmpipe.cache import MemoryCache, RedisCache, SQLiteCache, cache_key
-from llmpipe.cache.replay import sse_body
-from llmpipe.middleware.cache import CacheMiddleware
+from llmpipe.middleware.cache import MemoryCache, RedisCache, SQLiteCache, cache_key
+from llmpipe.middleware.cache.middleware import CacheMiddleware
+from llmpipe.middleware.cache.replay import sse_body
 from llmpipe.testing import Fault
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -447,8 +447,8 @@ async def test_redis_cache_is_shared_between_two_clients(llm_server, make_client
 CHILD = """
 import asyncio, json, sys
 from llmpipe import AsyncLLM, CountingMiddleware, LLMConfig, default_middlewares
-from llmpipe.cache import RedisCache
-from llmpipe.middleware.cache import CacheMiddleware
+from llmpipe.middleware.cache import RedisCache
+from llmpipe.middleware.cache.middleware import CacheMiddleware
 
 async def main(base_url, redis_url, question):
     config = LLMConfig(base_url=base_url)

@@ -6,9 +6,9 @@ import attrs
 import pytest
 
 from llmpipe import LLMRequest
-from llmpipe.cache import cache_key
-from llmpipe.cache.key import canonical_json
-from llmpipe.cache.policy import deterministic, wants_cache
+from llmpipe.middleware.cache import cache_key
+from llmpipe.middleware.cache.key import canonical_json
+from llmpipe.middleware.cache.policy import deterministic, wants_cache
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 

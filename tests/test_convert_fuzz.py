@@ -13,7 +13,7 @@ from llmpipe import (
     LLMResponseError,
     ModelsResponse,
 )
-from llmpipe._convert import structure_reply
+from llmpipe.wire.convert import structure_reply
 
 MODELS = (
     ChatCompletionResponse,

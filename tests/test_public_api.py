@@ -6,7 +6,12 @@ import pytest
 
 import llmpipe
 
-OPTIONAL = ("llmpipe.batch", "llmpipe.cache", "llmpipe.usage", "llmpipe.ratelimit")
+OPTIONAL = (
+    "llmpipe.batch",
+    "llmpipe.middleware.cache",
+    "llmpipe.middleware.usage",
+    "llmpipe.middleware.ratelimit",
+)
 
 
 def test_all_lists_every_public_name_and_nothing_else():
@@ -45,3 +50,36 @@ def test_package_ships_py_typed_marker():
     from importlib.resources import files
 
     assert files("llmpipe").joinpath("py.typed").is_file()
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("llmpipe.cache", "MemoryCache", "llmpipe.middleware.cache"),
+        ("llmpipe.cache.key", "cache_key", "llmpipe.middleware.cache.key"),
+        ("llmpipe.ratelimit", "RedisLimiter", "llmpipe.middleware.ratelimit"),
+        ("llmpipe.usage", "Budget", "llmpipe.middleware.usage"),
+        ("llmpipe.models", "Message", "llmpipe.wire.models"),
+        ("llmpipe.retry_policy", "ExponentialBackoff", "llmpipe.middleware.retry.policy"),
+        ("llmpipe.sse", "SSEDecoder", "llmpipe.streaming.sse"),
+        ("llmpipe.middleware.rate_limit", "RateLimitMiddleware", "llmpipe.middleware.ratelimit"),
+    ],
+)
+def test_an_old_module_path_still_imports_the_same_objects_with_a_deprecation_warning(
+    old, name, new
+):
+    code = (
+        "import importlib, warnings\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    old = importlib.import_module({old!r})\n"
+        f"new = importlib.import_module({new!r})\n"
+        f"print(getattr(old, {name!r}) is getattr(new, {name!r}))\n"
+        "print([str(w.message) for w in seen if w.category is DeprecationWarning])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    same, warnings_seen = result.stdout.splitlines()
+    assert same == "True"
+    assert f"{old} moved to" in warnings_seen

@@ -15,8 +15,8 @@ import redis.asyncio
 from llmpipe import AsyncLLM, LLMTimeoutError, RateLimitError
 from llmpipe.middleware import RetryMiddleware, default_middlewares
 from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
-from llmpipe.middleware.rate_limit import RateLimitMiddleware
-from llmpipe.ratelimit import Bucket, Limits, LocalLimiter, RedisLimiter
+from llmpipe.middleware.ratelimit import Bucket, Limits, LocalLimiter, RedisLimiter
+from llmpipe.middleware.ratelimit.middleware import RateLimitMiddleware
 from llmpipe.testing import Fault
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -315,8 +315,8 @@ CHILD = """
 import asyncio, sys
 from llmpipe import AsyncLLM, LLMConfig
 from llmpipe.middleware import RetryMiddleware, default_middlewares
-from llmpipe.middleware.rate_limit import RateLimitMiddleware
-from llmpipe.ratelimit import RedisLimiter
+from llmpipe.middleware.ratelimit.middleware import RateLimitMiddleware
+from llmpipe.middleware.ratelimit import RedisLimiter
 
 async def main(base_url, redis_url, worker, calls, rpm):
     config = LLMConfig(base_url=base_url, extra_headers={"x-worker": worker})

@@ -7,8 +7,7 @@ import pytest
 
 from llmpipe import LLMRequest
 from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
-from llmpipe.middleware.rate_limit import RateLimitMiddleware
-from llmpipe.ratelimit import (
+from llmpipe.middleware.ratelimit import (
     Bucket,
     CharacterEstimator,
     Limits,
@@ -19,6 +18,8 @@ from llmpipe.ratelimit import (
     parse_duration,
     start_time,
 )
+from llmpipe.middleware.ratelimit.middleware import RateLimitMiddleware
+from llmpipe.wire.estimate import TokenEstimate
 
 
 class FakeClock:
@@ -233,22 +234,22 @@ def test_both_limits_spent_hold_until_the_later_reset():
 
 def test_chat_estimate_is_chars_over_four_plus_overhead_plus_max_tokens():
     request = chat([{"role": "user", "content": "x" * 10}], max_tokens=50)
-    assert CharacterEstimator().estimate(request) == math.ceil(10 / 4) + 4 + 50
+    assert CharacterEstimator().estimate(request) == TokenEstimate(math.ceil(10 / 4) + 4, 50)
 
 
 def test_without_max_tokens_the_reply_is_given_the_default_allowance():
     request = chat([{"role": "user", "content": "abcd"}])
-    assert CharacterEstimator(completion_allowance=100).estimate(request) == 1 + 4 + 100
+    assert CharacterEstimator(completion_allowance=100).estimate(request) == TokenEstimate(5, 100)
 
 
 def test_each_of_n_choices_reserves_its_own_reply():
     request = chat([{"role": "user", "content": "abcd"}], max_tokens=10, n=3)
-    assert CharacterEstimator().estimate(request) == 1 + 4 + 30
+    assert CharacterEstimator().estimate(request) == TokenEstimate(5, 30)
 
 
 def test_max_completion_tokens_wins_over_max_tokens():
     request = chat([], max_tokens=10, max_completion_tokens=40)
-    assert CharacterEstimator().estimate(request) == 40
+    assert CharacterEstimator().estimate(request) == TokenEstimate(0, 40)
 
 
 def test_text_parts_count_their_text_and_other_parts_a_fixed_cost():
@@ -257,7 +258,7 @@ def test_text_parts_count_their_text_and_other_parts_a_fixed_cost():
         {"type": "image_url", "image_url": {"url": "data:..."}},
     ]
     request = chat([{"role": "user", "content": content}], max_tokens=0)
-    assert CharacterEstimator(part_tokens=85).estimate(request) == 2 + 85 + 4
+    assert CharacterEstimator(part_tokens=85).estimate(request) == TokenEstimate(2 + 85 + 4, 0)
 
 
 def test_tool_calls_and_tool_definitions_are_counted():
@@ -266,22 +267,23 @@ def test_tool_calls_and_tool_definitions_are_counted():
     with_call = chat([{"role": "assistant", "content": None, "tool_calls": [call]}], max_tokens=0)
     with_tools = chat([], max_tokens=0, tools=[{"type": "function", "function": {"name": "f"}}])
     estimator = CharacterEstimator()
-    assert estimator.estimate(with_call) == estimator.estimate(bare) + 2
-    assert estimator.estimate(with_tools) > 0
+    assert estimator.estimate(with_call).prompt_tokens == estimator.estimate(bare).prompt_tokens + 2
+    tools_json = '[[{"type":"function","function":{"name":"f"}}]]'
+    assert estimator.estimate(with_tools) == TokenEstimate(math.ceil(len(tools_json) / 4), 0)
 
 
 def test_a_list_of_prompts_reserves_a_reply_per_prompt():
     request = LLMRequest("completions", body={"prompt": ["abcd", "abcdefgh"], "max_tokens": 5})
-    assert CharacterEstimator().estimate(request) == 1 + 2 + 2 * 5
+    assert CharacterEstimator().estimate(request) == TokenEstimate(1 + 2, 2 * 5)
 
 
 def test_embeddings_cost_their_input_only():
     request = LLMRequest("embeddings", body={"input": ["abcd", "abcd"], "max_tokens": 99})
-    assert CharacterEstimator().estimate(request) == 2
+    assert CharacterEstimator().estimate(request) == TokenEstimate(2, 0)
 
 
 def test_a_call_without_a_body_costs_nothing():
-    assert CharacterEstimator().estimate(LLMRequest("models", method="GET")) == 0
+    assert CharacterEstimator().estimate(LLMRequest("models", method="GET")) == TokenEstimate(0, 0)
 
 
 def test_any_object_with_estimate_is_an_estimator():

@@ -14,7 +14,7 @@ from llmpipe import (
     LLMTimeoutError,
     RetryMiddleware,
 )
-from llmpipe.retry_budget import RetryBudget
+from llmpipe.middleware.retry.budget import RetryBudget
 from llmpipe.testing import Fault
 
 HELLO = [{"role": "user", "content": "hello"}]

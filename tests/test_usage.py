@@ -25,10 +25,7 @@ from llmpipe import (
     UsageLimitExceeded,
     default_middlewares,
 )
-from llmpipe.middleware.usage import UsageMiddleware, find_usage
-from llmpipe.request import LLMRequest
-from llmpipe.testing import Fault
-from llmpipe.usage import (
+from llmpipe.middleware.usage import (
     Budget,
     Charge,
     Price,
@@ -38,6 +35,10 @@ from llmpipe.usage import (
     UsageSnapshot,
     UsageTotals,
 )
+from llmpipe.middleware.usage.middleware import UsageMiddleware, find_usage
+from llmpipe.request import LLMRequest
+from llmpipe.testing import Fault
+from llmpipe.wire.estimate import CharacterEstimator
 
 HELLO = [{"role": "user", "content": "hello there"}]
 SPEND = [{"role": "user", "content": "spend a little"}]
@@ -166,16 +167,19 @@ def test_a_price_that_is_not_a_price_is_rejected_at_construction():
 # --- estimates -----------------------------------------------------------------------
 
 
-def test_estimate_is_json_characters_over_four_plus_max_tokens_per_choice():
+def test_budgets_and_rate_limits_share_one_estimator():
     body = {"messages": HELLO, "max_tokens": 7, "n": 2}
-    chars = len(json.dumps({"messages": HELLO}, ensure_ascii=False))
-    guess = UsageEstimator()(LLMRequest("chat/completions", body=body))
-    assert (guess.prompt_tokens, guess.completion_tokens) == (-(-chars // 4), 14)
+    request = LLMRequest("chat/completions", body=body)
+    assert UsageEstimator is CharacterEstimator
+    assert UsageEstimator()(request) == CharacterEstimator().estimate(request)
+    chars = sum(len(m["content"]) for m in HELLO)
+    guess = UsageEstimator()(request)
+    assert (guess.prompt_tokens, guess.completion_tokens) == (-(-chars // 4) + 4 * len(HELLO), 14)
 
 
 def test_estimate_without_max_tokens_assumes_the_unbounded_default():
     request = LLMRequest("completions", body={"prompt": ["a", "b"]})
-    assert UsageEstimator(unbounded_completion_tokens=100)(request).completion_tokens == 200
+    assert UsageEstimator(completion_allowance=100)(request).completion_tokens == 200
 
 
 def test_estimate_for_embeddings_has_no_completion_tokens():
@@ -346,8 +350,8 @@ CHILD = """
 import asyncio, json, sys, time
 import redis
 from llmpipe import AsyncLLM, LLMConfig, RetryMiddleware, UsageLimitExceeded, default_middlewares
-from llmpipe.middleware.usage import UsageMiddleware, find_usage
-from llmpipe.usage import RedisBudget
+from llmpipe.middleware.usage.middleware import UsageMiddleware, find_usage
+from llmpipe.middleware.usage import RedisBudget
 
 base_url, redis_url, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
 MESSAGES = [{"role": "user", "content": "spend a little"}]

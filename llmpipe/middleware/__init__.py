@@ -17,11 +17,11 @@ from llmpipe.config import LLMConfig
 from llmpipe.middleware.classify import ClassifyErrorsMiddleware
 from llmpipe.middleware.counting import CountingMiddleware, Stats
 from llmpipe.middleware.logging import LoggingMiddleware
-from llmpipe.middleware.retry import RetryMiddleware
+from llmpipe.middleware.retry.budget import RetryBudget
+from llmpipe.middleware.retry.middleware import RetryMiddleware
+from llmpipe.middleware.retry.policy import ExponentialBackoff
 from llmpipe.middleware.session import SessionMiddleware
 from llmpipe.pipeline import MiddlewareStack
-from llmpipe.retry_budget import RetryBudget
-from llmpipe.retry_policy import ExponentialBackoff
 
 __all__ = [
     "ClassifyErrorsMiddleware",
@@ -56,10 +56,10 @@ def default_middlewares(config: LLMConfig) -> MiddlewareStack:
 
 # Optional middlewares, loaded on first use; ``llmpipe`` reuses this table.
 LAZY_MIDDLEWARES = {
-    "CacheMiddleware": "llmpipe.middleware.cache",
+    "CacheMiddleware": "llmpipe.middleware.cache.middleware",
     "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
-    "RateLimitMiddleware": "llmpipe.middleware.rate_limit",
-    "UsageMiddleware": "llmpipe.middleware.usage",
+    "RateLimitMiddleware": "llmpipe.middleware.ratelimit.middleware",
+    "UsageMiddleware": "llmpipe.middleware.usage.middleware",
 }
 
 

@@ -6,7 +6,7 @@ exception tree, never about raw statuses.
 
 from __future__ import annotations
 
-from llmpipe.classification import api_error_from
+from llmpipe.errors import api_error_from
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
 

@@ -22,10 +22,10 @@ import weakref
 
 from llmpipe import logs
 from llmpipe.errors import LLMTimeoutError
-from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.sse import ServerSentEvent
+from llmpipe.streaming.events import StreamSummary
+from llmpipe.streaming.sse import ServerSentEvent
 
 __all__ = ["ConcurrencyLimitMiddleware"]
 

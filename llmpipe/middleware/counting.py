@@ -6,15 +6,13 @@ the attempt count comes from ``request.context["attempts"]`` set by retry.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from llmpipe.errors import LLMError
-from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
-from llmpipe.reported_usage import UsageWatcher, reply_usage
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.streaming.events import StreamSummary
+from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
 
 __all__ = ["CountingMiddleware", "Stats"]
 
@@ -35,7 +33,6 @@ class Stats:
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(Stats))
-_TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
 class CountingMiddleware:
@@ -83,7 +80,7 @@ class CountingMiddleware:
         _add_usage(counts, reply_usage(response))  # a malformed body: the client reports it
         return response
 
-    def _stream_ended(self, usage: Any, summary: StreamSummary) -> None:
+    def _stream_ended(self, usage: TokenCount | None, summary: StreamSummary) -> None:
         """Usage from the stream's last chunk; a stream that failed after its first
         event is a failed call."""
         _add_usage(self._counts, usage)
@@ -91,9 +88,8 @@ class CountingMiddleware:
             self._counts["failures"] += 1
 
 
-def _add_usage(counts: dict[str, int], usage: Any) -> None:
-    if isinstance(usage, dict):
-        for field in _TOKEN_FIELDS:
-            value = usage.get(field)
-            if isinstance(value, int):
-                counts[field] += value
+def _add_usage(counts: dict[str, int], usage: TokenCount | None) -> None:
+    if usage is not None:
+        counts["prompt_tokens"] += usage.prompt_tokens
+        counts["completion_tokens"] += usage.completion_tokens
+        counts["total_tokens"] += usage.total_tokens

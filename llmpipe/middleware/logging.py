@@ -12,10 +12,11 @@ from typing import Any
 
 from llmpipe import logs
 from llmpipe.errors import LLMError
-from llmpipe.event_stream import StreamSummary
 from llmpipe.pipeline import Handler
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.sse import ServerSentEvent
+from llmpipe.streaming.events import StreamSummary
+from llmpipe.streaming.sse import ServerSentEvent
+from llmpipe.wire.usage import reply_usage
 
 __all__ = ["LoggingMiddleware"]
 
@@ -82,13 +83,13 @@ class LoggingMiddleware:
             response.stream.observe(_StreamLog(request.endpoint))
             return response
         payload = _json_or_none(response)
-        usage = payload.get("usage") if isinstance(payload, dict) else None
+        usage = reply_usage(response)
         logs.info(
             _DONE,
             endpoint=request.endpoint,
             status=response.status,
             id=payload.get("id", "-") if isinstance(payload, dict) else "-",
-            tokens=usage.get("total_tokens", "-") if isinstance(usage, dict) else "-",
+            tokens="-" if usage is None else usage.total_tokens,
             elapsed=time.perf_counter() - started,
         )
         return response

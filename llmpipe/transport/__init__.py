@@ -1,6 +1,6 @@
 """Transports: the innermost layer, which actually sends a request."""
 
-from llmpipe.transport.aiohttp_transport import AiohttpTransport
+from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
 from llmpipe.transport.mock import MockTransport
 

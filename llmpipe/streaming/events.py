@@ -1,0 +1,243 @@
+"""EventStream: the server-sent events of one streamed reply, read on demand.
+
+The transport hands each stream its bytes through a ``ByteSource``. The
+stream applies two timeouts of its own: time to first event (counted from
+when the request was sent) and idle time between events; bytes that carry
+no event (SSE comments, keep-alives) reset neither. ``data: [DONE]`` ends it;
+an ``{"error": ...}`` event raises the matching ``LLMAPIError``; a connection
+that ends early raises ``StreamTruncatedError``. Middlewares observe a stream
+(``observe``) instead of wrapping or buffering it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Protocol
+
+import attrs
+
+from llmpipe.errors import (
+    LLMConnectionError,
+    LLMTimeoutError,
+    StreamTruncatedError,
+    api_error_from_event,
+)
+from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
+
+__all__ = ["ByteSource", "EventStream", "StreamObserver", "StreamSummary"]
+
+_DONE = b"[DONE]"
+_ERROR_MARK = b'"error"'
+
+
+class ByteSource(Protocol):
+    """What a transport provides: the reply body, piece by piece."""
+
+    def read_nowait(self) -> bytes:
+        """Bytes already received, or b"" (never waits)."""
+
+    async def read(self) -> bytes:
+        """The next bytes; b"" at end of body. Raises ``LLMConnectionError``."""
+
+    def at_eof(self) -> bool: ...
+
+    async def release(self, completed: bool) -> None:
+        """Give the connection back: reusable if ``completed``, else closed."""
+
+
+@attrs.frozen
+class StreamSummary:
+    """How a stream ended, for observers."""
+
+    events: int
+    first_event_after: float | None
+    elapsed: float
+    completed: bool
+    error: BaseException | None
+
+
+class StreamObserver(Protocol):
+    def on_event(self, event: ServerSentEvent) -> None: ...
+
+    def on_end(self, summary: StreamSummary) -> None: ...
+
+
+class EventStream:
+    """An async iterator of data events, ending at ``[DONE]``."""
+
+    def __init__(
+        self,
+        source: ByteSource,
+        *,
+        endpoint: str,
+        first_event_timeout: float,
+        idle_timeout: float,
+        started: float,
+        deadline_at: float | None = None,
+    ) -> None:
+        self._source = source
+        self._endpoint = endpoint
+        self._first_timeout = first_event_timeout
+        self._idle_timeout = idle_timeout
+        self._started = started
+        self._deadline_at = deadline_at
+        self._decoder = SSEDecoder()
+        self._pending: collections.deque[ServerSentEvent] = collections.deque()
+        self._observers: list[StreamObserver] = []
+        self._delivered = 0
+        self._first_event_at: float | None = None
+        self._finished = False
+
+    def observe(self, observer: StreamObserver) -> None:
+        """Call ``observer.on_event`` for each event and ``on_end`` once at the end."""
+        self._observers.append(observer)
+
+    @property
+    def delivered(self) -> int:
+        """Events handed to the caller so far."""
+        return self._delivered
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def prefetch(self) -> None:
+        """Wait for the first event, so every failure before it is the send's.
+
+        That lets retry re-send exactly while no event has reached the caller.
+        """
+        try:
+            event = await self._receive()
+            if _ERROR_MARK in event.raw:
+                self._raise_if_error(event)
+        except BaseException as exc:
+            await self._finish(completed=False, error=exc)
+            raise
+        self._pending.appendleft(event)
+
+    async def __anext__(self) -> ServerSentEvent:
+        if self._finished:
+            raise StopAsyncIteration
+        try:
+            event = self._pending.popleft() if self._pending else await self._receive()
+            if event.raw == _DONE:
+                await self._finish(completed=True, error=None)
+                raise StopAsyncIteration
+            if _ERROR_MARK in event.raw:
+                self._raise_if_error(event)
+        except StopAsyncIteration:
+            raise
+        except BaseException as exc:
+            await self._finish(completed=False, error=exc)
+            raise
+        self._delivered += 1
+        for observer in self._observers:
+            observer.on_event(event)
+        return event
+
+    async def aclose(self) -> None:
+        """Stop early: the connection is closed (it cannot be reused mid-body)."""
+        if not self._finished:
+            await self._finish(completed=False, error=None)
+
+    async def _receive(self) -> ServerSentEvent:
+        try:
+            return await self._read_event()
+        except LLMTimeoutError:
+            raise
+        except LLMConnectionError as exc:
+            if self._first_event_at is None:
+                raise
+            raise self._truncated(f"the connection broke: {exc}") from exc
+
+    async def _read_event(self) -> ServerSentEvent:
+        loop = asyncio.get_running_loop()
+        if self._first_event_at is None:
+            deadline, limit, what = (
+                self._started + self._first_timeout,
+                self._first_timeout,
+                "first",
+            )
+        else:
+            deadline, limit, what = loop.time() + self._idle_timeout, self._idle_timeout, "next"
+        if self._deadline_at is not None and self._deadline_at < deadline:
+            deadline, what = self._deadline_at, "deadline"
+        source = self._source
+        while True:
+            chunk = source.read_nowait()
+            if not chunk:
+                if source.at_eof():
+                    return self._at_eof()
+                remaining = deadline - loop.time()
+                try:
+                    if remaining <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(remaining):
+                        chunk = await source.read()
+                except TimeoutError:
+                    if what == "deadline":
+                        raise LLMTimeoutError(
+                            f"{self._endpoint}: the call's deadline passed mid-stream "
+                            f"after {self._delivered} events"
+                        ) from None
+                    raise LLMTimeoutError(
+                        f"{self._endpoint}: no {what} stream event within {limit:g} s; "
+                        "raise the stream timeout or check the server"
+                    ) from None
+                if not chunk:
+                    continue
+            events = self._decoder.feed(chunk)
+            if events:
+                if self._first_event_at is None:
+                    self._first_event_at = loop.time()
+                self._pending.extend(events[1:])
+                return events[0]
+
+    def _at_eof(self) -> ServerSentEvent:
+        events = self._decoder.finish()
+        if events:
+            if self._first_event_at is None:
+                self._first_event_at = asyncio.get_running_loop().time()
+            self._pending.extend(events[1:])
+            return events[0]
+        if self._first_event_at is None:
+            raise LLMConnectionError(f"{self._endpoint}: the stream ended before its first event")
+        raise self._truncated("the connection closed before [DONE]")
+
+    def _truncated(self, why: str) -> StreamTruncatedError:
+        return StreamTruncatedError(
+            f"{self._endpoint}: stream truncated after {self._delivered} events ({why})",
+            events=self._delivered,
+        )
+
+    def _raise_if_error(self, event: ServerSentEvent) -> None:
+        try:
+            payload = event.json()
+        except ValueError:
+            return
+        if isinstance(payload, dict) and "error" in payload:
+            raise api_error_from_event(payload, self._endpoint)
+
+    async def _finish(self, *, completed: bool, error: BaseException | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            await self._source.release(completed)
+        finally:
+            now = asyncio.get_running_loop().time()
+            summary = StreamSummary(
+                events=self._delivered,
+                first_event_after=None
+                if self._first_event_at is None
+                else self._first_event_at - self._started,
+                elapsed=now - self._started,
+                completed=completed,
+                error=error,
+            )
+            for observer in self._observers:
+                observer.on_end(summary)

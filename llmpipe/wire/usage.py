@@ -1,0 +1,94 @@
+"""The tokens a reply reports: one reader, one rule, for every layer that counts.
+
+Counting, logging, rate limits and budgets all read a reply's ``usage`` here,
+from its JSON or from a stream's last usage-bearing chunk, so they can never
+disagree about what a call cost. The rule, stated once:
+
+- ``prompt_tokens`` and ``completion_tokens`` are taken as reported (a missing
+  completion count is 0: embeddings report none);
+- ``total_tokens`` is the server's own figure when it reports one (servers
+  that count cached or reasoning tokens apart may report more than the sum),
+  else prompt plus completion;
+- a reply that reports only ``total_tokens`` has it counted as prompt tokens,
+  so totals stay right;
+- a count that is not a non-negative integer is not a count: a ``usage``
+  without any is "no usage reported" (``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from llmpipe.errors import LLMError
+from llmpipe.request import LLMResponse
+from llmpipe.streaming.events import StreamSummary
+from llmpipe.streaming.sse import ServerSentEvent
+
+__all__ = ["TokenCount", "UsageWatcher", "read_usage", "reply_usage"]
+
+
+@attrs.frozen
+class TokenCount:
+    """What one reply reported, by the rule in this module's docstring."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
+
+
+def read_usage(usage: Any) -> TokenCount | None:
+    """The ``TokenCount`` of a reply's ``usage`` object, or None if it reports none."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = _count(usage.get("prompt_tokens"))
+    completion = _count(usage.get("completion_tokens"))
+    total = _count(usage.get("total_tokens"))
+    if prompt is None and completion is None and total is None:
+        return None
+    completion = completion or 0
+    if prompt is None:
+        prompt = 0 if total is None else max(0, total - completion)
+    return TokenCount(prompt, completion, prompt + completion if total is None else total)
+
+
+def reply_usage(response: LLMResponse) -> TokenCount | None:
+    """The usage a JSON reply reports; None when it reports none or is not JSON."""
+    try:
+        payload = response.json()
+    except LLMError:
+        return None
+    return read_usage(payload.get("usage")) if isinstance(payload, dict) else None
+
+
+class UsageWatcher:
+    """A stream observer: keeps the last usage a stream reports and calls
+    ``done(count or None, summary)`` once the stream ends."""
+
+    __slots__ = ("_done", "usage")
+
+    def __init__(self, done: Callable[[TokenCount | None, StreamSummary], None]) -> None:
+        self._done = done
+        self.usage: TokenCount | None = None
+
+    def on_event(self, event: ServerSentEvent) -> None:
+        if b'"usage"' not in event.raw:  # cheap: most chunks carry none
+            return
+        try:
+            payload = event.json()
+        except ValueError:
+            return
+        if isinstance(payload, dict):
+            count = read_usage(payload.get("usage"))
+            if count is not None:
+                self.usage = count
+
+    def on_end(self, summary: StreamSummary) -> None:
+        self._done(self.usage, summary)
