@@ -17,6 +17,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from llmpipe._dependencies import running_loop
 from llmpipe.errors import ClientClosedError, LLMError
 
 __all__ = ["LoopDriver"]
@@ -106,7 +107,7 @@ class LoopDriver:
         except BaseException:
             coro.close()
             raise
-        if asyncio._get_running_loop() is not None:
+        if running_loop() is not None:
             return self._run_from_helper(coro)
         return self._run(loop, coro)
 
@@ -201,7 +202,7 @@ class LoopDriver:
             loop.create_task(_drain(final))
             return
         self._stopped = True
-        if asyncio._get_running_loop() is not None:
+        if running_loop() is not None:
             helper = threading.Thread(target=self._finish, args=(loop, final), daemon=True)
             helper.start()
             helper.join()

@@ -4,7 +4,6 @@ pipeline, and structures the reply into attrs models."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -12,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
-from llmpipe.middleware import CountingMiddleware, Stats, default_middlewares
+from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
+from llmpipe.middleware import default_middlewares
+from llmpipe.middleware.reports import CallCounter, Stats, UsageReporter
 from llmpipe.pipeline import MiddlewareLike, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.typed import ChatStream, CompletionStream
@@ -60,7 +60,8 @@ class AsyncLLM:
         self.transport = transport if transport is not None else AiohttpTransport(self.config)
         stack = default_middlewares(self.config) if middlewares is None else middlewares
         self.pipeline = Pipeline(stack, self.transport)
-        self._counter: CountingMiddleware | None = self.pipeline.find(CountingMiddleware)
+        # mypy rejects a Protocol as type[T]; find() takes runtime protocols by design
+        self._counter = self.pipeline.find(CallCounter)  # type: ignore[type-abstract]
         self._last_response: LastResponse | None = None
         self._calls: set[asyncio.Task[Any] | None] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
@@ -245,15 +246,11 @@ class AsyncLLM:
 
     def get_usage(self) -> UsageSnapshot:
         """Tokens and cost per model and per tag; needs a ``UsageMiddleware`` in the stack."""
-        from llmpipe.middleware.usage.middleware import find_usage
-
-        return find_usage(self.pipeline).usage()
+        return self._usage().usage()
 
     def reset_usage(self) -> None:
         """Clear the usage totals (a budget is not reset: it is money spent)."""
-        from llmpipe.middleware.usage.middleware import find_usage
-
-        find_usage(self.pipeline).reset()
+        self._usage().reset()
 
     def get_last_response(self) -> LastResponse | None:
         """The last chat or text completion this client returned, if any."""
@@ -261,7 +258,7 @@ class AsyncLLM:
 
     def get_request_count(self) -> int:
         """API calls made (a retried call counts once)."""
-        return self._counting().requests
+        return self._counting().snapshot().requests
 
     def get_stats(self) -> Stats:
         """Calls, attempts, retries, failures and tokens since the last reset."""
@@ -288,10 +285,7 @@ class AsyncLLM:
                 self._cancelled_by_close.add(task)
                 task.cancel()
         try:
-            for middleware in self.pipeline.middlewares:
-                closer = getattr(middleware, "close", None)
-                if closer is not None and inspect.iscoroutinefunction(closer):
-                    await closer()
+            await self.pipeline.close()
         finally:
             await self.transport.close()
         logs.info("client closed")
@@ -313,7 +307,8 @@ class AsyncLLM:
 
     def __del__(self) -> None:
         transport = getattr(self, "transport", None)
-        if transport is not None and not self._closed and transport.holds_resources:
+        closed = getattr(self, "_closed", True)  # __init__ may have failed half-way
+        if transport is not None and not closed and transport.holds_resources:
             warnings.warn(
                 f"unclosed {type(self).__name__}: call close() or use 'async with'",
                 ResourceWarning,
@@ -330,13 +325,22 @@ class AsyncLLM:
                 f"this {type(self).__name__} is closed; create a new client to send requests"
             )
 
-    def _counting(self) -> CountingMiddleware:
+    def _counting(self) -> CallCounter:
         if self._counter is None:
             raise LLMError(
                 "request counts need a CountingMiddleware in the middleware stack; "
                 "add CountingMiddleware() to the list you passed"
             )
         return self._counter
+
+    def _usage(self) -> UsageReporter:
+        usage = self.pipeline.find(UsageReporter)  # type: ignore[type-abstract]
+        if usage is None:
+            raise LLMError(
+                "usage totals need a UsageMiddleware in the middleware stack: "
+                "default_middlewares(config).insert_before(RetryMiddleware, UsageMiddleware())"
+            )
+        return usage
 
     def _remember(self, result: LastResponse) -> None:
         self._last_response = result
@@ -349,7 +353,7 @@ class AsyncLLM:
         calls = self._calls
         calls.add(task)
         try:
-            response = await self.pipeline(request)
+            response = await self.pipeline.send(request)
         except asyncio.CancelledError:
             if task is not None and task in self._cancelled_by_close:
                 task.uncancel()
@@ -359,8 +363,6 @@ class AsyncLLM:
             raise
         finally:
             calls.discard(task)
-        if response.status >= 300:  # a custom stack without ClassifyErrorsMiddleware
-            raise api_error_from(response)
         return response
 
     def _structure(self, response: LLMResponse, model: type[T]) -> T:

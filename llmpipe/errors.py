@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
+
+from multidict import CIMultiDict
 
 from llmpipe import _json
 
@@ -73,6 +75,19 @@ class LLMError(Exception):
     def __str__(self) -> str:
         return _with_reason(super().__str__(), self.not_retried)
 
+    def not_retried_because(self, reason: str) -> Self:
+        """A copy of this error that says why it was not retried.
+
+        A copy, not an edit: the raised error may be shared (a cache's
+        single-flight waiters all receive the same one), and what one layer
+        adds must not show up in another call's error.
+        """
+        copy = type(self).__new__(type(self), *self.args)
+        copy.__dict__.update(self.__dict__)
+        copy.not_retried = reason
+        copy.__cause__ = self.__cause__
+        return copy
+
 
 def _with_reason(text: str, not_retried: str | None) -> str:
     return text if not_retried is None else f"{text} (not retried: {not_retried})"
@@ -113,6 +128,12 @@ class StreamTruncatedError(LLMResponseError):
         super().__init__(message)
         self.events = events
         self.partial = partial
+
+    def with_partial(self, partial: Any) -> StreamTruncatedError:
+        """The same truncation, holding the reply folded from what came (a new error)."""
+        error = StreamTruncatedError(self.args[0], events=self.events, partial=partial)
+        error.not_retried = self.not_retried
+        return error
 
 
 class LLMAPIError(LLMError):
@@ -254,7 +275,7 @@ def _server_message(body: Any) -> str:
 
 def api_error_from(response: LLMResponse) -> LLMAPIError:
     """The ``LLMAPIError`` subclass that describes a non-2xx response."""
-    headers = {key.lower(): value for key, value in response.headers.items()}
+    headers = CIMultiDict(response.headers)  # a copy the error owns (and pickles)
     body = _decode(response.content)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     cls = error_for_status(response.status)

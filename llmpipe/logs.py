@@ -12,6 +12,8 @@ from typing import Any
 
 from loguru import logger
 
+from llmpipe._dependencies import loguru_gate
+
 __all__ = [
     "active",
     "debug",
@@ -73,13 +75,7 @@ def active(module: str, level_no: int) -> bool:
     """
     if level_no < _threshold:
         return False
-    try:
-        core: Any = logger._core  # type: ignore[attr-defined]
-        if not core.handlers or level_no < core.min_level:
-            return False
-        return core.enabled.get(module) is not False
-    except AttributeError:  # pragma: no cover - another loguru version
-        return True
+    return loguru_gate(logger, module, level_no) is not False
 
 
 def _log(level: str, level_no: int, message: str, fields: dict[str, Any]) -> None:

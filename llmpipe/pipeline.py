@@ -1,33 +1,53 @@
 """The middleware contract and the Pipeline that composes it once.
 
-A middleware is any object (or plain async function) with the shape::
+A middleware is an object with the shape of ``Middleware`` (or a plain async
+function of ``(request, call_next)``)::
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse
 
 The first middleware listed is the outermost layer of the onion: it sees the
 call first and the result last. ``Pipeline`` binds the chain at construction,
-so a call walks pre-built links, never the list.
+so a call walks pre-built links, never the list. Below the innermost
+middleware, the pipeline reads a streamed reply's bytes into an
+``EventStream``, so every layer sees events and the transport moves bytes only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
+from llmpipe.errors import api_error_from
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.streaming.events import open_event_stream
 from llmpipe.transport.base import Transport
 
-__all__ = ["Handler", "Middleware", "MiddlewareStack", "Pipeline"]
+__all__ = ["Handler", "Middleware", "MiddlewareLike", "MiddlewareStack", "Pipeline"]
 
 Handler = Callable[[LLMRequest], Awaitable[LLMResponse]]
+T = TypeVar("T")
 
 
 @runtime_checkable
 class Middleware(Protocol):
-    """One layer of the onion."""
+    """One layer of the onion, with its two lifecycle hooks.
+
+    Subclass it to inherit the hooks' defaults (they do nothing) and override
+    what a layer needs: ``bind`` to hold the transport (a pool manager),
+    ``close`` to release what the layer owns (a Redis connection, a file).
+    """
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse: ...
+
+    def bind(self, transport: Transport) -> None:
+        """Called once, when the pipeline is built, with its transport."""
+        return None
+
+    async def close(self) -> None:
+        """Called once, by the client's ``close()``, before the transport closes."""
+        return None
 
 
 MiddlewareLike = Middleware | Callable[[LLMRequest, Handler], Awaitable[LLMResponse]]
@@ -46,8 +66,30 @@ class _Link:
         return self._middleware(request, self._next)
 
 
-def _check(middleware: Any) -> None:
-    """Reject what cannot be awaited, at construction rather than mid-call."""
+class _ReadEvents:
+    """The innermost link: a streamed reply's bytes become an ``EventStream``."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Handler) -> None:
+        self._send = send
+
+    def __call__(self, request: LLMRequest) -> Awaitable[LLMResponse]:
+        if not request.stream:
+            return self._send(request)  # a plain call: no extra await on the hot path
+        return self._streamed(request)
+
+    async def _streamed(self, request: LLMRequest) -> LLMResponse:
+        started = asyncio.get_running_loop().time()
+        return await open_event_stream(await self._send(request), started)
+
+
+def _hooked(middleware: Any) -> bool:
+    """Whether ``middleware`` takes part in the lifecycle (``bind``/``close``).
+
+    Rejected at construction rather than mid-call: what cannot be awaited, and
+    a layer with only one of the hooks (its ``close`` would never run).
+    """
     plain_function = inspect.isfunction(middleware) and not inspect.iscoroutinefunction(middleware)
     if not callable(middleware) or plain_function:
         raise TypeError(
@@ -55,33 +97,61 @@ def _check(middleware: Any) -> None:
             "'async def __call__(self, request, call_next)' (or be an async function "
             "taking (request, call_next))"
         )
+    if isinstance(middleware, Middleware):
+        return True
+    partial = [hook for hook in ("bind", "close") if hasattr(middleware, hook)]
+    if partial:
+        raise TypeError(
+            f"{type(middleware).__name__} defines {partial[0]}() but not the other hook; "
+            "subclass llmpipe.Middleware so the pipeline calls its hooks"
+        )
+    return False
 
 
 class Pipeline:
-    """Middlewares composed once around a transport, outermost first.
-
-    Middlewares that manage the transport (pool recycling) may define
-    ``bind(transport)``; it is called once here.
-    """
+    """Middlewares composed once around a transport, outermost first."""
 
     def __init__(self, middlewares: Iterable[MiddlewareLike], transport: Transport) -> None:
         self.middlewares: tuple[MiddlewareLike, ...] = tuple(middlewares)
         self.transport = transport
-        handler: Handler = transport.send
+        hooked: list[Middleware] = []
+        handler: Handler = _ReadEvents(transport.send)
         for middleware in reversed(self.middlewares):
-            _check(middleware)
-            bind = getattr(middleware, "bind", None)
-            if callable(bind):
-                bind(transport)
+            if _hooked(middleware):
+                assert isinstance(middleware, Middleware)
+                middleware.bind(transport)
+                hooked.append(middleware)
             handler = _Link(middleware, handler)
+        self._hooked = tuple(reversed(hooked))
         self._handler = handler
 
     def __call__(self, request: LLMRequest) -> Awaitable[LLMResponse]:
+        """Run the chain: the reply whatever its status (a handler, for composing)."""
         return self._handler(request)
 
-    def find(self, kind: type[Any]) -> Any | None:
-        """The first middleware that is an instance of ``kind``, if any."""
-        return next((m for m in self.middlewares if isinstance(m, kind)), None)
+    async def send(self, request: LLMRequest) -> LLMResponse:
+        """Run the chain; a non-2xx reply that no layer turned into an error
+        (a stack without ``ClassifyErrorsMiddleware``) is raised here."""
+        response = await self._handler(request)
+        if response.status >= 300:
+            raise api_error_from(response)
+        return response
+
+    async def close(self) -> None:
+        """Close each middleware, outermost first; every one runs even if one fails."""
+        errors: list[BaseException] = []
+        for middleware in self._hooked:
+            try:
+                await middleware.close()
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def find(self, kind: type[T]) -> T | None:
+        """The first middleware that is a ``kind`` (a class or a runtime protocol)."""
+        found: Any = next((m for m in self.middlewares if isinstance(m, kind)), None)
+        return cast(T | None, found)
 
 
 class MiddlewareStack(list[MiddlewareLike]):

@@ -1,31 +1,108 @@
-"""LLMRequest and LLMResponse: what flows through the middleware onion."""
+"""What flows through the onion: ``LLMRequest`` in, ``LLMResponse`` out, and the
+two typed side channels every layer shares.
+
+``CallOptions`` are the per-call settings the caller gave that are not body
+fields (``max_retries=``, ``tag=``, ...); layers read them, nobody writes
+them. ``CallContext`` is how layers report outward what happened to a call
+(the attempts retry made, whether a cache answered), one named field per
+fact, each written by one layer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from llmpipe import _json
 from llmpipe.errors import LLMResponseError, snippet
 
 if TYPE_CHECKING:
-    from llmpipe.streaming.events import EventStream
+    from llmpipe.streaming.events import ByteSource, EventStream
 
-__all__ = ["LLMRequest", "LLMResponse"]
+__all__ = [
+    "CALL_KEYWORDS",
+    "CallContext",
+    "CallOptions",
+    "Headers",
+    "LLMRequest",
+    "LLMResponse",
+    "headers_of",
+]
 
 _UNPARSED: Any = object()
+
+Headers = CIMultiDict[str] | CIMultiDictProxy[str]
+"""Reply headers, looked up without regard to case (as HTTP wants), everywhere."""
+
+
+def headers_of(value: Mapping[str, str]) -> Headers:
+    """Headers as a case-insensitive mapping: normalized once, where a reply is made."""
+    if isinstance(value, (CIMultiDictProxy, CIMultiDict)):
+        return value
+    return CIMultiDict(value)
+
+
+@attrs.frozen(kw_only=True)
+class CallOptions:
+    """Per-call settings read by the layers; never sent to the server."""
+
+    max_retries: int | None = None
+    """Overrides the retry policy's limit for this call."""
+    first_event_timeout: float | None = None
+    """Seconds a stream may take to its first event."""
+    idle_timeout: float | None = None
+    """Seconds a stream may go without an event."""
+    cache: bool | None = None
+    """True: cache this call whatever the policy says; False: skip the cache."""
+    tag: str | None = None
+    """A label that usage tracking totals by."""
+    deadline_at: float | None = None
+    """The event loop's clock when the whole call (retries included) must end;
+    set from the ``deadline=`` seconds a call is given."""
+
+
+NO_OPTIONS = CallOptions()
+
+CALL_KEYWORDS: tuple[str, ...] = (
+    *(field.name for field in attrs.fields(CallOptions) if field.name != "deadline_at"),
+    "deadline",
+    "timeout",
+    "extra_headers",
+)
+"""The keyword arguments of a call that are settings, not JSON body fields."""
+
+
+def _as_options(value: CallOptions | Mapping[str, Any]) -> CallOptions:
+    if isinstance(value, CallOptions):
+        return value
+    unknown = set(value) - {field.name for field in attrs.fields(CallOptions)}
+    if unknown:
+        raise TypeError(
+            f"unknown per-call option(s) {sorted(unknown)}; known: "
+            f"{[field.name for field in attrs.fields(CallOptions)]}"
+        )
+    return CallOptions(**value)
+
+
+@attrs.define(slots=True)
+class CallContext:
+    """What layers report outward about one call; each field has one writer."""
+
+    attempts: int = 1
+    """Attempts made so far (written by ``RetryMiddleware``; 1 without it)."""
+    cache: Literal["hit", "miss"] | None = None
+    """Whether a ``CacheMiddleware`` answered the call ("hit") or passed it on."""
 
 
 @attrs.frozen
 class LLMRequest:
     """One API call as middlewares see it. Frozen: a retry re-sends exactly this.
 
-    ``endpoint`` is relative to the API root (``chat/completions``). ``options``
-    carries per-call settings for middlewares (``max_retries``, ...). ``context``
-    is the one mutable part: middlewares use it to pass facts inward and outward
-    (attempt count, cache hit, ...); ``attrs.evolve`` keeps the same mapping.
+    ``endpoint`` is relative to the API root (``chat/completions``). ``context``
+    is the one mutable part, shared by every copy ``attrs.evolve`` makes.
     """
 
     endpoint: str
@@ -34,24 +111,27 @@ class LLMRequest:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     timeout: float | None = None
     stream: bool = False
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    context: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    options: CallOptions = attrs.field(default=NO_OPTIONS, converter=_as_options)
+    context: CallContext = attrs.field(factory=CallContext, eq=False, repr=False)
 
 
 @attrs.define
 class LLMResponse:
     """A reply: status, headers, raw body, and its JSON parsed once on demand.
 
-    A streamed reply has an empty ``content`` and its events in ``stream``;
-    ``elapsed`` then measures the time to its first event.
+    A streamed reply has an empty ``content``. The transport hands its body
+    over as bytes (``byte_stream``); the pipeline reads server-sent events
+    from them into ``stream``, which middlewares observe. ``elapsed`` then
+    measures the time to the first event.
     """
 
     status: int
-    headers: Mapping[str, str]
+    headers: Headers = attrs.field(converter=headers_of)
     content: bytes
     request: LLMRequest
     elapsed: float = 0.0
     stream: EventStream | None = None
+    byte_stream: ByteSource | None = attrs.field(default=None, repr=False, eq=False)
     _parsed: Any = attrs.field(default=_UNPARSED, init=False, repr=False, eq=False)
 
     @classmethod

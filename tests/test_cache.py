@@ -203,7 +203,7 @@ async def test_a_hit_is_marked_in_the_request_context(config):
 
     async def spy(request, call_next):
         response = await call_next(request)
-        seen.append(request.context.get("cache"))
+        seen.append(request.context.cache)
         return response
 
     stack = default_middlewares(config).insert_after(CountingMiddleware, CacheMiddleware())

@@ -15,6 +15,7 @@ from llmpipe import (
     LLMConnectionError,
     LLMError,
     Message,
+    Middleware,
     ModelsResponse,
 )
 
@@ -223,7 +224,7 @@ async def test_construction_does_no_io():
 async def test_close_also_closes_middlewares_that_have_an_async_close(config):
     closed = []
 
-    class Holder:
+    class Holder(Middleware):
         async def __call__(self, request, call_next):
             return await call_next(request)
 
@@ -234,3 +235,29 @@ async def test_close_also_closes_middlewares_that_have_an_async_close(config):
     await llm.close()
     await llm.close()
     assert closed == [True]
+
+
+def test_a_middleware_with_one_hook_but_not_the_protocol_is_rejected_when_built(config):
+    class HalfHooked:
+        async def __call__(self, request, call_next):
+            return await call_next(request)
+
+        async def close(self):
+            pass
+
+    with pytest.raises(TypeError, match=r"subclass llmpipe\.Middleware"):
+        AsyncLLM(config, middlewares=[HalfHooked()])
+
+
+async def test_bind_hands_each_hooked_middleware_the_transport_once(config):
+    bound = []
+
+    class Binder(Middleware):
+        async def __call__(self, request, call_next):
+            return await call_next(request)
+
+        def bind(self, transport):
+            bound.append(transport)
+
+    async with AsyncLLM(config, middlewares=[Binder()]) as llm:
+        assert bound == [llm.transport]

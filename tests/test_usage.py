@@ -25,6 +25,7 @@ from llmpipe import (
     UsageLimitExceeded,
     default_middlewares,
 )
+from llmpipe.middleware.reports import UsageReporter
 from llmpipe.middleware.usage import (
     Budget,
     Charge,
@@ -35,7 +36,7 @@ from llmpipe.middleware.usage import (
     UsageSnapshot,
     UsageTotals,
 )
-from llmpipe.middleware.usage.middleware import UsageMiddleware, find_usage
+from llmpipe.middleware.usage.middleware import UsageMiddleware
 from llmpipe.request import LLMRequest
 from llmpipe.testing import Fault
 from llmpipe.wire.estimate import CharacterEstimator
@@ -142,15 +143,18 @@ async def test_reset_clears_every_total(config):
     assert usage.usage().total.calls == 1
 
 
-async def test_find_usage_returns_the_middleware_in_the_stack(config):
+async def test_the_client_reads_usage_from_the_stacks_usage_reporter(config):
     usage = UsageMiddleware()
     async with usage_client(config, usage) as llm:
-        assert find_usage(llm.pipeline) is usage
+        assert llm.pipeline.find(UsageReporter) is usage
+        await llm.chat_completion(HELLO, max_tokens=5)
+        assert llm.get_usage() == usage.usage()
+        assert llm.get_usage().total.calls == 1
 
 
-async def test_find_usage_says_how_to_add_one_when_the_stack_has_none(client):
+async def test_get_usage_says_how_to_add_a_usage_middleware_when_the_stack_has_none(client):
     with pytest.raises(LLMError, match="insert_before"):
-        find_usage(client.pipeline)
+        client.get_usage()
 
 
 def test_snapshot_cannot_be_changed_by_its_reader():
@@ -350,7 +354,8 @@ CHILD = """
 import asyncio, json, sys, time
 import redis
 from llmpipe import AsyncLLM, LLMConfig, RetryMiddleware, UsageLimitExceeded, default_middlewares
-from llmpipe.middleware.usage.middleware import UsageMiddleware, find_usage
+from llmpipe.middleware.reports import UsageReporter
+from llmpipe.middleware.usage.middleware import UsageMiddleware
 from llmpipe.middleware.usage import RedisBudget
 
 base_url, redis_url, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])

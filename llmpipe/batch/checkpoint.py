@@ -37,23 +37,13 @@ from typing import IO, Any
 import attrs
 
 from llmpipe import logs
+from llmpipe.request import CALL_KEYWORDS
 from llmpipe.wire.convert import converter, dump_messages
 
 __all__ = ["Checkpoint", "fingerprint"]
 
 VERSION = 1
-_NOT_FINGERPRINTED = frozenset(
-    {
-        "timeout",
-        "deadline",
-        "max_retries",
-        "extra_headers",
-        "first_event_timeout",
-        "idle_timeout",
-        "tag",
-        "cache",
-    }
-)
+_NOT_FINGERPRINTED = frozenset(CALL_KEYWORDS)  # how a call is made, not what it asks
 _SKIPPED = "checkpoint {path}: skipped {count} unreadable line(s); those items are redone"
 
 

@@ -7,13 +7,13 @@ exception tree, never about raw statuses.
 from __future__ import annotations
 
 from llmpipe.errors import api_error_from
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 
 __all__ = ["ClassifyErrorsMiddleware"]
 
 
-class ClassifyErrorsMiddleware:
+class ClassifyErrorsMiddleware(Middleware):
     """Raise the matching ``LLMAPIError`` for every non-2xx response."""
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:

@@ -22,7 +22,7 @@ import weakref
 
 from llmpipe import logs
 from llmpipe.errors import LLMTimeoutError
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
@@ -32,7 +32,7 @@ __all__ = ["ConcurrencyLimitMiddleware"]
 _QUEUED = "concurrency limit: {endpoint} waits for a slot ({in_flight} in flight)"
 
 
-class ConcurrencyLimitMiddleware:
+class ConcurrencyLimitMiddleware(Middleware):
     """At most ``max_in_flight`` calls between this layer and the server."""
 
     def __init__(self, max_in_flight: int) -> None:
@@ -69,7 +69,7 @@ class ConcurrencyLimitMiddleware:
     async def _enter(self, request: LLMRequest) -> None:
         if self._slots.locked():
             logs.debug(_QUEUED, endpoint=request.endpoint, in_flight=self._in_flight)
-        deadline = request.options.get("deadline_at")
+        deadline = request.options.deadline_at
         if deadline is None:
             await self._slots.acquire()
         else:

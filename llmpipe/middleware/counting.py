@@ -1,7 +1,7 @@
 """CountingMiddleware: calls, attempts, retries, failures and tokens.
 
 Placed outside retry, it counts a call once however many attempts it took;
-the attempt count comes from ``request.context["attempts"]`` set by retry.
+the attempt count comes from ``request.context.attempts``, written by retry.
 """
 
 from __future__ import annotations
@@ -9,33 +9,19 @@ from __future__ import annotations
 import attrs
 
 from llmpipe.errors import LLMError
-from llmpipe.pipeline import Handler
+from llmpipe.middleware.reports import Stats
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
 
-__all__ = ["CountingMiddleware", "Stats"]
-
-
-@attrs.frozen(kw_only=True)
-class Stats:
-    """A snapshot of what one client has done since creation or the last reset."""
-
-    requests: int = 0
-    attempts: int = 0
-    retries: int = 0
-    failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
+__all__ = ["CountingMiddleware", "Stats"]  # Stats re-exported for its old import path
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(Stats))
 
 
-class CountingMiddleware:
+class CountingMiddleware(Middleware):
     """Counts in plain ints (the pipeline runs on one loop, so no lock is needed)."""
 
     def __init__(self) -> None:
@@ -68,11 +54,11 @@ class CountingMiddleware:
             raise
         finally:
             context = request.context
-            attempts = context.get("attempts", 1)
+            attempts = context.attempts
             counts["attempts"] += attempts
             counts["retries"] += attempts - 1
-            cache = context.get("cache")
-            if cache is not None:  # set by a cache layer inside this one: "hit" or "miss"
+            cache = context.cache
+            if cache is not None:  # set by a cache layer inside this one
                 counts["cache_hits" if cache == "hit" else "cache_misses"] += 1
         if response.stream is not None:
             response.stream.observe(UsageWatcher(self._stream_ended))

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmpipe import logs
 from llmpipe.errors import LLMError
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
@@ -36,7 +36,7 @@ _STREAM_FAILED = (
 _NOT_PARAMETERS = frozenset({"messages", "prompt", "input"})
 
 
-class LoggingMiddleware:
+class LoggingMiddleware(Middleware):
     """INFO for each call and reply, DEBUG for parameters, ERROR for failures."""
 
     def __repr__(self) -> str:

@@ -8,14 +8,14 @@ In-flight calls finish on the old pool first.
 from __future__ import annotations
 
 from llmpipe import logs
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
 
 __all__ = ["SessionMiddleware"]
 
 
-class SessionMiddleware:
+class SessionMiddleware(Middleware):
     """Recycle the transport's pool after every ``recycle_after`` calls (None: never)."""
 
     def __init__(self, recycle_after: int | None = None) -> None:

@@ -1,6 +1,8 @@
 """EventStream: the server-sent events of one streamed reply, read on demand.
 
-The transport hands each stream its bytes through a ``ByteSource``. The
+The transport hands a streamed reply's body over as bytes (a ``ByteSource``
+in ``LLMResponse.byte_stream``); ``open_event_stream`` reads events from
+them, just above the transport, so every layer sees an ``EventStream``. The
 stream applies two timeouts of its own: time to first event (counted from
 when the request was sent) and idle time between events; bytes that carry
 no event (SSE comments, keep-alives) reset neither. ``data: [DONE]`` ends it;
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -25,7 +27,14 @@ from llmpipe.errors import (
 )
 from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["ByteSource", "EventStream", "StreamObserver", "StreamSummary"]
+if TYPE_CHECKING:
+    from llmpipe.request import LLMResponse
+
+__all__ = ["ByteSource", "EventStream", "StreamObserver", "StreamSummary", "open_event_stream"]
+
+DEFAULT_STREAM_TIMEOUT = 30.0
+"""For a hand-built streamed request with no timeouts of its own (a client's
+requests carry theirs, resolved from its config)."""
 
 _DONE = b"[DONE]"
 _ERROR_MARK = b'"error"'
@@ -241,3 +250,30 @@ class EventStream:
             )
             for observer in self._observers:
                 observer.on_end(summary)
+
+
+async def open_event_stream(response: LLMResponse, started: float) -> LLMResponse:
+    """Read events from a streamed reply's bytes, and wait for the first one.
+
+    Waiting here, below every middleware, makes each failure up to the first
+    event part of the send, which retry may repeat while no event has reached
+    the caller. ``started`` is the loop time the request was sent.
+    """
+    source = response.byte_stream
+    if source is None or response.stream is not None:
+        return response
+    request = response.request
+    options = request.options
+    first = options.first_event_timeout or request.timeout or DEFAULT_STREAM_TIMEOUT
+    stream = EventStream(
+        source,
+        endpoint=request.endpoint,
+        first_event_timeout=first,
+        idle_timeout=options.idle_timeout or request.timeout or DEFAULT_STREAM_TIMEOUT,
+        started=started,
+        deadline_at=options.deadline_at,
+    )
+    await stream.prefetch()
+    response.stream = stream
+    response.elapsed = asyncio.get_running_loop().time() - started
+    return response

@@ -78,8 +78,7 @@ class ReplyStream(Generic[ChunkT, ResultT]):
             self._complete()
             raise
         except StreamTruncatedError as error:
-            error.partial = self._fold.result()
-            raise
+            raise error.with_partial(self._fold.result()) from error.__cause__
         try:
             chunk = self._structure(event)
         except BaseException:

@@ -1,24 +1,28 @@
-"""The body of one streamed aiohttp reply, read for an EventStream.
+"""The body of one streamed aiohttp reply, handed over as bytes.
 
 It counts bytes against ``max_response_bytes``, masks an echoed API key, maps
-aiohttp's errors to llmpipe's, and gives the connection back when the stream
-ends: for reuse after a complete stream, closed otherwise.
+aiohttp's errors to llmpipe's, and gives the connection back when the reader
+is done: for reuse after a complete body, closed otherwise. Everything it
+needs is given when it is made; it knows nothing of the transport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableSet
 from typing import TYPE_CHECKING
 
+from llmpipe._dependencies import fail_stream_reader
 from llmpipe.errors import LLMResponseError
 from llmpipe.request import LLMRequest
+from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Slot
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from llmpipe.transport.aiohttp import AiohttpTransport
+__all__ = ["ReplyBody", "is_event_stream", "too_large"]
 
-__all__ = ["ReplySource", "is_event_stream", "too_large"]
+MapError = Callable[[BaseException, LLMRequest], BaseException]
 
 
 def too_large(request: LLMRequest, limit: int) -> LLMResponseError:
@@ -32,52 +36,69 @@ def is_event_stream(content_type: str) -> bool:
     return content_type == "text/event-stream"
 
 
-class ReplySource:
-    """The body of one streamed aiohttp reply, as an EventStream's ByteSource."""
+class ReplyBody:
+    """A streamed reply's body: a ``ByteSource`` for the event reader above.
 
-    __slots__ = ("_content", "_left", "_reply", "_request", "_slot", "_transport")
+    ``open_bodies`` is the owner's set of bodies still being read (so closing
+    the client can abort them); this body leaves it when released.
+    """
+
+    __slots__ = (
+        "_content",
+        "_left",
+        "_limit",
+        "_map",
+        "_mask",
+        "_open",
+        "_reply",
+        "_request",
+        "_slot",
+    )
 
     def __init__(
         self,
         reply: aiohttp.ClientResponse,
-        transport: AiohttpTransport,
         slot: Slot,
         request: LLMRequest,
+        *,
+        limit: int,
+        mask: KeyMask | None,
+        map_error: MapError,
+        open_bodies: MutableSet[ReplyBody],
     ) -> None:
         self._reply = reply
         self._content = reply.content
-        self._transport = transport
         self._slot = slot
         self._request = request
-        self._left = transport._config.max_response_bytes
-        transport._streams.add(self)
+        self._limit = self._left = limit
+        self._mask = mask
+        self._map = map_error
+        self._open = open_bodies
+        open_bodies.add(self)
 
     def abort(self) -> None:
-        """Close the connection under the stream (the client is closing)."""
+        """Close the connection under the body (the client is closing)."""
         self._reply.close()
-        self._content.set_exception(ConnectionResetError("the client was closed"))
+        fail_stream_reader(self._content, ConnectionResetError("the client was closed"))
 
     def _counted(self, chunk: bytes) -> bytes:
         self._left -= len(chunk)
         if self._left < 0:
-            raise too_large(self._request, self._transport._config.max_response_bytes)
-        secret = self._transport._secret
-        if secret is not None and secret in chunk:  # a key split across chunks is not caught
-            return self._transport._scrub(chunk)
-        return chunk
+            raise too_large(self._request, self._limit)
+        return chunk if self._mask is None else self._mask.chunk(chunk)
 
     def read_nowait(self) -> bytes:
         try:
             chunk = self._content.read_nowait()
         except Exception as exc:
-            raise self._transport._mapped(exc, self._request, 0) from exc
+            raise self._map(exc, self._request) from exc
         return self._counted(chunk)
 
     async def read(self) -> bytes:
         try:
             chunk = await self._content.readany()
         except Exception as exc:
-            raise self._transport._mapped(exc, self._request, 0) from exc
+            raise self._map(exc, self._request) from exc
         return self._counted(chunk)
 
     def at_eof(self) -> bool:
@@ -92,5 +113,5 @@ class ReplySource:
             else:
                 self._reply.close()
         finally:
-            self._transport._streams.discard(self)
+            self._open.discard(self)
             self._slot.release()

@@ -7,12 +7,11 @@ closes with its last call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import aiohttp
-
-    from llmpipe.transport.aiohttp import AiohttpTransport
 
 __all__ = ["Pool", "Slot"]
 
@@ -29,12 +28,15 @@ class Pool:
 
 
 class Slot:
-    """One call's hold on a pool; given back exactly once, however the call ends."""
+    """One call's hold on a pool; given back exactly once, however the call ends.
 
-    __slots__ = ("_transport", "pool", "released")
+    ``leave(pool)`` is the owner's bookkeeping, called on that one release.
+    """
 
-    def __init__(self, transport: AiohttpTransport, pool: Pool) -> None:
-        self._transport = transport
+    __slots__ = ("_leave", "pool", "released")
+
+    def __init__(self, pool: Pool, leave: Callable[[Pool], None]) -> None:
+        self._leave = leave
         self.pool = pool
         self.released = False
         pool.in_flight += 1
@@ -42,4 +44,4 @@ class Slot:
     def release(self) -> None:
         if not self.released:
             self.released = True
-            self._transport._leave(self.pool)
+            self._leave(self.pool)

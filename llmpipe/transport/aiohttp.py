@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmpipe import _json, logs
+from llmpipe._dependencies import close_connector_now
 from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
 from llmpipe.errors import (
@@ -21,8 +22,8 @@ from llmpipe.errors import (
     LLMTimeoutError,
 )
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.streaming.events import EventStream
-from llmpipe.transport._body import ReplySource, is_event_stream, too_large
+from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
+from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Pool, Slot
 from llmpipe.transport.base import Transport
 
@@ -47,7 +48,7 @@ class AiohttpTransport(Transport):
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key}"
         # A server that echoes the key in an error must not put it in our errors or logs.
-        self._secret = None if config.api_key is None else config.api_key.encode()
+        self._mask = None if config.api_key is None else KeyMask(config.api_key)
         self._headers = headers
         if not config.verify_tls:
             logs.warning(
@@ -60,7 +61,7 @@ class AiohttpTransport(Transport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._streams: set[ReplySource] = set()
+        self._bodies: set[ReplyBody] = set()  # streamed bodies still being read
         self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
 
     def __repr__(self) -> str:
@@ -113,7 +114,7 @@ class AiohttpTransport(Transport):
             raise ClientClosedError("the client is closed; create a new client to send requests")
         pool = self._pool or self._open()
         body = None if request.body is None else _json.dumps(request.body)
-        slot = Slot(self, pool)
+        slot = Slot(pool, self._leave)
         try:
             if request.stream:  # a stream gives its slot back when it ends
                 return await self._send_stream(slot, request, body)
@@ -127,7 +128,7 @@ class AiohttpTransport(Transport):
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
-        deadline: float | None = request.options.get("deadline_at")
+        deadline = request.options.deadline_at
         if deadline is None:
             return seconds
         left = deadline - asyncio.get_running_loop().time()
@@ -151,8 +152,8 @@ class AiohttpTransport(Transport):
                 timeout=self._timeout(seconds),
             ) as reply:
                 content = await self._read_capped(reply, request)
-                if reply.status >= 300 and self._secret is not None and self._secret in content:
-                    content = self._scrub(content)
+                if reply.status >= 300 and self._mask is not None:
+                    content = self._mask.body(content)
                 return LLMResponse(
                     reply.status, reply.headers, content, request, time.perf_counter() - started
                 )
@@ -164,12 +165,17 @@ class AiohttpTransport(Transport):
     async def _send_stream(
         self, slot: Slot, request: LLMRequest, body: bytes | None
     ) -> LLMResponse:
-        """Send, then wait for the first event, so failures up to it are the send's."""
-        options = request.options
-        config = self._config
-        first = options.get("first_event_timeout") or request.timeout or config.first_event_timeout
+        """Send, and hand over the body as bytes once the headers are in.
+
+        The wait for the headers counts against the first-event timeout; the
+        event reader above applies it (and the idle timeout) to the body.
+        """
+        first = (
+            request.options.first_event_timeout
+            or request.timeout
+            or self._config.first_event_timeout
+        )
         first = self._attempt_seconds(request, first)
-        idle = options.get("idle_timeout") or config.idle_timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
         headers = {"Accept": "text/event-stream", **request.headers}
@@ -186,8 +192,8 @@ class AiohttpTransport(Transport):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = await self._read_capped(reply, request)
                     slot.release()
-                    if reply.status >= 300 and self._secret is not None:
-                        content = self._scrub(content)
+                    if reply.status >= 300 and self._mask is not None:
+                        content = self._mask.body(content)
                     return LLMResponse(
                         reply.status, reply.headers, content, request, loop.time() - started
                     )
@@ -195,22 +201,18 @@ class AiohttpTransport(Transport):
             raise
         except Exception as exc:
             raise self._mapped(exc, request, first) from exc
-        stream = EventStream(
-            ReplySource(reply, self, slot, request),
-            endpoint=request.endpoint,
-            first_event_timeout=first,
-            idle_timeout=idle,
-            started=started,
-            deadline_at=options.get("deadline_at"),
+        reply_body = ReplyBody(
+            reply,
+            slot,
+            request,
+            limit=self._config.max_response_bytes,
+            mask=self._mask,
+            map_error=self._mapped_while_reading,
+            open_bodies=self._bodies,
         )
-        await stream.prefetch()
         return LLMResponse(
-            reply.status, reply.headers, b"", request, loop.time() - started, stream=stream
+            reply.status, reply.headers, b"", request, loop.time() - started, byte_stream=reply_body
         )
-
-    def _scrub(self, content: bytes) -> bytes:
-        assert self._secret is not None
-        return content.replace(self._secret, b"***")
 
     async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
         """The whole body, refusing one beyond ``max_response_bytes`` (after decompression)."""
@@ -247,6 +249,9 @@ class AiohttpTransport(Transport):
             task = asyncio.get_running_loop().create_task(pool.session.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
+
+    def _mapped_while_reading(self, exc: BaseException, request: LLMRequest) -> BaseException:
+        return self._mapped(exc, request, 0)
 
     def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
         mapped = self._map_error(exc, request, seconds)
@@ -291,8 +296,8 @@ class AiohttpTransport(Transport):
 
     async def close(self) -> None:
         self._closed = True
-        for source in list(self._streams):
-            source.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
+        for body in list(self._bodies):
+            body.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
         pools = [p for p in (self._pool, *self._retiring) if p is not None]
         self._pool = None
         self._retiring.clear()
@@ -307,7 +312,7 @@ class AiohttpTransport(Transport):
         self._pool = None
         self._retiring.clear()
         for pool in pools:
-            connector: Any = pool.session.connector
+            connector = pool.session.connector
             pool.session.detach()
-            if connector is not None and not connector.closed:
-                connector._close()  # the sync half of close(): needs no running loop
+            if connector is not None:
+                close_connector_now(connector)

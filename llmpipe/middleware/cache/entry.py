@@ -15,7 +15,6 @@ Bytes that do not parse (another version, a corrupt row) read as a miss.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -61,7 +60,7 @@ class CachedReply:
         needed = _NEEDED.get(response.request.endpoint.strip("/"))
         if needed is not None and not isinstance(payload.get(needed), list):
             return None
-        content_type = _header(response.headers, "content-type") or _JSON
+        content_type = response.headers.get("content-type") or _JSON
         return cls(response.status, content_type, response.content)
 
     def to_bytes(self) -> bytes:
@@ -99,11 +98,3 @@ class CachedReply:
         return LLMResponse(
             self.status, {"Content-Type": self.content_type}, self.body, request, elapsed
         )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, ignoring case (plain dicts from ``from_json`` included)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    return next((v for k, v in headers.items() if k.lower() == name), None)

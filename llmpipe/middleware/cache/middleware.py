@@ -43,7 +43,7 @@ from llmpipe.middleware.cache.key import cache_key
 from llmpipe.middleware.cache.memory import MemoryCache
 from llmpipe.middleware.cache.policy import CachePolicy, deterministic, wants_cache
 from llmpipe.middleware.cache.replay import replay, sse_body
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
@@ -60,7 +60,7 @@ _EVENT_STREAM = "text/event-stream"
 _KEY_SHOWN = 16  # hex digits of the key in logs: enough to match lines, and not a secret
 
 
-class CacheMiddleware:
+class CacheMiddleware(Middleware):
     """Serve deterministic requests from ``backend`` (default: a ``MemoryCache``).
 
     ``ttl`` (seconds) is passed to every store (None: the backend's default).
@@ -111,7 +111,7 @@ class CacheMiddleware:
             reply = await _follow(flight)
             if reply is None:  # the leader failed, or its reply may not be stored
                 return await self._miss(request, key, call_next)
-        request.context["cache"] = "hit"
+        request.context.cache = "hit"
         body: Any = request.body or {}
         logs.info(
             _HIT, endpoint=request.endpoint, model=body.get("model", "-"), key=key[:_KEY_SHOWN]
@@ -134,7 +134,7 @@ class CacheMiddleware:
         self._flights[key] = flight
         reply = None
         try:
-            request.context["cache"] = "miss"
+            request.context.cache = "miss"
             response = await call_next(request)
             reply = CachedReply.of(response)
             if reply is not None:
@@ -149,7 +149,7 @@ class CacheMiddleware:
 
     async def _miss(self, request: LLMRequest, key: str, call_next: Handler) -> LLMResponse:
         """Call inward, then store the reply (a stream: once it has ended whole)."""
-        request.context["cache"] = "miss"  # set first, so a counter inside sees it too
+        request.context.cache = "miss"  # set first, so a counter inside sees it too
         response = await call_next(request)
         if response.stream is not None:
             response.stream.observe(_Recorder(self, key, response))

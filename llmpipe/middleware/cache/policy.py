@@ -39,7 +39,7 @@ def deterministic(request: LLMRequest) -> bool:
 
 def wants_cache(request: LLMRequest, policy: CachePolicy) -> bool:
     """The caller's ``cache=`` option if given, else the policy's answer."""
-    forced = request.options.get("cache")
+    forced = request.options.cache
     if forced is not None:
         return bool(forced)
     return policy(request)

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from llmpipe.request import headers_of
+
 __all__ = ["ServerLimits", "parse_duration"]
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -66,13 +68,13 @@ class ServerLimits:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> ServerLimits:
-        """Read the four headers, whatever the case of their names."""
-        lower = {name.lower(): value for name, value in headers.items()}
+        """Read the four headers (a reply's headers ignore case: ``request.Headers``)."""
+        headers = headers_of(headers)
         return cls(
-            remaining_requests=_count(lower.get(_REMAINING_REQUESTS)),
-            remaining_tokens=_count(lower.get(_REMAINING_TOKENS)),
-            reset_requests=_duration(lower.get(_RESET_REQUESTS)),
-            reset_tokens=_duration(lower.get(_RESET_TOKENS)),
+            remaining_requests=_count(headers.get(_REMAINING_REQUESTS)),
+            remaining_tokens=_count(headers.get(_REMAINING_TOKENS)),
+            reset_requests=_duration(headers.get(_RESET_REQUESTS)),
+            reset_tokens=_duration(headers.get(_RESET_TOKENS)),
         )
 
     def hold(self, next_tokens: int = 0) -> float:

@@ -34,7 +34,7 @@ from llmpipe.middleware.ratelimit.bucket import Bucket
 from llmpipe.middleware.ratelimit.headers import ServerLimits
 from llmpipe.middleware.ratelimit.local import LocalLimiter
 from llmpipe.middleware.retry.policy import parse_retry_after
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.wire.estimate import CharacterEstimator, TokenEstimator, estimate_function
 from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
@@ -61,7 +61,7 @@ def _per_minute(name: str, value: float | None) -> None:
         raise ValueError(f"{name} must be None or a number > 0, got {value!r}")
 
 
-class RateLimitMiddleware:
+class RateLimitMiddleware(Middleware):
     """Pace calls to ``requests_per_minute`` and ``tokens_per_minute`` (None: no limit).
 
     ``request_burst`` requests may go back to back (default 1: evenly spaced);
@@ -156,7 +156,7 @@ class RateLimitMiddleware:
         """Reserve, then sleep until the reservation and any server hold are over."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = request.options.get("deadline_at")
+        deadline = request.options.deadline_at
         max_wait = None if deadline is None else deadline - started
         grant: Grant = await self._using_backend(
             lambda backend: backend.acquire(self.limits, 1, tokens, max_wait)

@@ -4,8 +4,8 @@ It must sit outside ``ClassifyErrorsMiddleware`` so it sees typed errors. The
 decision (and the delay) is the policy's; this layer waits and re-sends the
 same frozen request, unless the wait would pass the call's deadline or the
 client's retry budget is spent; then the error is raised with the reason in
-``not_retried``. Each attempt's number goes to ``request.context["attempts"]``
-for the layers outside.
+``not_retried`` (on a copy: the error raised inside may be shared). Each
+attempt's number goes to ``request.context.attempts`` for the layers outside.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from llmpipe import logs
 from llmpipe.errors import LLMError
 from llmpipe.middleware.retry.budget import RetryBudget
 from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy
-from llmpipe.pipeline import Handler
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 
 __all__ = ["RetryMiddleware"]
@@ -25,7 +25,7 @@ __all__ = ["RetryMiddleware"]
 _RETRY_MESSAGE = "retrying {endpoint} in {delay:.2f} s (retry {retry}) after: {error}"
 
 
-class RetryMiddleware:
+class RetryMiddleware(Middleware):
     """Retry per ``policy``; ``sleep`` is injectable for tests of the schedule."""
 
     def __init__(
@@ -49,20 +49,20 @@ class RetryMiddleware:
             budget.deposit()
         retries = 0
         while True:
-            context["attempts"] = retries + 1
+            context.attempts = retries + 1
             try:
                 return await call_next(request)
             except LLMError as error:
                 delay = self.policy.retry_delay(request, error, retries)
                 if delay is None:
                     raise
-                deadline = request.options.get("deadline_at")
+                deadline = request.options.deadline_at
                 if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
-                    error.not_retried = f"waiting {delay:.2f} s would pass the call's deadline"
-                    raise
+                    why = f"waiting {delay:.2f} s would pass the call's deadline"
+                    raise error.not_retried_because(why) from error.__cause__
                 if budget is not None and not budget.withdraw():
-                    error.not_retried = "the client's retry budget is spent (too many failures)"
-                    raise
+                    why = "the client's retry budget is spent (too many failures)"
+                    raise error.not_retried_because(why) from error.__cause__
                 retries += 1
                 logs.warning(
                     _RETRY_MESSAGE,

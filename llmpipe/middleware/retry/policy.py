@@ -76,7 +76,9 @@ class ExponentialBackoff:
     retry_statuses: frozenset[int] = RETRY_STATUSES
 
     def retry_delay(self, request: LLMRequest, error: LLMError, retries: int) -> float | None:
-        limit = request.options.get("max_retries", self.max_retries)
+        limit = request.options.max_retries
+        if limit is None:
+            limit = self.max_retries
         if retries >= limit or not self._retryable(error):
             return None
         hint = parse_retry_after(error.headers) if isinstance(error, LLMAPIError) else None

@@ -28,12 +28,12 @@ from llmpipe.errors import LLMError, UsageLimitExceeded
 from llmpipe.middleware.usage.budget import BudgetLike, Charge, Hold
 from llmpipe.middleware.usage.prices import Price, price_for
 from llmpipe.middleware.usage.tracker import UsageSnapshot, UsageTracker
-from llmpipe.pipeline import Handler, Pipeline
+from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.wire.estimate import CharacterEstimator, Estimator, estimate_function
 from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
 
-__all__ = ["UsageMiddleware", "find_usage"]
+__all__ = ["UsageMiddleware"]
 
 _REFUSED = "usage budget refused {endpoint} model={model}: {reason}"
 _SETTLE_FAILED = "usage budget: settling a call failed ({error_type}: {error}); its hold expires"
@@ -43,7 +43,7 @@ _NO_TOKENS = TokenCount(0, 0, 0)
 _UNBOUNDED_REPLY = 1024
 
 
-class UsageMiddleware:
+class UsageMiddleware(Middleware):
     """Track usage, price it with ``prices`` and enforce ``budget`` (both optional)."""
 
     def __init__(
@@ -106,7 +106,7 @@ class UsageMiddleware:
         except BaseException:  # cancelled: settle in a task, not in the dying one
             self._settle_later(hold, _NOTHING)
             raise
-        tag = request.options.get("tag")
+        tag = request.options.tag
         account = _Account(self._tracker, model, None if tag is None else str(tag), price, hold)
         if response.stream is not None:
             response.stream.observe(
@@ -149,17 +149,6 @@ class UsageMiddleware:
         task = asyncio.get_running_loop().create_task(self._settle(hold, actual))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
-
-
-def find_usage(pipeline: Pipeline) -> UsageMiddleware:
-    """The pipeline's ``UsageMiddleware``, or an error that says how to add one."""
-    usage = pipeline.find(UsageMiddleware)
-    if not isinstance(usage, UsageMiddleware):
-        raise LLMError(
-            "usage totals need a UsageMiddleware in the middleware stack: "
-            "default_middlewares(config).insert_before(RetryMiddleware, UsageMiddleware())"
-        )
-    return usage
 
 
 class _Account:

@@ -1,0 +1,83 @@
+"""Every use of a dependency's private API, in one place, each with a fallback.
+
+=============================================  ===========================  =====================
+Private API                                    Why llmpipe uses it          Checked against
+=============================================  ===========================  =====================
+loguru ``logger._core`` (``handlers``,         skip building log records    loguru 0.7.0 - 0.7.3
+``min_level``, ``enabled``)                    when no handler takes them
+aiohttp ``BaseConnector._close()``             close the sockets of a       aiohttp 3.9 - 3.14
+                                               client dropped without
+                                               ``close()``, with no loop
+                                               running
+aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aiohttp 3.9 - 3.14
+(public name, undocumented)                    stream when the client
+                                               closes
+asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
+                                               without raising
+=============================================  ===========================  =====================
+
+setup.cfg caps aiohttp and loguru below their next major (loguru: minor)
+release, where these could change. If one disappears anyway, its fallback
+keeps llmpipe correct, only slower or less eager; the tests run each
+fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = ["close_connector_now", "fail_stream_reader", "loguru_gate", "running_loop"]
+
+
+def loguru_gate(logger: Any, module: str, level_no: int) -> bool | None:
+    """Whether a record from ``module`` at ``level_no`` would reach a handler;
+    None when loguru's internals do not say (loguru then decides, slower)."""
+    core: Any = getattr(logger, "_core", None)
+    try:
+        if not core.handlers or level_no < core.min_level:
+            return False
+        return core.enabled.get(module) is not False
+    except AttributeError:
+        return None
+
+
+def close_connector_now(connector: Any) -> None:
+    """Close a connector's sockets without awaiting (no loop may be running).
+
+    ``_close()`` starts closing every socket and returns futures that only
+    report when each has finished; they are dropped on purpose (nothing can
+    await them here, and a dropped future, unlike a coroutine, warns
+    nothing). Without ``_close`` the sockets close when they are collected.
+    """
+    close = getattr(connector, "_close", None)
+    if callable(close) and not connector.closed:
+        close()
+
+
+def fail_stream_reader(reader: Any, error: BaseException) -> None:
+    """Make a blocked ``reader.readany()`` raise ``error`` now; without
+    ``set_exception`` it sees the end of the body (a truncated stream)."""
+    fail = getattr(reader, "set_exception", None)
+    if callable(fail):
+        fail(error)
+    else:
+        reader.feed_eof()
+
+
+_private_running_loop = getattr(asyncio, "_get_running_loop", None)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None; never raises."""
+    if _private_running_loop is not None:
+        loop: asyncio.AbstractEventLoop | None = _private_running_loop()
+        return loop
+    return _public_running_loop()
+
+
+def _public_running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
