@@ -208,17 +208,13 @@ class LLM:
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[Any]]:
         """Chat completions for many items (see ``AsyncLLM.batch_chat_completion``)."""
-        from llmpipe import batch
-
-        return batch.batch_chat_completion_sync(self, requests, **kwargs)
+        return self._runner.run(self._client.batch_chat_completion(requests, **kwargs))
 
     def batch_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[CompletionResponse]]:
         """Text completions for many prompts (see ``AsyncLLM.batch_completion``)."""
-        from llmpipe import batch
-
-        return batch.batch_completion_sync(self, requests, **kwargs)
+        return self._runner.run(self._client.batch_completion(requests, **kwargs))
 
     def get_usage(self) -> UsageSnapshot:
         return self._client.get_usage()

@@ -83,11 +83,11 @@ def batch_chat_completion_sync(
     llm: LLM, requests: Iterable[Any], **kwargs: Any
 ) -> list[BatchResult[Any]]:
     """``batch_chat_completion`` through a sync ``LLM``, on its private loop."""
-    return llm._runner.run(batch_chat_completion(llm.async_client, requests, **kwargs))
+    return llm.batch_chat_completion(requests, **kwargs)
 
 
 def batch_completion_sync(
     llm: LLM, requests: Iterable[Any], **kwargs: Any
 ) -> list[BatchResult[CompletionResponse]]:
     """``batch_completion`` through a sync ``LLM``, on its private loop."""
-    return llm._runner.run(batch_completion(llm.async_client, requests, **kwargs))
+    return llm.batch_completion(requests, **kwargs)

@@ -1,0 +1,98 @@
+"""Each private API llmpipe borrows from a dependency (llmpipe._dependencies)
+works through the real dependency, and its fallback works without it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from loguru import logger
+
+from llmpipe import _dependencies
+from llmpipe._dependencies import (
+    close_connector_now,
+    fail_stream_reader,
+    loguru_gate,
+    running_loop,
+)
+from llmpipe.testing import Fault
+
+
+def test_loguru_gate_reads_loguru_itself():
+    seen: list[str] = []
+    handler = logger.add(seen.append, level="WARNING")
+    probe = {"__name__": "llmpipe_probe", "logger": logger}
+    try:
+        assert loguru_gate(logger, "llmpipe_probe", 5) is False  # TRACE: below every handler
+        assert loguru_gate(logger, "llmpipe_probe", 40) is True
+        logger.disable("llmpipe_probe")
+        exec("logger.error('dropped')", probe)  # loguru decides for the module, and caches it
+        assert loguru_gate(logger, "llmpipe_probe", 40) is False  # a disabled module
+        assert seen == []
+    finally:
+        logger.remove(handler)
+        logger.enable("llmpipe_probe")
+
+
+def test_loguru_gate_without_loguru_internals_leaves_the_decision_to_loguru():
+    class NoCore:
+        pass
+
+    assert loguru_gate(NoCore(), "llmpipe", 40) is None
+
+
+async def test_close_connector_now_closes_a_real_connectors_sockets(llm_server):
+    connector = aiohttp.TCPConnector()
+    session = aiohttp.ClientSession(connector=connector, connector_owner=False)
+    async with session, session.get(f"{llm_server.base_url}/v1/models") as reply:
+        await reply.read()
+    assert not connector.closed
+    close_connector_now(connector)
+    assert connector.closed
+
+
+def test_close_connector_now_without_the_private_close_leaves_the_connector_alone():
+    class Plain:
+        closed = False
+
+    plain = Plain()
+    close_connector_now(plain)  # no _close: nothing to call, nothing raised
+    assert plain.closed is False
+
+
+async def test_fail_stream_reader_wakes_a_blocked_reader_with_the_error(llm_server):
+    llm_server.add_faults(Fault(stall_after_events=0, delay=30))
+    body = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    url = f"{llm_server.base_url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as reply:
+        waiting = asyncio.create_task(reply.content.readany())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # blocked: the server stalls before its first event
+        fail_stream_reader(reply.content, ConnectionResetError("closed"))
+        with pytest.raises(ConnectionResetError, match="closed"):
+            await waiting
+        reply.close()
+
+
+async def test_fail_stream_reader_without_set_exception_ends_the_body():
+    class EndOnly:
+        ended = False
+
+        def feed_eof(self) -> None:
+            self.ended = True
+
+    reader = EndOnly()
+    fail_stream_reader(reader, ConnectionResetError("closed"))
+    assert reader.ended is True
+
+
+async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
+    loop = asyncio.get_running_loop()
+    assert running_loop() is loop
+    assert _dependencies._public_running_loop() is loop
+
+
+def test_running_loop_is_none_outside_a_loop_by_either_path():
+    assert running_loop() is None
+    assert _dependencies._public_running_loop() is None

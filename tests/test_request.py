@@ -1,0 +1,60 @@
+"""The typed side channels: per-call options in, per-call facts out."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from llmpipe import LLMConfig, LLMRequest, LLMResponse
+from llmpipe.request import CALL_KEYWORDS, CallContext, CallOptions
+from llmpipe.wire.build import call_settings
+
+
+def test_call_keywords_are_the_option_fields_plus_the_call_settings():
+    fields = {field.name for field in attrs.fields(CallOptions)} - {"deadline_at"}
+    assert set(CALL_KEYWORDS) == fields | {"deadline", "timeout", "extra_headers"}
+
+
+def test_options_given_as_a_mapping_become_call_options():
+    request = LLMRequest("chat/completions", options={"max_retries": 1, "tag": "docs"})
+    assert request.options == CallOptions(max_retries=1, tag="docs")
+
+
+def test_an_unknown_option_is_refused_with_the_known_names():
+    with pytest.raises(TypeError, match=r"unknown per-call option\(s\) \['max_retry'\]"):
+        LLMRequest("chat/completions", options={"max_retry": 1})
+
+
+async def test_call_settings_pops_every_call_keyword_and_leaves_body_fields():
+    kwargs = {
+        "max_retries": 2,
+        "cache": False,
+        "tag": "t",
+        "timeout": 5.0,
+        "deadline": 9.0,
+        "extra_headers": {"X-A": "1"},
+        "seed": 7,
+    }
+    settings = call_settings(LLMConfig(idempotency_header=None), kwargs, stream=True)
+    assert kwargs == {"seed": 7}
+    options = settings["options"]
+    assert (options.max_retries, options.cache, options.tag) == (2, False, "t")
+    assert options.first_event_timeout == 5.0  # a stream's first event: the call's timeout
+    assert options.idle_timeout == LLMConfig().idle_timeout
+    assert options.deadline_at is not None
+    assert settings["headers"] == {"X-A": "1"}
+
+
+def test_the_context_is_shared_by_evolved_copies_and_starts_at_one_attempt():
+    request = LLMRequest("chat/completions")
+    retried = attrs.evolve(request, timeout=1.0)
+    retried.context.attempts = 3
+    assert request.context is retried.context
+    assert request.context == CallContext(attempts=3, cache=None)
+
+
+def test_reply_headers_ignore_case_however_the_reply_was_made():
+    request = LLMRequest("models", method="GET")
+    response = LLMResponse.from_json(request, {}, headers={"X-Request-ID": "abc"})
+    assert response.headers["x-request-id"] == "abc"
+    assert LLMResponse(200, {"Retry-After": "2"}, b"", request).headers.get("retry-after") == "2"
