@@ -40,6 +40,8 @@ Headers = CIMultiDict[str] | CIMultiDictProxy[str]
 
 def headers_of(value: Mapping[str, str]) -> Headers:
     """Headers as a case-insensitive mapping: normalized once, where a reply is made."""
+    if type(value) is CIMultiDictProxy:  # what aiohttp gives: the hot path, no work
+        return value
     if isinstance(value, (CIMultiDictProxy, CIMultiDict)):
         return value
     return CIMultiDict(value)
@@ -76,7 +78,7 @@ CALL_KEYWORDS: tuple[str, ...] = (
 
 
 def _as_options(value: CallOptions | Mapping[str, Any]) -> CallOptions:
-    if isinstance(value, CallOptions):
+    if type(value) is CallOptions:
         return value
     unknown = set(value) - {field.name for field in attrs.fields(CallOptions)}
     if unknown:
@@ -115,7 +117,7 @@ class LLMRequest:
     context: CallContext = attrs.field(factory=CallContext, eq=False, repr=False)
 
 
-@attrs.define
+@attrs.define(on_setattr=attrs.setters.NO_OP)  # no hooks on assignment: a cheap __init__
 class LLMResponse:
     """A reply: status, headers, raw body, and its JSON parsed once on demand.
 
