@@ -78,7 +78,7 @@ CALL_KEYWORDS: tuple[str, ...] = (
 
 
 def _as_options(value: CallOptions | Mapping[str, Any]) -> CallOptions:
-    if type(value) is CallOptions:
+    if isinstance(value, CallOptions):
         return value
     unknown = set(value) - {field.name for field in attrs.fields(CallOptions)}
     if unknown:
