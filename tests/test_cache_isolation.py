@@ -512,3 +512,25 @@ async def test_two_sqlite_files_have_different_secrets(tmp_path):
 
 async def test_two_memory_caches_have_different_secrets():
     assert await MemoryCache().secret() != await MemoryCache().secret()
+
+
+async def test_a_middleware_called_unbound_then_bound_keys_by_the_credential(
+    llm_server, make_client
+):
+    async def server(request):
+        raise AssertionError("never called")
+
+    cache = CacheMiddleware(scope="credential")
+    with pytest.raises(RuntimeError):
+        await cache(SENT, server)
+    client = make_client(cache, config_for(llm_server, KEY_A))
+    await ask(client)
+    assert await cache.key(SENT) != cache_key(SENT, origin=client.transport.origin)
+
+
+async def test_a_reply_is_stored_under_the_key_the_middleware_names(llm_server, make_client):
+    backend = MemoryCache()
+    cache = CacheMiddleware(backend)
+    await ask(make_client(cache, config_for(llm_server, KEY_A)))
+    stored = CachedReply.from_bytes(await backend.get(await cache.key(SENT)))
+    assert json.loads(stored.body)["choices"][0]["message"]["content"] == ANSWER

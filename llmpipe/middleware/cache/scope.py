@@ -106,6 +106,8 @@ class Identity:
             )
         self._bound = transport
         self._origin = origin
+        if self._secret is not None:  # learnt before (an unbound call): fingerprint now
+            self._credential = transport.credential_fingerprint(self._secret)
 
     def learn(self, secret: bytes) -> None:
         """Complete the identity with the backend's secret."""
