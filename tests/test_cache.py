@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import socket
 import sqlite3
 import sys
@@ -358,14 +359,14 @@ async def test_the_least_recently_used_entry_is_evicted(llm_server, make_client)
 
 async def test_the_stored_key_is_cache_key_of_the_body_sent(make_client):
     backend = MemoryCache()
-    client = make_client(CacheMiddleware(backend))
+    client = make_client(CacheMiddleware(backend, scope="body"))
     await ask(client, temperature=0)
     assert await backend.get(cache_key(SENT)) is not None
 
 
 async def test_an_unreadable_entry_reads_as_a_miss_and_is_replaced(llm_server, make_client):
     backend = MemoryCache()
-    client = make_client(CacheMiddleware(backend))
+    client = make_client(CacheMiddleware(backend, scope="body"))
     await ask(client, temperature=0)
     await backend.set(cache_key(SENT), b"not a cached reply")
     await ask(client, temperature=0)
@@ -487,7 +488,7 @@ async def test_redis_entries_expire_in_redis(make_client, redis_url):
     await ask(client, temperature=0)
     connection = redis.asyncio.Redis.from_url(redis_url)
     try:
-        [name] = await connection.keys("t:*")
+        [name] = await connection.keys("t:v2:*")
         assert 0 < await connection.pttl(name) <= 30_000
     finally:
         await connection.aclose()
@@ -498,11 +499,11 @@ async def test_redis_keys_are_the_prefix_and_the_cache_key(make_client, redis_ur
     await ask(client, temperature=0)
     connection = redis.asyncio.Redis.from_url(redis_url)
     try:
-        [name] = await connection.keys("*")
+        secret, name = sorted(await connection.keys("*"))
     finally:
         await connection.aclose()
-    assert name.startswith(b"app:")
-    assert len(name) == len("app:") + 64
+    assert secret == b"app:secret"
+    assert re.fullmatch(rb"app:v2:[0-9a-f]{64}", name)
 
 
 async def test_a_redis_outage_does_not_fail_the_call_and_is_logged(
@@ -532,7 +533,7 @@ async def test_the_api_key_never_reaches_redis(make_client, config, redis_url):
         stored = [await connection.get(name) for name in names]
     finally:
         await connection.aclose()
-    assert len(stored) == 2
+    assert len(stored) == 3  # two replies and the cache's secret
     assert all(KEY.encode() not in value and b"Bearer" not in value for value in stored)
 
 

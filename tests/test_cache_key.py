@@ -1,6 +1,7 @@
 """The cache key: one canonical name per request, however its JSON is spelled."""
 
 import json
+import re
 
 import attrs
 import pytest
@@ -17,10 +18,8 @@ def chat(**body):
     return LLMRequest("chat/completions", body={"model": "gpt-4", "messages": MESSAGES, **body})
 
 
-def test_key_is_a_sha256_hex_digest():
-    key = cache_key(chat(temperature=0))
-    assert len(key) == 64
-    assert int(key, 16) >= 0
+def test_key_is_the_version_then_a_sha256_hex_digest():
+    assert re.fullmatch("v2:[0-9a-f]{64}", cache_key(chat(temperature=0)))
 
 
 def test_key_order_in_the_body_does_not_change_the_key():

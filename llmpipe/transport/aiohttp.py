@@ -23,6 +23,7 @@ from llmpipe.errors import (
 )
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
+from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
 from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Pool, Slot
 from llmpipe.transport.base import Transport
@@ -70,6 +71,24 @@ class AiohttpTransport(Transport):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self._root)
+
+    def credential_fingerprint(self, key: bytes) -> str | None:
+        """Covers the API key, a ``user:password`` in ``base_url`` and every
+        ``extra_headers`` of the config: any of them may say who asks (an
+        organization header, a gateway's key sent as a header)."""
+        config = self._config
+        return fingerprint(
+            key,
+            {
+                "api_key": config.api_key,
+                "userinfo": userinfo_of(config.base_url),
+                "headers": {name.lower(): value for name, value in config.extra_headers.items()},
+            },
+        )
 
     @property
     def in_flight(self) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from llmpipe.errors import ClientClosedError
 from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.transport._identity import fingerprint
 from llmpipe.transport.base import Transport
 
 __all__ = ["MockTransport"]
@@ -19,10 +20,18 @@ MockHandler = Callable[[LLMRequest], "LLMResponse | Awaitable[LLMResponse]"]
 
 
 class MockTransport(Transport):
-    """Calls ``handler(request)`` (sync or async) instead of the network."""
+    """Calls ``handler(request)`` (sync or async) instead of the network.
 
-    def __init__(self, handler: MockHandler) -> None:
+    ``origin`` and ``api_key`` are what it reports as its identity (it sends
+    nothing anywhere), so layers keyed by server or credential can be tested.
+    """
+
+    def __init__(
+        self, handler: MockHandler, *, origin: str = "mock://local", api_key: str | None = None
+    ) -> None:
         self._handler = handler
+        self._origin = origin
+        self._api_key = api_key
         self._closed = False
         self.recycles = 0
 
@@ -33,6 +42,16 @@ class MockTransport(Transport):
         if inspect.isawaitable(result):
             return await result
         return result
+
+    def __repr__(self) -> str:
+        return f"MockTransport(origin={self._origin!r})"
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    def credential_fingerprint(self, key: bytes) -> str | None:
+        return fingerprint(key, {"api_key": self._api_key})
 
     async def recycle(self) -> None:
         self.recycles += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import time
 
 __all__ = ["MemoryCache"]
@@ -13,7 +14,8 @@ class MemoryCache:
 
     ``ttl`` (seconds) is the default lifetime of an entry; None keeps entries
     until evicted. Expired entries are dropped when read. Everything happens
-    on the event loop without awaiting, so no lock is needed.
+    on the event loop without awaiting, so no lock is needed. Its secret is
+    made with it: the entries and the secret live and die together.
     """
 
     def __init__(self, max_entries: int = 1024, ttl: float | None = None) -> None:
@@ -27,6 +29,7 @@ class MemoryCache:
         self._entries: collections.OrderedDict[str, tuple[float | None, bytes]] = (
             collections.OrderedDict()
         )
+        self._secret = os.urandom(32)
 
     def __repr__(self) -> str:
         return f"MemoryCache(max_entries={self.max_entries}, ttl={self.ttl!r})"
@@ -52,6 +55,9 @@ class MemoryCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    async def secret(self) -> bytes:
+        return self._secret
 
     async def close(self) -> None:
         """Nothing to release; the entries stay until the object is dropped."""

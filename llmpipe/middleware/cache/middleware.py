@@ -24,6 +24,14 @@ the leader fails (or its reply may not be cached), each waiter makes its own
 call. Streams do not wait for each other: a caller may hold a stream without
 reading it, and a waiter must not hang on that.
 
+Isolation: by default (``scope="credential"``) a reply is only ever served
+to a client of the same server (origin) with the same credentials and the
+same identifying per-call headers (see ``llmpipe.middleware.cache.scope``);
+``scope="server"`` shares across credentials, ``scope="body"`` across
+servers too. The middleware learns its client's identity in ``bind``, so one
+``CacheMiddleware`` serves one client; clients share a cache by sharing a
+backend.
+
 A backend that fails (Redis down, a locked file) never fails a call: the
 error is logged as a warning, the call goes to the server, and the backend
 is left alone for ``cooldown`` seconds, so an outage costs one timeout per
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from llmpipe import logs
@@ -43,10 +52,12 @@ from llmpipe.middleware.cache.key import cache_key
 from llmpipe.middleware.cache.memory import MemoryCache
 from llmpipe.middleware.cache.policy import CachePolicy, deterministic, wants_cache
 from llmpipe.middleware.cache.replay import replay, sse_body
+from llmpipe.middleware.cache.scope import CacheScope, Identity
 from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
+from llmpipe.transport.base import Transport
 
 __all__ = ["CacheMiddleware"]
 
@@ -68,6 +79,16 @@ class CacheMiddleware(Middleware):
     caches only deterministic ones (see ``llmpipe.middleware.cache.policy``). After a
     backend error the backend is bypassed for ``cooldown`` seconds. Call
     ``close()`` when done: it finishes pending stores and closes the backend.
+
+    ``scope`` says who shares a reply: ``"credential"`` (the default: one
+    server, one credential), ``"server"`` or ``"body"`` (anyone).
+    ``vary_headers`` names per-call headers that, besides
+    ``scope.VARY_HEADERS``, say who asks (a gateway's tenant header).
+
+    Raises ``TypeError`` when bound to a transport that does not give its
+    ``origin`` and ``ValueError`` when bound to a second client of another
+    server or credential (both unless ``scope="body"``), and ``RuntimeError``
+    when called unbound in those scopes.
     """
 
     def __init__(
@@ -77,6 +98,8 @@ class CacheMiddleware(Middleware):
         ttl: float | None = None,
         policy: CachePolicy = deterministic,
         cooldown: float = 5.0,
+        scope: CacheScope = "credential",
+        vary_headers: Iterable[str] = (),
     ) -> None:
         if ttl is not None and ttl <= 0:
             raise ValueError(f"ttl must be None or > 0 seconds, got {ttl!r}")
@@ -86,19 +109,47 @@ class CacheMiddleware(Middleware):
         self.ttl = ttl
         self.policy = policy
         self.cooldown = cooldown
+        self._identity = Identity(scope, vary_headers)
+        if scope == "credential" and not callable(getattr(self.backend, "secret", None)):
+            raise TypeError(
+                f"{self.backend!r} has no secret() method, which the 'credential' scope "
+                "needs to fingerprint credentials; add 'async def secret(self) -> bytes' "
+                "(32 random bytes, stored with the entries: see CacheBackend)"
+            )
         self._down_until = 0.0  # time.monotonic() before which the backend is not asked
         self._flights: dict[str, asyncio.Future[CachedReply | None]] = {}
         self._writing: dict[str, CachedReply] = {}  # stored soon: readable at once
         self._pending: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
-        return f"CacheMiddleware({self.backend!r}, ttl={self.ttl!r})"
+        return f"CacheMiddleware({self.backend!r}, ttl={self.ttl!r}, scope={self.scope!r})"
+
+    @property
+    def scope(self) -> CacheScope:
+        return self._identity.scope
+
+    def bind(self, transport: Transport) -> None:
+        """Learn which server, and which credentials, the client uses."""
+        self._identity.bind(transport)
+
+    async def key(self, request: LLMRequest) -> str:
+        """The key ``request`` is stored under (fetching the backend's secret if needed)."""
+        if self._identity.needs_secret:
+            self._identity.learn(await self.backend.secret())
+        return self._key(request)
+
+    def _key(self, request: LLMRequest) -> str:
+        identity = self._identity
+        return cache_key(request, origin=identity.origin(), credential=identity.credential(request))
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         if not wants_cache(request, self.policy):
             return await call_next(request)
         started = time.perf_counter()
-        key = cache_key(request)
+        if self._identity.needs_secret and not await self._learn_secret():
+            request.context.cache = "miss"  # the cache is out of reach: as when a read fails
+            return await call_next(request)
+        key = self._key(request)
         reply = self._writing.get(key)
         if reply is None and key not in self._flights:
             reply = await self._read(key)
@@ -161,6 +212,18 @@ class CacheMiddleware(Middleware):
 
     def _available(self) -> bool:
         return self._down_until <= time.monotonic()
+
+    async def _learn_secret(self) -> bool:
+        """Fetch the backend's secret (once); False if the backend cannot give it now."""
+        if not self._available():
+            return False
+        try:
+            secret = await self.backend.secret()
+        except Exception as error:
+            self._warn("read the cache secret", error, "calling the server")
+            return False
+        self._identity.learn(secret)
+        return True
 
     async def _read(self, key: str) -> CachedReply | None:
         if not self._available():

@@ -1,12 +1,19 @@
 """RedisCache: one cache for every process and machine that reaches the same Redis.
 
 Values are written with ``SET key value PX <ms>`` so Redis itself expires
-them; keys are ``prefix + cache key``. Needs the ``redis`` extra
-(``pip install llmpipe[redis]``), imported only when a client is made.
+them; keys are ``prefix + cache key``. The cache's secret is the key
+``prefix + "secret"``, written once with ``SET NX`` (no expiry) by whichever
+process comes first, so every process sharing the prefix agrees on it; it sits
+under the prefix so an ACL limited to the prefix covers it. If it is deleted
+(or evicted), a new one is made: entries written before are no longer found.
+
+Needs the ``redis`` extra (``pip install llmpipe[redis]``), imported only when
+a client is made.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +56,7 @@ class RedisCache:
         self._socket_timeout = socket_timeout
         self._client: Redis | None = client
         self._owned = client is None
+        self._secret: bytes | None = None
 
     def __repr__(self) -> str:
         # The URL may hold a password: show only where the keys go.
@@ -81,6 +89,17 @@ class RedisCache:
         lifetime = self.ttl if ttl is None else ttl
         milliseconds = None if lifetime is None else max(1, round(lifetime * 1000))
         await self.client.set(self.prefix + key, value, px=milliseconds)
+
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            name = self.prefix + "secret"
+            # Hex text, so a client with decode_responses=True reads it too.
+            await self.client.set(name, os.urandom(32).hex(), nx=True)
+            value: Any = await self.client.get(name)
+            if not value:  # deleted between the two commands: try again on the next call
+                raise LookupError(f"the cache secret {name!r} vanished from Redis as it was read")
+            self._secret = bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
+        return self._secret
 
     async def close(self) -> None:
         if self._owned and self._client is not None:

@@ -5,11 +5,14 @@ connection: the event loop never waits on the disk, and the connection is
 only ever used by the thread that made it. The file is in WAL mode, so
 readers in other processes do not block a writer. Expired rows are never
 returned, and are deleted when the file is opened and every few hundred writes.
+The cache's secret is one row of a second table, ``llmpipe_cache_meta``,
+written once by whichever process gets there first (``INSERT OR IGNORE``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -28,6 +31,11 @@ _SCHEMA = (
 _GET = "SELECT value FROM llmpipe_cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 _SET = "INSERT OR REPLACE INTO llmpipe_cache (key, value, expires_at) VALUES (?, ?, ?)"
 _PRUNE = "DELETE FROM llmpipe_cache WHERE expires_at IS NOT NULL AND expires_at <= ?"
+_META_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS llmpipe_cache_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)"
+)
+_OFFER_KEY = "INSERT OR IGNORE INTO llmpipe_cache_meta (name, value) VALUES ('secret', ?)"
+_READ_KEY = "SELECT value FROM llmpipe_cache_meta WHERE name = 'secret'"
 _PRUNE_EVERY = 256  # writes
 _BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock
 
@@ -48,6 +56,7 @@ class SQLiteCache:
         self._connection: sqlite3.Connection | None = None  # touched only on the worker
         self._writes = 0
         self._closed = False
+        self._secret: bytes | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteCache({str(self.path)!r}, ttl={self.ttl!r})"
@@ -59,6 +68,11 @@ class SQLiteCache:
         lifetime = self.ttl if ttl is None else ttl
         expires = None if lifetime is None else time.time() + lifetime
         await self._run(self._set, key, value, expires)
+
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = await self._run(self._read_secret)
+        return self._secret
 
     async def prune(self) -> int:
         """Delete expired rows now; returns how many went."""
@@ -89,6 +103,7 @@ class SQLiteCache:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
                 connection.execute(_SCHEMA)
+                connection.execute(_META_SCHEMA)
                 connection.execute(_PRUNE, (time.time(),))
             except BaseException:
                 connection.close()
@@ -106,6 +121,11 @@ class SQLiteCache:
         self._writes += 1
         if self._writes % _PRUNE_EVERY == 0:
             db.execute(_PRUNE, (time.time(),))
+
+    def _read_secret(self) -> bytes:
+        db = self._db()
+        db.execute(_OFFER_KEY, (os.urandom(32),))  # kept only if no process was first
+        return bytes(db.execute(_READ_KEY).fetchone()[0])
 
     def _prune(self) -> int:
         return self._db().execute(_PRUNE, (time.time(),)).rowcount
