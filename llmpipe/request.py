@@ -80,8 +80,6 @@ CALL_KEYWORDS: tuple[str, ...] = (
 def _as_options(value: CallOptions | Mapping[str, Any]) -> CallOptions:
     if isinstance(value, CallOptions):
         return value
-    if isinstance(value, CallOptions):  # a subclass; also narrows the type for mypy
-        return value
     unknown = set(value) - {field.name for field in attrs.fields(CallOptions)}
     if unknown:
         raise TypeError(
