@@ -7,12 +7,13 @@ import gc
 import itertools
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 import redis.asyncio
 
-from llmpipe import AsyncLLM, LLMTimeoutError, RateLimitError
+from llmpipe import AsyncLLM, BadRequestError, LLMTimeoutError, RateLimitError
 from llmpipe.middleware import RetryMiddleware, default_middlewares
 from llmpipe.middleware.concurrency import ConcurrencyLimitMiddleware
 from llmpipe.middleware.ratelimit import Bucket, Limits, LocalLimiter, RedisLimiter
@@ -276,12 +277,31 @@ async def test_two_clients_sharing_a_redis_key_share_one_rate(llm_server, config
     assert min(gaps(times)) >= 0.1 - JITTER
 
 
+async def redis_clients(url):
+    """The connections Redis has open, not counting the one asking."""
+    probe = redis.asyncio.Redis.from_url(url)
+    try:
+        return len(await probe.client_list()) - 1
+    finally:
+        await probe.aclose()
+
+
 async def test_closing_the_client_closes_the_limiters_own_redis_pool(config, redis_url):
+    before = await redis_clients(redis_url)
     limiter = RedisLimiter(redis_url, "closing")
     async with client_with(config, RateLimitMiddleware(6000, backend=limiter)) as llm:
         await llm.chat_completion(HELLO)
-    del limiter, llm
-    gc.collect()  # an open pool would warn here, and warnings fail the tests
+        assert await redis_clients(redis_url) == before + 1  # the limiter's own pool
+    for _ in range(200):  # Redis notices a closed socket a moment after the close
+        if (after := await redis_clients(redis_url)) == before:
+            break
+        await asyncio.sleep(0.01)
+    assert after == before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del limiter, llm
+        gc.collect()  # an unclosed pool would warn here
+    assert [str(w.message) for w in caught] == []
 
 
 async def test_with_redis_down_calls_are_still_sent_and_limited_in_process(
@@ -426,7 +446,7 @@ async def test_a_failed_call_gives_its_slot_back(llm_server, config):
     llm_server.add_faults(Fault(status=400))
     limit = ConcurrencyLimitMiddleware(1)
     async with client_with(config, limit) as llm:
-        with pytest.raises(Exception, match="400"):
+        with pytest.raises(BadRequestError):
             await llm.chat_completion(HELLO)
         assert limit.in_flight == 0
         await asyncio.wait_for(llm.chat_completion(HELLO), 5)

@@ -1551,8 +1551,16 @@ async def test_starting_a_running_server_raises() -> None:
             await server.start()
 
 
-async def test_stopping_a_server_that_never_started_does_nothing() -> None:
-    await LLMServer().stop()
+async def test_stopping_a_server_that_never_started_does_nothing(
+    session: aiohttp.ClientSession,
+) -> None:
+    server = LLMServer()
+    await server.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.port
+    async with server:  # it starts and serves as if stop() had never been called
+        reply = await call(session, server, MODELS, method="GET")
+    assert reply.status == 200
 
 
 async def test_stop_leaves_no_task_behind(session: aiohttp.ClientSession) -> None:
@@ -1732,8 +1740,12 @@ def test_package_exports_exactly_its_public_names() -> None:
         "RETRYABLE",
         "RecordedRequest",
     ]
-    for name in llmpipe.testing.__all__:
-        assert getattr(llmpipe.testing, name) is not None
+    namespace: dict[str, object] = {}
+    exec("from llmpipe.testing import *", namespace)
+    del namespace["__builtins__"]
+    assert set(namespace) == set(llmpipe.testing.__all__)
+    for name, value in namespace.items():
+        assert value is getattr(llmpipe.testing, name)
 
 
 def test_package_does_not_import_pytest() -> None:
