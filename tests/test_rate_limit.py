@@ -10,6 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
+import attrs
 import pytest
 import redis.asyncio
 
@@ -208,22 +209,63 @@ async def test_adaptive_false_ignores_the_servers_headers(llm_server, config):
 # -- Redis: one quota for many clients and processes ------------------------------
 
 EVERY_100_MS = Limits(requests=Bucket(rate=10, capacity=1))
+EVERY_SECOND = Limits(requests=Bucket(rate=1, capacity=1))
+# Redis writes times to the microsecond, and its clock is not quite ours.
+CLOCKS = 0.002
+
+
+@attrs.frozen
+class Span:
+    """Two moments by our clock between which something happened on Redis."""
+
+    earliest: float
+    latest: float
+
+    def plus(self, seconds):
+        return Span(self.earliest + seconds, self.latest + seconds)
+
+
+async def asked(call):
+    """Await a limiter call: its result, and the span in which Redis read its clock."""
+    before = time.monotonic()
+    result = await call
+    return result, Span(before, time.monotonic())
+
+
+def starts(grant, span):
+    """When a granted call may start, by our clock."""
+    return span.plus(grant.wait)
+
+
+def assert_spaced(first, second, grant, seconds):
+    """The start of ``grant`` (``second``) is ``seconds`` after ``first``: never
+    sooner, and no later either if it had to wait at all. Exact whatever the
+    load: only how long each Redis call took widens the spans."""
+    assert second.latest - first.earliest >= seconds - CLOCKS, "sooner than the rate allows"
+    if grant.wait > 0:
+        assert second.earliest - first.latest <= seconds + CLOCKS, "waited longer than needed"
 
 
 async def test_redis_limiter_spaces_reservations_evenly(redis_url):
     async with RedisLimiter(redis_url, "spacing") as limiter:
-        waits = [(await limiter.acquire(EVERY_100_MS, 1, 0)).wait for _ in range(3)]
-    assert waits == pytest.approx([0.0, 0.1, 0.2], abs=0.01)
+        calls = [await asked(limiter.acquire(EVERY_100_MS, 1, 0)) for _ in range(3)]
+    assert calls[0][0].wait == 0.0  # an empty key: the first call goes at once
+    begins = [starts(grant, span) for grant, span in calls]
+    for (grant, _), (before, begin) in zip(calls[1:], itertools.pairwise(begins), strict=True):
+        assert grant.wait > 0
+        assert_spaced(before, begin, grant, 0.1)
 
 
 async def test_redis_limiter_refuses_a_wait_past_max_wait_and_takes_nothing(redis_url):
     async with RedisLimiter(redis_url, "refuse") as limiter:
-        await limiter.acquire(EVERY_100_MS, 1, 0)
-        refused = await limiter.acquire(EVERY_100_MS, 1, 0, max_wait=0.05)
-        after = await limiter.acquire(EVERY_100_MS, 1, 0)
+        first, first_span = await asked(limiter.acquire(EVERY_SECOND, 1, 0))
+        refused, refused_span = await asked(limiter.acquire(EVERY_SECOND, 1, 0, max_wait=0.5))
+        after, after_span = await asked(limiter.acquire(EVERY_SECOND, 1, 0))
+    assert first.granted
     assert not refused.granted
-    assert refused.wait == pytest.approx(0.1, abs=0.01)
-    assert after.wait == pytest.approx(0.1, abs=0.01)
+    begin = starts(first, first_span)
+    assert_spaced(begin, starts(refused, refused_span), refused, 1.0)  # the wait it refused
+    assert_spaced(begin, starts(after, after_span), after, 1.0)  # one interval, not two
 
 
 async def test_redis_limiter_reconcile_and_hold_are_seen_by_another_limiter(redis_url):
@@ -231,36 +273,39 @@ async def test_redis_limiter_reconcile_and_hold_are_seen_by_another_limiter(redi
     async with RedisLimiter(redis_url, "shared") as one, RedisLimiter(redis_url, "shared") as two:
         await one.acquire(limits, 1, 80)
         await one.reconcile(limits, -70)
-        await one.hold(0.4)
+        _, held = await asked(one.hold(0.4))
         left = await two.available(limits)
-        grant = await two.acquire(limits, 1, 0)
+        grant, span = await asked(two.acquire(limits, 1, 0))
     assert left["tokens"] == pytest.approx(90, abs=0.5)
-    assert grant.wait == pytest.approx(0.4, abs=0.02)
+    assert_spaced(held, starts(grant, span), grant, 0.4)  # the hold, not the request bucket
 
 
 async def test_redis_limiter_keeps_state_in_one_expiring_key_on_redis_time(redis_url):
     connection = redis.asyncio.Redis.from_url(redis_url)
     try:
+        before = await connection.time()
         async with RedisLimiter(connection, key="custom:key") as limiter:
             await limiter.acquire(EVERY_100_MS, 1, 0)
-        seconds, micros = await connection.time()
+        after = await connection.time()
         full_at = float(await connection.hget("custom:key", "requests"))
         ttl = await connection.pttl("custom:key")
         assert await connection.ping()  # a client passed in is left open
     finally:
         await connection.aclose()
-    assert full_at == pytest.approx(seconds + micros / 1e6 + 0.1, abs=0.05)
+    # Full again 0.1 s after the call, by Redis's clock, read somewhere between these two.
+    earliest, latest = (seconds + micros / 1e6 + 0.1 for seconds, micros in (before, after))
+    assert earliest - 1e-6 <= full_at <= latest + 1e-6
     assert 59_000 < ttl <= 60_100
 
 
 async def test_redis_limiter_reloads_its_scripts_after_a_script_flush(redis_url):
     async with RedisLimiter(redis_url, "flush") as limiter:
-        await limiter.acquire(EVERY_100_MS, 1, 0)
+        first, first_span = await asked(limiter.acquire(EVERY_100_MS, 1, 0))
         connection = redis.asyncio.Redis.from_url(redis_url)
         await connection.script_flush()
         await connection.aclose()
-        grant = await limiter.acquire(EVERY_100_MS, 1, 0)
-    assert grant.wait == pytest.approx(0.1, abs=0.01)
+        grant, span = await asked(limiter.acquire(EVERY_100_MS, 1, 0))
+    assert_spaced(starts(first, first_span), starts(grant, span), grant, 0.1)
 
 
 async def test_two_clients_sharing_a_redis_key_share_one_rate(llm_server, config, redis_url):
@@ -319,16 +364,16 @@ def test_a_redis_limiter_serves_one_event_loop_at_a_time(redis_url):
     limiter = RedisLimiter(redis_url, "loops")
     first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
     try:
-        first.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+        earlier = first.run_until_complete(asked(limiter.acquire(EVERY_SECOND, 1, 0)))
         with pytest.raises(RuntimeError, match="one event loop"):
-            second.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+            second.run_until_complete(limiter.acquire(EVERY_SECOND, 1, 0))
         first.run_until_complete(limiter.close())
-        grant = second.run_until_complete(limiter.acquire(EVERY_100_MS, 1, 0))
+        grant, span = second.run_until_complete(asked(limiter.acquire(EVERY_SECOND, 1, 0)))
         second.run_until_complete(limiter.close())
     finally:
         first.close()
         second.close()
-    assert grant.wait == pytest.approx(0.1, abs=0.02)  # the same key, from a new pool
+    assert_spaced(starts(*earlier), starts(grant, span), grant, 1.0)  # the same key, a new pool
 
 
 CHILD = """
