@@ -1,8 +1,11 @@
-"""The API key mask: a streamed body is masked as if it had come whole, however cut."""
+"""The API key mask: a streamed body is masked as if it had come whole, however cut,
+and the transport hands over a streamed body masked, with nothing held back lost."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmpipe import AiohttpTransport, LLMConfig, LLMRequest
+from llmpipe.testing import Fault
 from llmpipe.transport._mask import KeyMask
 
 KEY = "sk-live-0123456789"
@@ -76,3 +79,29 @@ def test_any_cutting_of_any_body_masks_as_the_whole_body_does(parts, cuts):
     pieces = [body[a:b] for a, b in zip([0, *edges], [*edges, len(body)], strict=True)]
     mask = KeyMask(SMALL_KEY)
     assert b"".join(streamed(mask, pieces)) == mask.body(body)
+
+
+async def read_raw(source) -> bytes:
+    """Every byte of a streamed body, as the event reader would take them."""
+    received = b""
+    while True:
+        chunk = source.read_nowait() or (b"" if source.at_eof() else await source.read())
+        if not chunk and source.at_eof():
+            return received
+        received += chunk
+
+
+async def test_the_transport_hands_over_a_streamed_body_masked_and_whole(llm_server):
+    # The body ends in what could be the start of the key: held back until the
+    # end of the body, then handed over as it is.
+    body = b"data: one " + SECRET + b" two\n\n: tail " + SECRET[:5]
+    llm_server.add_faults(Fault(body=body, content_type="text/event-stream"))
+    transport = AiohttpTransport(LLMConfig(base_url=llm_server.base_url, api_key=KEY))
+    try:
+        request = LLMRequest("chat/completions", body={"model": "gpt-4"}, stream=True)
+        response = await transport.send(request)
+        received = await read_raw(response.byte_stream)
+        await response.byte_stream.release(True)
+    finally:
+        await transport.close()
+    assert received == b"data: one *** two\n\n: tail " + SECRET[:5]
