@@ -326,6 +326,16 @@ def test_cutting_a_partial_last_line_is_synced_before_appending(tmp_path):
     assert log.calls == [(path.stat().st_ino, whole)]
 
 
+def test_the_last_line_of_an_index_wins(tmp_path):
+    path = tmp_path / "results.jsonl"
+    failed = {"v": 1, "index": 0, "fingerprint": "f", "error": {"type": "BadRequestError"}}
+    done = {"v": 1, "index": 0, **RECORD}
+    path.write_text(json.dumps(failed) + "\n" + json.dumps(done) + "\n")
+    checkpoint = Checkpoint.open(path)
+    checkpoint.close()
+    assert checkpoint.records == {0: done}
+
+
 def test_checkpoints_sync_with_os_fsync_unless_told_otherwise():
     for made in (Checkpoint.open, Checkpoint):
         assert inspect.signature(made).parameters["sync"].default is os.fsync

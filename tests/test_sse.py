@@ -35,6 +35,15 @@ def test_crlf_split_across_pieces_is_one_line_end():
     assert datas(decode(b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n")) == ["a", "b"]
 
 
+def test_crlf_cut_between_pieces_inside_an_event_ends_one_line_not_the_event():
+    assert datas(decode(b"data: a\r", b"\ndata: b\r\n\r\n")) == ["a\nb"]
+
+
+def test_an_id_containing_nul_is_ignored():
+    first, second = decode(b"id: 1\ndata: x\n\nid: 2\x003\ndata: y\n\n")
+    assert (first.id, second.id) == ("1", "1")
+
+
 def test_comments_and_unknown_fields_are_ignored():
     stream = b": keep-alive\nfoo: bar\ndata: x\nnonsense\n\n"
     assert datas(decode(stream)) == ["x"]
