@@ -24,6 +24,9 @@ from llmpipe.testing import Fault
 HELLO = [{"role": "user", "content": "hello"}]
 HELLO_USAGE = 3  # the server counts words: "hello" in, "Echo: hello" out
 JITTER = 0.03  # seconds of scheduling noise allowed between a planned and a measured gap
+# How much later than planned a call may arrive on a loaded machine: bounds
+# from above, never from below (the limiter's promise is "not sooner").
+LATE = 0.4
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +46,18 @@ def arrivals(server):
 
 def gaps(times):
     return [b - a for a, b in itertools.pairwise(times)]
+
+
+def assert_not_sooner_than_the_rate(started, times, interval):
+    """The k-th arrival comes no sooner than k intervals after the calls began.
+
+    That is what a limiter of one call per ``interval`` (burst 1) promises,
+    and it holds under any load: a call may arrive late (its own send was
+    slow), never early. A gap between two arrivals proves less: a late call
+    shortens the gap after it."""
+    for k, arrived in enumerate(sorted(times)):
+        early = started + k * interval - arrived
+        assert early <= 0.001, f"call {k} arrived {early:.3f} s sooner than the rate allows"
 
 
 def most_in_any_window(times, window):
@@ -70,21 +85,23 @@ class InFlightProbe:
 
 async def test_requests_per_minute_spaces_calls_evenly_at_the_server(llm_server, config):
     async with client_with(config, RateLimitMiddleware(requests_per_minute=600)) as llm:
+        started = time.monotonic()
         await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(10)))
     times = arrivals(llm_server)
     assert len(times) == 10
-    assert min(gaps(times)) >= 0.1 - JITTER
-    assert times[-1] - times[0] < 0.9 + 0.2
+    assert_not_sooner_than_the_rate(started, times, 0.1)
+    assert times[-1] - started < 0.9 + LATE  # not at half the rate either
 
 
 async def test_tokens_per_minute_spaces_calls_by_their_estimated_tokens(llm_server, config):
     estimate = 2 + 4 + 20  # "hello": ceil(5/4) + message overhead + max_tokens
     limit = RateLimitMiddleware(tokens_per_minute=estimate * 600, token_burst=estimate)
     async with client_with(config, limit) as llm:
+        started = time.monotonic()
         await asyncio.gather(*(llm.chat_completion(HELLO, max_tokens=20) for _ in range(6)))
     times = arrivals(llm_server)
     assert len(times) == 6
-    assert min(gaps(times)) >= 0.1 - JITTER
+    assert_not_sooner_than_the_rate(started, times, 0.1)
 
 
 async def test_reported_usage_gives_back_what_the_estimate_overcharged(config):
@@ -111,16 +128,19 @@ async def test_a_streams_final_usage_corrects_the_estimate(config):
 async def test_a_callable_estimator_returning_an_int_sets_the_charge(llm_server, config):
     limit = RateLimitMiddleware(tokens_per_minute=60_000, token_burst=100, estimator=lambda r: 100)
     async with client_with(config, limit) as llm:
+        started = time.monotonic()
         await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(3)))
-    assert min(gaps(arrivals(llm_server))) >= 0.1 - JITTER
+    assert_not_sooner_than_the_rate(started, arrivals(llm_server), 0.1)
 
 
-async def test_calls_within_the_limit_are_not_delayed(llm_server, config):
-    limit = RateLimitMiddleware(requests_per_minute=6000, request_burst=5)
+async def test_calls_within_the_burst_are_not_delayed(llm_server, config):
+    # One a second, but a burst of five: spaced, the five would take 4 s.
+    limit = RateLimitMiddleware(requests_per_minute=60, request_burst=5)
     async with client_with(config, limit) as llm:
         started = time.monotonic()
         await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(5)))
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0
+    assert len(llm_server.requests) == 5
 
 
 # -- deadlines ------------------------------------------------------------------------
@@ -134,7 +154,7 @@ async def test_a_call_that_would_wait_past_its_deadline_is_refused_at_once(llm_s
             await llm.chat_completion(HELLO, deadline=0.5)
         elapsed = time.monotonic() - started
         stats = llm.get_stats()
-    assert elapsed < 0.05
+    assert elapsed < 0.25  # not after waiting out the deadline (0.5 s), nor the turn (1 s)
     assert caught.value.status_code == 429
     assert "client's own rate limit" in str(caught.value)
     assert caught.value.headers["x-should-retry"] == "false"
@@ -143,20 +163,24 @@ async def test_a_call_that_would_wait_past_its_deadline_is_refused_at_once(llm_s
 
 async def test_a_refused_call_takes_nothing_from_the_bucket(llm_server, config):
     async with client_with(config, RateLimitMiddleware(requests_per_minute=120)) as llm:
+        started = time.monotonic()
         await llm.chat_completion(HELLO)
         with pytest.raises(RateLimitError):
             await llm.chat_completion(HELLO, deadline=0.2)
         await llm.chat_completion(HELLO)
-    [gap] = gaps(arrivals(llm_server))
-    assert 0.5 - JITTER <= gap < 0.5 + 0.15  # one interval, not two
+    times = arrivals(llm_server)
+    assert_not_sooner_than_the_rate(started, times, 0.5)
+    assert times[-1] - started < 0.5 + LATE  # one interval, not two
 
 
 async def test_a_call_whose_deadline_allows_the_wait_waits_and_is_sent(llm_server, config):
     async with client_with(config, RateLimitMiddleware(requests_per_minute=300)) as llm:
+        started = time.monotonic()
         await llm.chat_completion(HELLO)
         await llm.chat_completion(HELLO, deadline=1.0)
-    [gap] = gaps(arrivals(llm_server))
-    assert gap >= 0.2 - JITTER
+    times = arrivals(llm_server)
+    assert len(times) == 2
+    assert_not_sooner_than_the_rate(started, times, 0.2)
 
 
 # -- adaptive: the server's headers ------------------------------------------------
@@ -172,7 +196,7 @@ async def test_when_the_server_says_no_requests_remain_the_next_call_waits_for_r
         await llm.chat_completion(HELLO)
         await llm.chat_completion(HELLO)
     [gap] = gaps(arrivals(llm_server))
-    assert 0.5 - JITTER <= gap < 0.5 + 0.15
+    assert 0.5 - JITTER <= gap < 0.5 + LATE
 
 
 async def test_calls_already_waiting_their_turn_also_wait_for_the_servers_reset(llm_server, config):
@@ -203,7 +227,7 @@ async def test_adaptive_false_ignores_the_servers_headers(llm_server, config):
         await llm.chat_completion(HELLO)
         await llm.chat_completion(HELLO)
     [gap] = gaps(arrivals(llm_server))
-    assert gap < 0.2
+    assert gap < 0.5 - JITTER  # the reset (0.5 s) was not waited for
 
 
 # -- Redis: one quota for many clients and processes ------------------------------
@@ -315,11 +339,13 @@ async def test_two_clients_sharing_a_redis_key_share_one_rate(llm_server, config
         async with first, second:
             await asyncio.gather(first.list_models(), second.list_models())  # warm pools
             llm_server.reset()
+            started = time.monotonic()
             calls = [llm.chat_completion(HELLO) for llm in (first, second) for _ in range(5)]
             await asyncio.gather(*calls)
     times = arrivals(llm_server)
     assert len(times) == 10
-    assert min(gaps(times)) >= 0.1 - JITTER
+    assert_not_sooner_than_the_rate(started, times, 0.1)
+    assert times[-1] - started < 0.2 + 0.9 + LATE  # after the warm-up's turns: one rate
 
 
 async def redis_clients(url):
@@ -354,10 +380,11 @@ async def test_with_redis_down_calls_are_still_sent_and_limited_in_process(
 ):
     limiter = RedisLimiter(f"redis://127.0.0.1:{unused_tcp_port}", "down")
     async with client_with(config, RateLimitMiddleware(600, backend=limiter)) as llm:
+        started = time.monotonic()
         await asyncio.gather(*(llm.chat_completion(HELLO) for _ in range(3)))
     times = arrivals(llm_server)
     assert len(times) == 3
-    assert min(gaps(times)) >= 0.1 - JITTER
+    assert_not_sooner_than_the_rate(started, times, 0.1)
 
 
 def test_a_redis_limiter_serves_one_event_loop_at_a_time(redis_url):
@@ -507,5 +534,5 @@ async def test_a_call_still_waiting_for_a_slot_at_its_deadline_times_out_unsent(
             await llm.chat_completion(HELLO, deadline=0.2)
         elapsed = time.monotonic() - started
         await slow
-    assert 0.2 - JITTER <= elapsed < 0.2 + 0.15
+    assert 0.2 - JITTER <= elapsed < 0.2 + LATE
     assert len(llm_server.requests) == 1
