@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench soak clean redis-server
+.PHONY: install demo test lint format bench soak mutate clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench:
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=
+
+# Curated mutants of the critical modules (tests/mutation): each must fail its tests.
+# `make mutate ARGS="--module retry"` runs one module's; not part of `make test`.
+mutate: $(STAMP) redis-server
+	$(PY) -m tests.mutation.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import json
 import os
 import signal
@@ -277,6 +278,67 @@ def test_batch_killed_mid_run_then_rerun_holds_every_item_exactly_once(
     assert sent_again(llm_server) == count - done
     indexes = collections.Counter(record["index"] for record in lines(path))
     assert indexes == dict.fromkeys(range(count), 1)
+
+
+class SyncLog:
+    """A checkpoint's ``sync``: for each call, which file the descriptor is (its
+    inode) and what any reader of the path could see then; then a real fsync.
+
+    An fsync makes durable what was written to the descriptor before it: a line
+    is durable only if the sync comes after its bytes reached the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calls: list[tuple[int, bytes]] = []
+
+    def __call__(self, fd: int) -> None:
+        self.calls.append((os.fstat(fd).st_ino, self.path.read_bytes()))
+        os.fsync(fd)
+
+
+RECORD = {"fingerprint": "f", "response": {"id": "r"}}
+
+
+def test_each_appended_line_is_synced_once_its_bytes_are_in_the_file(tmp_path):
+    path = tmp_path / "results.jsonl"
+    log = SyncLog(path)
+    checkpoint = Checkpoint.open(path, sync=log)
+    try:
+        checkpoint.append({"index": 0, **RECORD})
+        checkpoint.append({"index": 1, **RECORD})
+    finally:
+        checkpoint.close()
+    first, second = path.read_bytes().splitlines(keepends=True)
+    file = path.stat().st_ino
+    assert log.calls == [
+        (tmp_path.stat().st_ino, b""),  # the new file's directory entry
+        (file, first),
+        (file, first + second),
+    ]
+
+
+def test_cutting_a_partial_last_line_is_synced_before_appending(tmp_path):
+    path = tmp_path / "results.jsonl"
+    whole = json.dumps({"v": 1, "index": 0, **RECORD}).encode() + b"\n"
+    path.write_bytes(whole + b'{"v": 1, "ind')  # a crash in the middle of a write
+    log = SyncLog(path)
+    Checkpoint.open(path, sync=log).close()
+    assert log.calls == [(path.stat().st_ino, whole)]
+
+
+def test_the_last_line_of_an_index_wins(tmp_path):
+    path = tmp_path / "results.jsonl"
+    failed = {"v": 1, "index": 0, "fingerprint": "f", "error": {"type": "BadRequestError"}}
+    done = {"v": 1, "index": 0, **RECORD}
+    path.write_text(json.dumps(failed) + "\n" + json.dumps(done) + "\n")
+    checkpoint = Checkpoint.open(path)
+    checkpoint.close()
+    assert checkpoint.records == {0: done}
+
+
+def test_checkpoints_sync_with_os_fsync_unless_told_otherwise():
+    for made in (Checkpoint.open, Checkpoint):
+        assert inspect.signature(made).parameters["sync"].default is os.fsync
 
 
 async def test_a_checkpoint_in_use_by_another_batch_is_refused(llm_server, client, tmp_path):

@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 
 import attrs
@@ -27,12 +28,14 @@ from llmpipe import (
     default_middlewares,
 )
 from llmpipe.middleware.cache import MemoryCache, RedisCache, SQLiteCache, cache_key
+from llmpipe.middleware.cache.entry import CachedReply
 from llmpipe.middleware.cache.middleware import CacheMiddleware
 from llmpipe.middleware.cache.replay import sse_body
 from llmpipe.testing import Fault
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = [{"role": "user", "content": "what is the capital of France"}]
+ANSWER = "Echo: what is the capital of France"
 KEY = "sk-cache-test-0123456789abcdef"
 # The request the client sends for ask(client, temperature=0) with the default config.
 SENT = LLMRequest(
@@ -97,8 +100,8 @@ async def test_a_deterministic_call_is_answered_from_the_cache(llm_server, make_
 
 async def test_a_call_with_a_seed_is_cached(llm_server, make_client):
     client = make_client(CacheMiddleware())
-    await ask(client, temperature=0.9, seed=7)
-    await ask(client, temperature=0.9, seed=7)
+    assert await ask(client, temperature=0.9, seed=7) == ANSWER
+    assert await ask(client, temperature=0.9, seed=7) == ANSWER
     assert len(llm_server.requests) == 1
 
 
@@ -111,8 +114,8 @@ async def test_a_sampled_call_is_not_cached_by_default(llm_server, make_client):
 
 async def test_cache_true_caches_a_sampled_call(llm_server, make_client):
     client = make_client(CacheMiddleware())
-    await ask(client, temperature=0.7, cache=True)
-    await ask(client, temperature=0.7, cache=True)
+    assert await ask(client, temperature=0.7, cache=True) == ANSWER
+    assert await ask(client, temperature=0.7, cache=True) == ANSWER
     assert len(llm_server.requests) == 1
 
 
@@ -146,7 +149,7 @@ async def test_an_error_reply_is_not_cached(llm_server, make_client):
     llm_server.add_faults(Fault(status=400))
     with pytest.raises(BadRequestError):
         await ask(client, temperature=0)
-    assert await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -155,7 +158,7 @@ async def test_a_2xx_reply_that_is_not_json_is_not_cached(llm_server, make_clien
     llm_server.add_faults(Fault(body="<html>maintenance</html>"))
     with pytest.raises(LLMResponseError):
         await ask(client, temperature=0)
-    assert await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -164,7 +167,7 @@ async def test_a_2xx_reply_carrying_an_error_object_is_not_cached(llm_server, ma
     llm_server.add_faults(Fault(body={"error": {"message": "busy"}}))
     with pytest.raises(LLMResponseError):
         await ask(client, temperature=0)
-    await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -173,7 +176,7 @@ async def test_a_json_reply_without_choices_is_not_cached(llm_server, make_clien
     llm_server.add_faults(Fault(body={"unexpected": "shape"}))
     with pytest.raises(LLMResponseError):
         await ask(client, temperature=0)
-    await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -233,7 +236,7 @@ async def test_concurrent_identical_calls_make_one_server_call(llm_server, make_
     client = make_client(CacheMiddleware())
     llm_server.add_faults(Fault(delay=0.1))
     replies = await asyncio.gather(*(ask(client, temperature=0) for _ in range(10)))
-    assert len(set(replies)) == 1
+    assert replies == [ANSWER] * 10
     assert len(llm_server.requests) == 1
     stats = client.get_stats()
     assert (stats.cache_hits, stats.cache_misses) == (9, 1)
@@ -246,21 +249,44 @@ async def test_waiters_make_their_own_calls_when_the_leader_fails(llm_server, ma
         *(ask(client, temperature=0) for _ in range(10)), return_exceptions=True
     )
     assert isinstance(results[0], BadRequestError)
-    assert all(isinstance(r, str) for r in results[1:])
+    assert results[1:] == [ANSWER] * 9
     assert len(llm_server.requests) == 10
 
 
-async def test_a_cancelled_waiter_does_not_cancel_the_others(llm_server, make_client):
-    client = make_client(CacheMiddleware())
-    llm_server.add_faults(Fault(delay=0.2))
-    leader = asyncio.create_task(ask(client, temperature=0))
-    quitter = asyncio.create_task(ask(client, temperature=0))
-    stayer = asyncio.create_task(ask(client, temperature=0))
-    await asyncio.sleep(0.05)
-    quitter.cancel()
-    assert await stayer == await leader
-    assert quitter.cancelled()
+async def until(condition, within=5.0):
+    """Poll ``condition`` on the loop until it holds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s: {condition}")
+        await asyncio.sleep(0.005)
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_others(llm_server, config):
+    arrived = []
+
+    async def arrivals(request, call_next):  # just outside the cache
+        arrived.append(request)
+        return await call_next(request)
+
+    stack = default_middlewares(config).insert_after(CountingMiddleware, CacheMiddleware())
+    stack.insert_after(CountingMiddleware, arrivals)
+    llm_server.add_faults(Fault(delay=0.5))
+    async with AsyncLLM(config, stack) as client:
+        leader = asyncio.create_task(ask(client, temperature=0))
+        await until(lambda: len(llm_server.requests) == 1)  # the leader's flight is open
+        quitter = asyncio.create_task(ask(client, temperature=0))
+        stayer = asyncio.create_task(ask(client, temperature=0))
+        # From the layer outside the cache to waiting on the flight nothing
+        # awaits, so a call seen here has joined the leader.
+        await until(lambda: len(arrived) == 3)
+        quitter.cancel()
+        assert await stayer == await leader == ANSWER
+        assert quitter.cancelled()
+        assert not leader.cancelled()
+        stats = client.get_stats()
     assert len(llm_server.requests) == 1
+    assert (stats.cache_hits, stats.cache_misses) == (1, 1)  # the stayer's hit
 
 
 # --- streams ----------------------------------------------------------------------
@@ -271,7 +297,7 @@ async def test_a_completed_stream_is_replayed_as_a_stream(llm_server, make_clien
     client = make_client(cache)
     live = await stream_text(client, temperature=0)
     replayed = await stream_text(client, temperature=0)
-    assert replayed == live == "Echo: what is the capital of France"
+    assert replayed == live == ANSWER
     assert len(llm_server.requests) == 1
     assert client.get_stats().cache_hits == 1
 
@@ -287,7 +313,7 @@ async def test_a_replayed_stream_yields_the_same_chunks_and_usage(make_client):
     replayed_chunks, replayed_reply = await chunks()
     assert replayed_chunks == live_chunks
     assert replayed_reply == live_reply
-    assert replayed_reply.usage is not None
+    assert replayed_reply.usage.total_tokens == 6 + 7  # words in, words out
 
 
 async def test_a_stream_and_a_plain_call_are_cached_apart(llm_server, make_client):
@@ -302,7 +328,7 @@ async def test_a_stream_broken_off_by_the_server_is_not_cached(llm_server, make_
     llm_server.add_faults(Fault(drop_after_events=2))
     with pytest.raises(StreamTruncatedError):
         await stream_text(client, temperature=0)
-    assert await stream_text(client, temperature=0)
+    assert await stream_text(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -314,7 +340,7 @@ async def test_a_stream_left_early_by_the_caller_is_not_cached(llm_server, make_
         async for _chunk in stream:
             break
     await cache.flush()
-    await stream_text(client, temperature=0)
+    assert await stream_text(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -331,7 +357,7 @@ async def test_a_stream_sent_with_multiline_data_replays_the_same(llm_server, ma
     client = make_client(CacheMiddleware())
     llm_server.add_faults(Fault(multiline_data=True, line_ending="\r\n"))
     live = await stream_text(client, temperature=0)
-    assert await stream_text(client, temperature=0) == live
+    assert await stream_text(client, temperature=0) == live == ANSWER
     assert len(llm_server.requests) == 1
 
 
@@ -341,9 +367,9 @@ async def test_a_stream_sent_with_multiline_data_replays_the_same(llm_server, ma
 async def test_an_entry_expires_after_the_ttl(llm_server, make_client):
     client = make_client(CacheMiddleware(MemoryCache(), ttl=0.2))
     await ask(client, temperature=0)
-    await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     await asyncio.sleep(0.3)
-    await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -361,7 +387,8 @@ async def test_the_stored_key_is_cache_key_of_the_body_sent(make_client):
     backend = MemoryCache()
     client = make_client(CacheMiddleware(backend, scope="body"))
     await ask(client, temperature=0)
-    assert await backend.get(cache_key(SENT)) is not None
+    stored = CachedReply.from_bytes(await backend.get(cache_key(SENT)))
+    assert json.loads(stored.body)["choices"][0]["message"]["content"] == ANSWER
 
 
 async def test_an_unreadable_entry_reads_as_a_miss_and_is_replaced(llm_server, make_client):
@@ -369,8 +396,8 @@ async def test_an_unreadable_entry_reads_as_a_miss_and_is_replaced(llm_server, m
     client = make_client(CacheMiddleware(backend, scope="body"))
     await ask(client, temperature=0)
     await backend.set(cache_key(SENT), b"not a cached reply")
-    await ask(client, temperature=0)
-    await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
 
 
@@ -511,8 +538,8 @@ async def test_a_redis_outage_does_not_fail_the_call_and_is_logged(
 ):
     down = RedisCache(f"redis://127.0.0.1:{free_port()}/0")
     client = make_client(CacheMiddleware(down))
-    assert await ask(client, temperature=0)
-    assert await ask(client, temperature=0)
+    assert await ask(client, temperature=0) == ANSWER
+    assert await ask(client, temperature=0) == ANSWER
     assert len(llm_server.requests) == 2
     [warning] = [line for line in log_lines if "WARNING" in line]  # once per cooldown
     assert "could not read" in warning
@@ -544,7 +571,7 @@ async def test_the_api_key_never_reaches_the_sqlite_file(make_client, config, tm
     await stream_text(client, temperature=0)
     await cache.close()
     files = list(tmp_path.iterdir())
-    assert files
+    assert tmp_path / "cache.db" in files
     assert all(KEY.encode() not in path.read_bytes() for path in files)
     with sqlite3.connect(tmp_path / "cache.db") as db:
         rows = db.execute("SELECT key, value FROM llmpipe_cache").fetchall()

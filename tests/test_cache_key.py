@@ -1,7 +1,7 @@
 """The cache key: one canonical name per request, however its JSON is spelled."""
 
+import hashlib
 import json
-import re
 
 import attrs
 import pytest
@@ -18,8 +18,14 @@ def chat(**body):
     return LLMRequest("chat/completions", body={"model": "gpt-4", "messages": MESSAGES, **body})
 
 
-def test_key_is_the_version_then_a_sha256_hex_digest():
-    assert re.fullmatch("v2:[0-9a-f]{64}", cache_key(chat(temperature=0)))
+def test_key_is_the_version_then_the_sha256_hex_digest_of_the_canonical_json():
+    request = chat(temperature=0)
+    canonical = (
+        b'{"body":{"messages":[{"content":"hello","role":"user"}],"model":"gpt-4",'
+        b'"temperature":0},"endpoint":"chat/completions","method":"POST","stream":false}'
+    )
+    assert canonical_json(request) == canonical
+    assert cache_key(request) == "v2:" + hashlib.sha256(canonical).hexdigest()
 
 
 def test_key_order_in_the_body_does_not_change_the_key():

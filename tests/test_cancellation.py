@@ -5,29 +5,27 @@ Already covered elsewhere: task cancel while a reply is awaited and mid-stream,
 and `asyncio.timeout` during the retry sleep (test_safety.py); the sync LLM's
 close() with a call in flight, closing twice, and the ResourceWarning of an
 unclosed client (test_sync.py, test_client.py). Here: cancel while the TCP
-connect itself is pending; Ctrl-C (a real SIGINT to the main thread) in the
-sync shim while it waits for a reply, during the retry sleep and mid-stream;
-and AsyncLLM.close() with calls in flight.
+connect itself is pending; Ctrl-C (a real SIGINT to the main thread, in a
+child process) in the sync shim while it waits for a reply, during the retry
+sleep and mid-stream; and AsyncLLM.close() with calls in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
+import json
 import socket
+import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
-import llmpipe._loop_driver
-import llmpipe.sync
-from llmpipe import LLM, AsyncLLM, ClientClosedError, LLMConfig
+from llmpipe import AsyncLLM, ClientClosedError, LLMConfig
 from llmpipe.testing import Fault, LLMServer
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -35,14 +33,6 @@ ASK = [{"role": "user", "content": "one two three four five six"}]
 STALL = 5.0  # far longer than any bound below; the server ends it when it stops
 PROMPTLY = 0.5  # seconds within which an interrupted or closed call must end
 WITHIN = 5.0  # bound on every poll
-
-
-def wait_until(condition: Callable[[], bool], within: float = WITHIN) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {within} s: {condition}")
-        time.sleep(0.005)
 
 
 async def poll(condition: Callable[[], bool], within: float = WITHIN) -> None:
@@ -100,113 +90,49 @@ async def test_cancel_during_connect_releases_the_slot_and_the_client_stays_usab
 
 
 # --- KeyboardInterrupt in the sync shim ------------------------------------------------
+# Each scenario runs in a child process (tests/ctrl_c_child.py): a real SIGINT
+# that went astray there cannot interrupt pytest.
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-@attrs.define
-class Interrupt:
-    sent_at: float | None = None
+def ctrl_c_scenario(name: str) -> dict[str, Any]:
+    """Run one scenario of tests/ctrl_c_child.py; what it observed."""
+    child = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "tests.ctrl_c_child", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (child.returncode, child.stderr) == (0, "")
+    seen: dict[str, Any] = json.loads(child.stdout)
+    assert seen["raised"] == "KeyboardInterrupt"
+    assert seen["after_signal"] < PROMPTLY
+    return seen
 
 
-SHIM_FILES = {llmpipe.sync.__file__, llmpipe._loop_driver.__file__}
+def test_ctrl_c_while_waiting_for_a_reply_cancels_the_call_and_the_llm_stays_usable() -> None:
+    seen = ctrl_c_scenario("reply")
+    assert seen["connection_closed"]  # the server saw it go
+    assert seen["released"]
+    assert seen["next_reply"] == "Echo: hello"
 
 
-def main_thread_is_blocked() -> bool:
-    """Whether the main thread has sat on one line for 10 ms inside a sync shim
-    call (running or awaiting its loop), not between two calls or making one."""
-
-    def where() -> tuple[str, int, bool] | None:
-        frame = sys._current_frames().get(threading.main_thread().ident or 0)
-        if frame is None:
-            return None
-        innermost = (frame.f_code.co_filename, frame.f_lineno)
-        in_shim = False
-        while frame is not None:
-            in_shim = in_shim or frame.f_code.co_filename in SHIM_FILES
-            frame = frame.f_back
-        return (*innermost, in_shim)
-
-    first = where()
-    time.sleep(0.01)
-    return first is not None and first[2] and where() == first
+def test_ctrl_c_during_the_retry_sleep_stops_the_retries() -> None:
+    seen = ctrl_c_scenario("retry-sleep")
+    assert seen["counted"]  # one attempt, counted once the call had ended
+    assert seen["requests"] == 1
+    assert seen["next_reply"] == "Echo: hello"
 
 
-@contextlib.contextmanager
-def ctrl_c_when(condition: Callable[[], bool]) -> Iterator[Interrupt]:
-    """Send SIGINT to the main thread, as Ctrl-C does, once `condition()` holds
-    and the main thread is blocked in a call (not between two of them)."""
-    interrupt = Interrupt()
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def fire() -> None:
-        wait_until(lambda: condition() and main_thread_is_blocked())
-        interrupt.sent_at = time.perf_counter()
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
-
-    timer = threading.Thread(target=fire, daemon=True)
-    timer.start()
-    try:
-        yield interrupt
-    finally:
-        timer.join(WITHIN)
-        signal.signal(signal.SIGINT, previous)
-
-
-def interrupted_promptly(interrupt: Interrupt) -> bool:
-    assert interrupt.sent_at is not None
-    return time.perf_counter() - interrupt.sent_at < PROMPTLY
-
-
-def test_ctrl_c_while_waiting_for_a_reply_cancels_the_call_and_the_llm_stays_usable(
-    llm_server: LLMServer, config: LLMConfig
-) -> None:
-    llm_server.add_faults(Fault(delay=STALL))
-    with LLM(config) as llm:
-        with ctrl_c_when(lambda: len(llm_server.requests) == 1) as interrupt:
-            with pytest.raises(KeyboardInterrupt):
-                llm.chat_completion(HELLO)
-            assert interrupted_promptly(interrupt)
-        wait_until(lambda: llm_server.connections == 0)  # the server saw it go
-        wait_until(lambda: llm.async_client.transport.in_flight == 0)
-        reply = llm.chat_completion(HELLO)
-    assert reply.choices[0].message.content == "Echo: hello"
-
-
-def test_ctrl_c_during_the_retry_sleep_stops_the_retries(
-    llm_server: LLMServer, config: LLMConfig
-) -> None:
-    llm_server.add_faults(Fault(status=503))
-    with LLM(attrs.evolve(config, retry_delay=STALL, max_retry_delay=STALL)) as llm:
-        transport = llm.async_client.transport
-
-        def sleeping() -> bool:  # the 503 came back, and its connection was given back
-            return len(llm_server.requests) == 1 and transport.in_flight == 0
-
-        with ctrl_c_when(sleeping) as interrupt:
-            with pytest.raises(KeyboardInterrupt):
-                llm.chat_completion(HELLO)
-            assert interrupted_promptly(interrupt)
-        wait_until(lambda: llm.get_stats().attempts == 1)  # counted once the call has ended
-        assert len(llm_server.requests) == 1
-        reply = llm.chat_completion(HELLO)
-    assert reply.choices[0].message.content == "Echo: hello"
-
-
-def test_ctrl_c_mid_stream_closes_its_connection_and_the_llm_stays_usable(
-    llm_server: LLMServer, config: LLMConfig
-) -> None:
-    llm_server.add_faults(Fault(stall_after_events=2, delay=STALL))
-    received: list[object] = []
-    with LLM(config) as llm:
-        stream = llm.chat_completion(ASK, stream=True)
-        with ctrl_c_when(lambda: len(received) == 2) as interrupt:
-            with pytest.raises(KeyboardInterrupt):
-                for chunk in stream:
-                    received.append(chunk)
-            assert interrupted_promptly(interrupt)
-        wait_until(lambda: llm_server.connections == 0)
-        wait_until(lambda: llm.async_client.transport.in_flight == 0)
-        reply = llm.chat_completion(ASK, stream=True).collect()
-    assert reply.choices[0].message.content == "Echo: one two three four five six"
+def test_ctrl_c_mid_stream_closes_its_connection_and_the_llm_stays_usable() -> None:
+    seen = ctrl_c_scenario("mid-stream")
+    assert seen["received"] == 2
+    assert seen["connection_closed"]
+    assert seen["released"]
+    assert seen["next_reply"] == "Echo: one two three four five six"
 
 
 # --- AsyncLLM.close() with calls in flight ------------------------------------------------

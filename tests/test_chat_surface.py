@@ -71,7 +71,7 @@ async def test_tools_and_tool_choice_pass_through_and_calls_are_typed(llm_server
     [call] = choice.message.tool_calls
     assert call.function.name == "get_weather"
     assert set(json.loads(call.function.arguments)) == {"city", "days"}
-    assert call.id
+    assert call.id == "call_0"
 
 
 async def test_streamed_tool_call_fragments_assemble_into_the_same_calls(client):
@@ -82,7 +82,6 @@ async def test_streamed_tool_call_fragments_assemble_into_the_same_calls(client)
     assert len(fragments) > 4  # arguments really arrived in pieces
     assert {f.index for f in fragments} == {0, 1}
     folded = stream.response
-    assert folded is not None
     assert folded.choices[0].message.tool_calls == plain.choices[0].message.tool_calls
     assert folded.choices[0].finish_reason == "tool_calls"
 
@@ -161,7 +160,9 @@ async def test_response_model_sends_json_schema_and_returns_an_instance(llm_serv
     assert sent["type"] == "json_schema"
     assert sent["json_schema"]["name"] == "Forecast"
     assert sent["json_schema"]["schema"] == json_schema(Forecast)
-    assert client.get_last_response() is not None
+    reply = client.get_last_response()  # the raw reply the instance was made from
+    sent_back = {**attrs.asdict(forecast), "mood": forecast.mood.value}
+    assert json.loads(reply.choices[0].message.content) == sent_back
 
 
 async def test_reply_that_does_not_fit_the_model_names_the_field_and_shows_text(llm_server, client):
@@ -198,7 +199,7 @@ async def test_json_wrapped_in_a_markdown_fence_is_accepted(llm_server, client):
 async def test_response_format_json_object_passes_through(llm_server, client):
     reply = await client.chat_completion(ASK, response_format={"type": "json_object"})
     assert llm_server.requests[0].json["response_format"] == {"type": "json_object"}
-    assert isinstance(json.loads(reply.choices[0].message.content), dict)
+    assert json.loads(reply.choices[0].message.content) == {"echo": ASK[0].content}
 
 
 async def test_embeddings_for_a_list_are_typed_with_usage(llm_server, client):
@@ -206,8 +207,7 @@ async def test_embeddings_for_a_list_are_typed_with_usage(llm_server, client):
     assert isinstance(result, EmbeddingResponse)
     assert [item.index for item in result.data] == [0, 1]
     assert all(isinstance(x, float) for x in result.data[0].embedding)
-    assert result.usage is not None
-    assert result.usage.prompt_tokens == 5
+    assert (result.usage.prompt_tokens, result.usage.total_tokens) == (5, 5)
     assert llm_server.requests[0].path == "/v1/embeddings"
 
 
@@ -230,8 +230,9 @@ async def test_embeddings_go_through_the_onion_with_retries(llm_server, client):
 
 def test_sync_client_has_embeddings_tools_and_response_model(config):
     with LLM(config) as llm:
-        assert llm.embeddings("x").data
-        assert llm.chat_completion(ASK, tools=[WEATHER]).choices[0].message.tool_calls
+        assert [item.index for item in llm.embeddings("x").data] == [0]
+        [call] = llm.chat_completion(ASK, tools=[WEATHER]).choices[0].message.tool_calls
+        assert call.function.name == "get_weather"
         assert isinstance(llm.chat_completion(ASK, response_model=Forecast), Forecast)
 
 

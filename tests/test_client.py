@@ -30,14 +30,15 @@ async def test_spec_chat_completion_example(client):
     assert isinstance(response, ChatCompletionResponse)
     assert response.choices[0].message.content == "Echo: Hello!"
     assert response.choices[0].message.role == "assistant"
-    assert response.usage is not None
-    assert response.usage.total_tokens > 0
+    # The server counts words: 3 + 1 in the prompt, "Echo: Hello!" in the reply.
+    usage = response.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (4, 2, 6)
 
 
 async def test_spec_text_completion_example(client):
     response = await client.completion(prompt="Once upon a time", max_tokens=100)
     assert isinstance(response, CompletionResponse)
-    assert response.choices[0].text
+    assert response.choices[0].text == " Echo: Once upon a time"
 
 
 async def test_completion_with_a_list_of_prompts_returns_one_choice_each(client):

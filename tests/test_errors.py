@@ -1,5 +1,6 @@
 """Each error class from a real reply of the bundled server."""
 
+import json
 import pickle
 
 import attrs
@@ -139,3 +140,30 @@ def test_api_errors_survive_pickling_for_multiprocessing():
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is RateLimitError
     assert (copy.status_code, copy.body, copy.request_id) == (429, {"e": 1}, "r1")
+
+
+@pytest.mark.parametrize(
+    ("error", "raised", "status"),
+    [
+        ({"type": "server_error", "code": 503}, InternalServerError, 503),  # vLLM: an int code
+        ({"type": "rate_limit_exceeded"}, RateLimitError, 429),  # OpenAI: only a type
+        ({"type": "invalid_request_error", "code": None}, BadRequestError, 400),
+        ({"type": "overloaded_error"}, InternalServerError, 503),
+        ({"code": "rate_limit_exceeded"}, RateLimitError, 429),  # a type's name as the code
+        ({"code": 200, "type": "authentication_error"}, AuthenticationError, 401),
+        ({}, InternalServerError, 500),
+    ],
+    ids=["int-code", "type-only", "null-code", "overloaded", "string-code", "bad-code", "bare"],
+)
+async def test_an_error_event_maps_by_its_int_code_then_its_type(
+    llm_server, config, error, raised, status
+):
+    event = {"error": {"message": "went wrong", **error}}
+    body = b"data: " + json.dumps(event).encode() + b"\n\n"
+    llm_server.add_faults(Fault(body=body, content_type="text/event-stream"))
+    async with AsyncLLM(attrs.evolve(config, max_retries=0)) as llm:
+        with pytest.raises(raised) as caught:
+            stream = await llm.chat_completion(HELLO, stream=True)
+            await stream.collect()
+    assert caught.value.status_code == status
+    assert "error event in stream: went wrong" in str(caught.value)

@@ -75,6 +75,11 @@ class Case:
     retry_after: float | None = None  # the server's wait hint, in seconds
     extra: float = 0.0  # seconds a proper answer takes
 
+    @property
+    def echoes(self) -> bool:
+        """Whether the server repeats the key in its error (which must be masked)."""
+        return self.fault is not None and self.fault.echo_key
+
 
 def html(status: int) -> Fault:
     return Fault(status=status, body=f"<html><body><h1>{status}</h1><hr>nginx</body></html>")
@@ -89,6 +94,11 @@ ERROR_AT_0 = Fault(error_after_events=0, status=503)
 ERROR_AT_2 = Fault(error_after_events=2, status=503)
 TEXT = Fault(body="Service unavailable", content_type="text/plain")
 EMPTY = Fault(body=b"", content_type="application/json")
+# The server repeats the key: in a JSON error, in an error event, cut across two chunks.
+ECHO_JSON = Fault(status=503, echo_key=True)
+ECHO_AT_0 = Fault(error_after_events=0, status=503, echo_key=True)
+ECHO_SPLIT_AT_0 = Fault(error_after_events=0, status=503, echo_key=True, split_echo=True)
+ECHO_SPLIT_AT_2 = Fault(error_after_events=2, status=503, echo_key=True, split_echo=True)
 CASES = [
     Case("429-retry-after", K.RATE_LIMIT, RateLimitError, RETRIED, BOTH, TOO_MANY, retry_after=1),
     *[
@@ -108,6 +118,12 @@ CASES = [
     Case("drop-at-2", K.TRUNCATED_STREAM, StreamTruncatedError, FINAL, STREAM, DROP_AT_2),
     Case("error-event-at-0", K.ERROR_EVENT, InternalServerError, RETRIED, STREAM, ERROR_AT_0),
     Case("error-event-at-2", K.ERROR_EVENT, InternalServerError, FINAL, STREAM, ERROR_AT_2),
+    Case("echo-key-json", K.SERVER_ERROR, InternalServerError, RETRIED, BOTH, ECHO_JSON),
+    Case("echo-key-event-at-0", K.ERROR_EVENT, InternalServerError, RETRIED, STREAM, ECHO_AT_0),
+    Case(
+        "echo-key-split-at-0", K.ERROR_EVENT, InternalServerError, RETRIED, STREAM, ECHO_SPLIT_AT_0
+    ),
+    Case("echo-key-split-at-2", K.ERROR_EVENT, InternalServerError, FINAL, STREAM, ECHO_SPLIT_AT_2),
     Case("invalid-json", K.INVALID_JSON, LLMResponseError, FINAL, BOTH, Fault(malformed=True)),
     Case("text-plain", K.WRONG_CONTENT_TYPE, LLMResponseError, FINAL, BOTH, TEXT),
     Case("empty-body", K.EMPTY_BODY, LLMResponseError, FINAL, BOTH, EMPTY),
@@ -173,6 +189,7 @@ class Outcome:
 
 
 KEY = "sk-matrix-SECRET-4242"  # must never surface, whatever the fault
+MASKED_ECHO = "The request's key was ***."  # what an echoing fault's error must become
 
 
 def config(server: LLMServer) -> LLMConfig:
@@ -278,6 +295,8 @@ def test_fault_gives_the_documented_outcome_promptly_and_leaves_nothing_behind(r
     error = outcome.error
     shown = [*logged, str(error), repr(error), repr(getattr(error, "body", None))]
     assert not [text for text in shown if KEY in text]
+    if run.case.echoes:  # the key was sent back, and arrived masked
+        assert [text for text in shown if MASKED_ECHO in text]
     assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in server.requests)
 
 

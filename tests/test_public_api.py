@@ -27,9 +27,20 @@ def test_all_lists_every_public_name_and_nothing_else():
     assert public | {"__version__"} == set(llmpipe.__all__)
 
 
-def test_every_name_in_all_is_importable():
+def test_star_import_binds_every_name_in_all_to_the_attribute():
+    namespace: dict[str, object] = {}
+    exec("from llmpipe import *", namespace)
+    del namespace["__builtins__"]
+    assert set(namespace) == set(llmpipe.__all__)
+    for name, value in namespace.items():
+        assert value is getattr(llmpipe, name)
+
+
+def test_every_class_and_function_in_all_is_llmpipes_own():
     for name in llmpipe.__all__:
-        assert getattr(llmpipe, name) is not None
+        value = getattr(llmpipe, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith("llmpipe."), name
 
 
 def test_import_llmpipe_loads_neither_aiohttp_nor_the_optional_features():

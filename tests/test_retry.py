@@ -39,12 +39,18 @@ async def test_call_retried_twice_counts_once_with_three_attempts(llm_server, cl
 
 
 async def test_measured_delays_follow_retry_delay_times_powers_of_two(llm_server, config):
+    # Every delay is longer than SLACK, so a schedule off by a factor of two
+    # (or a constant one) falls outside some window: each gap is bounded on
+    # both sides by its own delay.
+    schedule = [0.3, 0.6, 1.2]
+    assert min(schedule) > SLACK
     llm_server.add_faults(*[Fault(status=503)] * 3)
-    async with AsyncLLM(attrs.evolve(config, retry_delay=0.1, max_retries=3)) as llm:
+    slow = attrs.evolve(config, retry_delay=0.3, max_retry_delay=5, max_retries=3)
+    async with AsyncLLM(slow) as llm:
         await llm.chat_completion(HELLO)
     measured = gaps(llm_server)
     assert len(measured) == 3
-    for gap, expected in zip(measured, [0.1, 0.2, 0.4], strict=True):
+    for gap, expected in zip(measured, schedule, strict=True):
         assert expected <= gap < expected + SLACK
 
 

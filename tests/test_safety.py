@@ -164,10 +164,20 @@ async def test_turning_tls_verification_off_is_logged_as_a_warning():
     assert any("TLS certificate verification is OFF" in line for line in lines)
 
 
+async def until(condition, within=5.0):
+    """Poll ``condition`` on the loop until it holds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s: {condition}")
+        await asyncio.sleep(0.005)
+
+
 async def test_cancelled_call_releases_its_connection_and_client_stays_usable(llm_server, client):
     llm_server.add_faults(Fault(delay=5))
     task = asyncio.create_task(client.chat_completion(HELLO))
-    await asyncio.sleep(0.2)
+    await until(lambda: len(llm_server.requests) == 1)  # the call is at the server
+    assert client.transport.in_flight == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -182,6 +192,9 @@ async def test_asyncio_timeout_during_retry_sleep_leaves_client_usable(llm_serve
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.3):
                 await llm.chat_completion(HELLO)
+        # The 503 came back and no retry was sent: the timeout struck in the sleep.
+        assert len(llm_server.requests) == 1
+        assert llm.get_stats().attempts == 1
         assert llm.transport.in_flight == 0
         reply = await llm.chat_completion(HELLO)
     assert reply.choices[0].message.content == "Echo: hello"
@@ -189,19 +202,22 @@ async def test_asyncio_timeout_during_retry_sleep_leaves_client_usable(llm_serve
 
 async def test_cancel_mid_stream_releases_the_connection(llm_server, client):
     llm_server.add_faults(Fault(stall_after_events=2, delay=5))
+    received = []
 
     async def consume():
         stream = await client.chat_completion(HELLO, stream=True)
         async with stream:
-            async for _ in stream:
-                pass
+            async for chunk in stream:
+                received.append(chunk)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await until(lambda: len(received) == 2)  # the stream is open, stalled mid-body
+    assert client.transport.in_flight == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert client.transport.in_flight == 0
+    assert len(received) == 2
 
 
 async def test_authorization_is_not_sent_to_another_host_on_redirect(llm_server, config):

@@ -359,3 +359,29 @@ async def test_a_key_echoed_by_the_server_is_masked_in_errors_and_logs(llm_serve
     assert KEY not in str(error)
     assert KEY not in repr(error.body)
     assert all(KEY not in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised"),
+    [
+        (Fault(status=401, echo_key=True), AuthenticationError),
+        (Fault(error_after_events=0, status=400, echo_key=True), BadRequestError),
+        (Fault(error_after_events=2, status=400, echo_key=True, split_echo=True), BadRequestError),
+    ],
+    ids=["error-reply-to-a-stream-request", "error-event", "error-event-split-across-chunks"],
+)
+async def test_a_key_echoed_into_a_stream_is_masked_in_errors_and_logs(
+    llm_server: LLMServer, capture_logs: Callable[[str], list[Any]], fault: Fault, raised: type
+) -> None:
+    llm_server.add_faults(fault)
+    lines = capture_logs("DEBUG")
+    async with AsyncLLM(LLMConfig(base_url=llm_server.base_url, api_key=KEY)) as llm:
+        with pytest.raises(raised) as caught:
+            stream = await llm.chat_completion(ask(), stream=True)
+            await stream.collect()
+    assert "The request's key was ***." in str(caught.value)  # echoed, and masked
+    for link in exception_chain(caught.value):
+        for text in texts_of(link):
+            assert KEY not in text, f"{type(link).__name__} leaks the key: {text}"
+    assert KEY not in log_text(lines)
+    assert len(llm_server.requests) == 1

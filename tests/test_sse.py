@@ -1,5 +1,7 @@
 """The SSE decoder against hand-written edge cases and arbitrary re-chunking."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,6 +33,15 @@ def test_every_line_ending_is_understood(end):
 
 def test_crlf_split_across_pieces_is_one_line_end():
     assert datas(decode(b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n")) == ["a", "b"]
+
+
+def test_crlf_cut_between_pieces_inside_an_event_ends_one_line_not_the_event():
+    assert datas(decode(b"data: a\r", b"\ndata: b\r\n\r\n")) == ["a\nb"]
+
+
+def test_an_id_containing_nul_is_ignored():
+    first, second = decode(b"id: 1\ndata: x\n\nid: 2\x003\ndata: y\n\n")
+    assert (first.id, second.id) == ("1", "1")
 
 
 def test_comments_and_unknown_fields_are_ignored():
@@ -112,12 +123,7 @@ def test_any_rechunking_of_a_valid_stream_gives_the_same_events(stream, data):
 
 
 @given(st.binary(max_size=300), st.lists(st.integers(1, 50), max_size=20))
-def test_arbitrary_bytes_never_raise(raw, sizes):
-    decoder = SSEDecoder()
-    position = 0
-    for size in sizes:
-        for event in decoder.feed(raw[position : position + size]):
-            assert isinstance(event.data, str)
-        position += size
-    decoder.feed(raw[position:])
-    decoder.finish()
+def test_arbitrary_bytes_never_raise_and_decode_alike_however_cut(raw, sizes):
+    cuts = list(itertools.accumulate(sizes))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    assert decode(*pieces) == decode(raw)

@@ -10,7 +10,7 @@ import pytest
 from llmpipe import (
     LLM,
     AsyncLLM,
-    InternalServerError,
+    BadRequestError,
     LLMTimeoutError,
     RateLimitError,
     StreamTruncatedError,
@@ -76,10 +76,14 @@ async def test_error_event_before_any_event_is_retried(llm_server, client):
 
 
 async def test_error_event_that_is_never_retryable_is_raised_at_once(llm_server, client):
-    llm_server.add_faults(Fault(error_after_events=0, status=500), *[Fault(status=500)] * 5)
-    with pytest.raises(InternalServerError):
-        await read(client, max_retries=0)
+    # A 400 is not retried, however many retries are allowed; the 503s behind it
+    # would show a retry (their own error class, and more requests).
+    llm_server.add_faults(Fault(error_after_events=0, status=400), *[Fault(status=503)] * 5)
+    with pytest.raises(BadRequestError) as caught:
+        await read(client, max_retries=5)
+    assert caught.value.status_code == 400
     assert len(llm_server.requests) == 1
+    assert client.get_stats().retries == 0
 
 
 async def test_idle_timeout_between_events_raises_timeout(llm_server, client):
@@ -132,9 +136,10 @@ async def test_comments_and_unknown_fields_between_events_are_ignored(llm_server
 
 async def test_a_status_error_on_a_stream_request_is_classified(llm_server, client):
     llm_server.add_faults(Fault(status=400))
-    with pytest.raises(Exception, match="400") as caught:
+    with pytest.raises(BadRequestError) as caught:
         await read(client)
     assert caught.value.status_code == 400
+    assert len(llm_server.requests) == 1
 
 
 async def wait_for_connections(server, count):

@@ -102,9 +102,13 @@ class RawStream:
 
 
 async def stream(
-    session: aiohttp.ClientSession, server: LLMServer, body: Any, path: str = CHAT
+    session: aiohttp.ClientSession,
+    server: LLMServer,
+    body: Any,
+    path: str = CHAT,
+    headers: Mapping[str, str] | None = None,
 ) -> RawStream:
-    async with session.post(server.base_url + path, json=body) as response:
+    async with session.post(server.base_url + path, json=body, headers=headers) as response:
         pieces: list[bytes] = []
         arrivals: list[float] = []
         piece = b""
@@ -856,6 +860,55 @@ async def test_error_after_events_replaces_the_rest_of_the_stream_with_an_error_
     assert "[DONE]" not in sse_data(raw.data)
 
 
+ECHOED_KEY = "sk-echo-0123456789abcdef"
+BEARER = {"Authorization": f"Bearer {ECHOED_KEY}"}
+
+
+async def test_echo_key_repeats_the_requests_key_in_a_json_error(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(status=401, echo_key=True))
+    reply = await call(session, llm_server, CHAT, chat(), headers=BEARER)
+    assert reply.status == 401
+    assert json.loads(reply.text)["error"]["message"] == (
+        f"Simulated fault: 401 Unauthorized. The request's key was {ECHOED_KEY}."
+    )
+
+
+async def test_echo_key_repeats_the_requests_key_in_a_streams_error_event(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=1, status=503, echo_key=True))
+    raw = await stream(session, llm_server, STREAM, headers=BEARER)
+    *_, error = sse_json(raw.data)
+    assert error["error"]["message"] == (
+        f"Simulated stream fault: 503 Service Unavailable. The request's key was {ECHOED_KEY}."
+    )
+
+
+async def test_echo_key_without_a_key_sent_echoes_nothing_after_the_words(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    llm_server.add_faults(Fault(status=500, echo_key=True))
+    reply = await call(session, llm_server, CHAT, chat())
+    assert json.loads(reply.text)["error"]["message"].endswith("The request's key was .")
+
+
+async def test_split_echo_cuts_the_key_between_two_chunks_sent_apart(
+    llm_server: LLMServer, session: aiohttp.ClientSession
+) -> None:
+    fault = Fault(error_after_events=2, status=503, echo_key=True, split_echo=True)
+    llm_server.add_faults(fault)
+    raw = await stream(session, llm_server, STREAM, headers=BEARER)
+    key = ECHOED_KEY.encode()
+    [first] = [i for i, piece in enumerate(raw.pieces) if piece.endswith(key[: len(key) // 2])]
+    assert raw.pieces[first + 1].startswith(key[len(key) // 2 :])
+    assert not [piece for piece in raw.pieces if key in piece]
+    assert key in raw.data
+    *_, error = sse_json(raw.data)
+    assert error["error"]["message"].endswith(f"The request's key was {ECHOED_KEY}.")
+
+
 async def test_error_after_events_ends_the_response_properly(
     llm_server: LLMServer, session: aiohttp.ClientSession
 ) -> None:
@@ -1426,6 +1479,12 @@ async def test_path_fault_lets_other_paths_through_without_being_consumed(
         ({"chunk_size": 0}, "chunk_size must be an integer >= 1"),
         ({"line_ending": "\n\n"}, "line_ending"),
         ({"stall_after_events": 0, "delay": 1, "keepalive_interval": 0}, "keepalive_interval"),
+        ({"echo_key": True}, "echo_key puts the key in an error"),
+        ({"status": 302, "echo_key": True}, "echo_key puts the key in an error"),
+        ({"status": 500, "body": "x", "echo_key": True}, "echo_key puts the key in an error"),
+        ({"status": 500, "malformed": True, "echo_key": True}, "echo_key puts the key"),
+        ({"error_after_events": 1, "split_echo": True}, "split_echo cuts an echoed key"),
+        ({"status": 500, "echo_key": True, "split_echo": True}, "stream faults shape"),
     ],
     ids=[
         "drop-and-status",
@@ -1450,6 +1509,12 @@ async def test_path_fault_lets_other_paths_through_without_being_consumed(
         "zero-chunk-size",
         "unknown-line-ending",
         "zero-keepalive-interval",
+        "echo-without-an-error",
+        "echo-in-a-redirect",
+        "echo-in-a-scripted-body",
+        "echo-in-malformed-json",
+        "split-without-echo",
+        "split-without-an-error-event",
     ],
 )
 def test_fault_rejects_fields_it_could_not_honour(fields: dict[str, Any], match: str) -> None:
@@ -1551,8 +1616,16 @@ async def test_starting_a_running_server_raises() -> None:
             await server.start()
 
 
-async def test_stopping_a_server_that_never_started_does_nothing() -> None:
-    await LLMServer().stop()
+async def test_stopping_a_server_that_never_started_does_nothing(
+    session: aiohttp.ClientSession,
+) -> None:
+    server = LLMServer()
+    await server.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.port
+    async with server:  # it starts and serves as if stop() had never been called
+        reply = await call(session, server, MODELS, method="GET")
+    assert reply.status == 200
 
 
 async def test_stop_leaves_no_task_behind(session: aiohttp.ClientSession) -> None:
@@ -1732,8 +1805,12 @@ def test_package_exports_exactly_its_public_names() -> None:
         "RETRYABLE",
         "RecordedRequest",
     ]
-    for name in llmpipe.testing.__all__:
-        assert getattr(llmpipe.testing, name) is not None
+    namespace: dict[str, object] = {}
+    exec("from llmpipe.testing import *", namespace)
+    del namespace["__builtins__"]
+    assert set(namespace) == set(llmpipe.testing.__all__)
+    for name, value in namespace.items():
+        assert value is getattr(llmpipe.testing, name)
 
 
 def test_package_does_not_import_pytest() -> None:

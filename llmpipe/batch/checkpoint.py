@@ -12,6 +12,8 @@ finished item and at most one partial last line. Opening cuts the file back
 to its last newline: the partial item is redone and the next line starts
 clean. When an index has several lines, the last one wins. While a batch
 appends, the file is locked (``flock``) so two batches cannot interleave.
+``sync`` (``os.fsync`` unless given) is the one call that makes bytes durable:
+a test passes its own to see that each line is synced, after it is written.
 
 The fingerprint is the SHA-256 of the canonical JSON of the call: its kind
 (chat or completion) and its keyword arguments (the item's merged over the
@@ -30,7 +32,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,18 +82,28 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
+Sync = Callable[[int], None]  # make what was written to a file descriptor durable
+
+
 class Checkpoint:
     """An open checkpoint file: what earlier runs finished, and an appender."""
 
-    def __init__(self, path: Path, handle: IO[bytes], records: dict[int, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        handle: IO[bytes],
+        records: dict[int, dict[str, Any]],
+        sync: Sync = os.fsync,
+    ) -> None:
         self.path = path
         self.records = records
         """The last readable record of each index."""
         self._handle = handle
+        self._sync = sync
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | Path) -> Checkpoint:
+    def open(cls, path: str | Path, *, sync: Sync = os.fsync) -> Checkpoint:
         """Open (or create) ``path``, lock it, read it, and cut a partial last line."""
         path = Path(path)
         created = not path.exists()
@@ -104,16 +116,16 @@ class Checkpoint:
             if keep < len(data):  # a crash mid-write left part of a line
                 handle.truncate(keep)
                 handle.flush()
-                os.fsync(handle.fileno())
+                sync(handle.fileno())
             if created:
-                _sync_directory(path.parent)
+                _sync_directory(path.parent, sync)
         except BaseException:
             handle.close()
             raise
         records, unreadable = _parse(data[:keep])
         if unreadable:
             logs.warning(_SKIPPED, path=str(path), count=unreadable)
-        return cls(path, handle, records)
+        return cls(path, handle, records, sync)
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as one line and make it durable (blocking: run in a thread)."""
@@ -121,7 +133,7 @@ class Checkpoint:
         with self._lock:
             self._handle.write(line.encode() + b"\n")
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+            self._sync(self._handle.fileno())
 
     def close(self) -> None:
         """Close the file (waiting for a write in progress); this releases the lock."""
@@ -145,13 +157,13 @@ def _parse(data: bytes) -> tuple[dict[int, dict[str, Any]], int]:
     return records, unreadable
 
 
-def _sync_directory(directory: Path) -> None:
+def _sync_directory(directory: Path, sync: Sync) -> None:
     """Make a new file's directory entry durable too (POSIX; a no-op elsewhere)."""
     if sys.platform == "win32":
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        sync(fd)
     finally:
         os.close(fd)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["ApiError", "stream_error"]
+__all__ = ["ApiError", "echoed", "stream_error"]
 
 # (type, code) of the errors the OpenAI API sends for these statuses.
 _KNOWN: dict[int, tuple[str, str | None]] = {
@@ -46,11 +46,13 @@ class ApiError(Exception):
         self.param = param
 
     @classmethod
-    def for_status(cls, status: int) -> ApiError:
-        """The error a provider would plausibly send with `status` (used by faults)."""
+    def for_status(cls, status: int, echo: str | None = None) -> ApiError:
+        """The error a provider would plausibly send with `status` (used by faults);
+        `echo`: a key it carelessly repeats (`echoed`)."""
         fallback = ("server_error", None) if status >= 500 else ("invalid_request_error", None)
         type_, code = _KNOWN.get(status, fallback)
-        return cls(status, f"Simulated fault: {status} {_reason(status)}.", type=type_, code=code)
+        message = echoed(f"Simulated fault: {status} {_reason(status)}.", echo)
+        return cls(status, message, type=type_, code=code)
 
     def payload(self) -> dict[str, Any]:
         """The JSON body: `{"error": {"message", "type", "param", "code"}}`."""
@@ -64,19 +66,25 @@ class ApiError(Exception):
         }
 
 
-def stream_error(status: int) -> dict[str, Any]:
+def stream_error(status: int, echo: str | None = None) -> dict[str, Any]:
     """The data of an error event standing for `status` (400-599) mid-stream.
 
     `{"error": {"message", "type", "param": null, "code": status}}`, where
     `type` is "rate_limit_exceeded" for 429, "server_error" for 5xx and
-    "invalid_request_error" for any other status.
+    "invalid_request_error" for any other status; `echo`: a key the message
+    carelessly repeats (`echoed`).
     """
     if status == 429:
         type_ = "rate_limit_exceeded"
     else:
         type_ = "server_error" if status >= 500 else "invalid_request_error"
-    message = f"Simulated stream fault: {status} {_reason(status)}."
+    message = echoed(f"Simulated stream fault: {status} {_reason(status)}.", echo)
     return {"error": {"message": message, "type": type_, "param": None, "code": status}}
+
+
+def echoed(message: str, key: str | None) -> str:
+    """`message`, then, if `key` is given, "The request's key was <key>."."""
+    return message if key is None else f"{message} The request's key was {key}."
 
 
 def _reason(status: int) -> str:

@@ -10,7 +10,9 @@ when, and how the bytes are cut into writes.
 With `chunk_size`, pieces run across event boundaries (a piece may hold the
 end of one event and the start of the next), except that whatever is held
 back is written before a stall, a drop or the end: the client has then
-received exactly the events counted.
+received exactly the events counted. A split echo (`Fault.split_echo`) is
+written the same way: the first half of the error event, up to the middle of
+the key, goes out whole before the pause.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aiohttp import web
 from ._api_error import stream_error
 from ._replies import close_connection
 from ._sse import SseFormat
-from .faults import Fault
+from .faults import SPLIT_PAUSE, Fault
 
 __all__ = ["Pause", "send_events"]
 
@@ -42,9 +44,10 @@ async def send_events(
     headers: Mapping[str, str],
     fault: Fault,
     pause: Pause,
+    echo: str | None = None,
 ) -> web.StreamResponse:
     """Stream `chunks`, ending with `data: [DONE]` as OpenAI does, unless `fault`
-    ends the stream otherwise."""
+    ends the stream otherwise; `echo`: the key its error event repeats."""
     response = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache"})
     response.content_type = "text/event-stream"
     await response.prepare(request)
@@ -60,7 +63,11 @@ async def send_events(
                     close_connection(request)  # the server is stopping
                     return response
             if at == _boundary(fault.error_after_events, last):
-                await out.write(spelling.data(stream_error(fault.status or _ERROR_STATUS)))
+                error = spelling.data(stream_error(fault.status or _ERROR_STATUS, echo))
+                if fault.split_echo and echo:
+                    await _write_split(out, error, echo.encode(), pause)
+                else:
+                    await out.write(error)
                 break
             if at == _boundary(fault.drop_after_events, last):
                 await out.flush()
@@ -72,6 +79,16 @@ async def send_events(
     except ConnectionError:
         pass  # the client stopped reading: not an error of the server's (aiohttp would log one)
     return response
+
+
+async def _write_split(out: _Pieces, event: bytes, key: bytes, pause: Pause) -> None:
+    """Write `event` as two HTTP chunks cut in the middle of `key`, apart in time."""
+    at = event.find(key)
+    cut = len(event) if at < 0 else at + max(1, len(key) // 2)
+    await out.write(event[:cut])
+    await out.flush()
+    await pause(SPLIT_PAUSE)
+    await out.write(event[cut:])
 
 
 def _boundary(count: int | None, last: int) -> int | None:

@@ -29,15 +29,16 @@ def error_reply(error: ApiError) -> web.Response:
     return json_reply(error.payload(), error.status)
 
 
-def fault_reply(fault: Fault) -> web.Response:
-    """The reply a fault scripts in place of the endpoint's (see `Fault`)."""
+def fault_reply(fault: Fault, echo: str | None = None) -> web.Response:
+    """The reply a fault scripts in place of the endpoint's (see `Fault`); `echo`:
+    the key its error repeats."""
     status = fault.status if fault.status is not None else 200
     body = fault.body
     if fault.malformed:
         return _reply(status, TRUNCATED_JSON, fault.content_type or JSON)
     if body is None:
         if status >= 400:
-            return error_reply(ApiError.for_status(status))
+            return error_reply(ApiError.for_status(status, echo))
         return _reply(status, b"", fault.content_type)
     if isinstance(body, str):
         return _reply(status, body.encode(), fault.content_type or "text/html; charset=utf-8")

@@ -16,10 +16,13 @@ from typing import Any
 
 import attrs
 
-__all__ = ["LINE_ENDINGS", "Fault"]
+__all__ = ["LINE_ENDINGS", "SPLIT_PAUSE", "Fault"]
 
 # The line terminators a server-sent event stream may use.
 LINE_ENDINGS = ("\n", "\r\n", "\r")
+# Seconds between the two halves of a split echo: long enough for the client
+# to have read the first half before the second arrives.
+SPLIT_PAUSE = 0.05
 
 
 def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
@@ -68,6 +71,11 @@ class Fault:
       the request is then answered properly (stall past a client timeout).
     - `headers`: extra response headers (Retry-After, ...); with nothing else
       set the request is answered properly with these headers added.
+    - `echo_key`: the error repeats the API key the request carried (its
+      `Authorization: Bearer` token; "" if none), as careless providers and
+      proxies do: the message ends "The request's key was <key>.". Given
+      with a `status` of 400 or more (no `body`), in that JSON error; with
+      `error_after_events`, in the error event. A client must mask it.
 
     Stream faults shape the answer to a streaming request (`"stream": true`
     to chat or text completions). A request that is not answered with a
@@ -100,6 +108,10 @@ class Fault:
       fields (`foo: bar`, `foo`), all of which a client must ignore.
     - `multiline_data`: the JSON is pretty-printed over several `data:` lines,
       which a client joins with "\\n" back into the same JSON.
+    - `split_echo`: with `echo_key` and `error_after_events`, the error event
+      is written in two HTTP chunks cut in the middle of the key, with
+      `SPLIT_PAUSE` seconds between them so the client reads them apart
+      (masking chunk by chunk would miss the key).
     """
 
     status: int | None = attrs.field(default=None, validator=_check_status)
@@ -120,6 +132,8 @@ class Fault:
     line_ending: str = attrs.field(default="\n", validator=attrs.validators.in_(LINE_ENDINGS))
     sse_comments: bool = False
     multiline_data: bool = False
+    echo_key: bool = False
+    split_echo: bool = False
 
     def __attrs_post_init__(self) -> None:
         # Reject combinations whose parts would be silently ignored.
@@ -136,6 +150,11 @@ class Fault:
             raise ValueError("malformed supplies its own body: do not also give body")
         if self.content_type is not None and self.body is None and not self.malformed:
             raise ValueError("content_type labels a body: give body or malformed with it")
+        if self.echo_key and not self._sends_an_error:
+            raise ValueError(
+                "echo_key puts the key in an error the server writes: give it with a status "
+                ">= 400 (and no body or malformed), or with error_after_events"
+            )
         if self.shapes_stream:
             self._check_stream_fields()
 
@@ -155,10 +174,18 @@ class Fault:
             raise ValueError("stall_after_events stalls for delay seconds: give a delay > 0")
         if self.keepalive_interval is not None and self.stall_after_events is None:
             raise ValueError("keepalive_interval fills a stall: give stall_after_events with it")
+        if self.split_echo and not (self.echo_key and self.error_after_events is not None):
+            raise ValueError("split_echo cuts an echoed key: give echo_key and error_after_events")
         end = self.error_after_events if self.drop_after_events is None else self.drop_after_events
         stall = self.stall_after_events
         if end is not None and stall is not None and stall > end:
             raise ValueError(f"the stream ends after {end} events, before the stall would begin")
+
+    @property
+    def _sends_an_error(self) -> bool:
+        """Whether the server writes an error of its own: a JSON one or an event."""
+        json_error = self.status is not None and self.status >= 400 and self.body is None
+        return self.error_after_events is not None or (json_error and not self.malformed)
 
     @property
     def replaces_answer(self) -> bool:
@@ -178,6 +205,7 @@ class Fault:
             or self.line_ending != "\n"
             or self.sse_comments
             or self.multiline_data
+            or self.split_echo
         )
 
     @property

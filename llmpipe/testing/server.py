@@ -231,9 +231,10 @@ class LLMServer:
         if fault.drop:
             return drop(request)
         headers.update(fault.headers)
+        echo = _bearer_token(request) if fault.echo_key else None
         if fault.replaces_answer:
-            return _with_headers(fault_reply(fault), headers)
-        return await self._answer(request, body, parsed, number, headers, fault)
+            return _with_headers(fault_reply(fault, echo), headers)
+        return await self._answer(request, body, parsed, number, headers, fault, echo)
 
     async def _answer(
         self,
@@ -243,6 +244,7 @@ class LLMServer:
         number: int,
         headers: Mapping[str, str],
         fault: Fault,
+        echo: str | None,
     ) -> web.StreamResponse:
         try:
             route, reply = self._resolve(request, body, parsed, number)
@@ -252,7 +254,7 @@ class LLMServer:
             stream, include_usage = streaming(body)
             if stream:
                 chunks = route.chunker(reply, include_usage, self._words_per_event)
-                return await send_events(request, chunks, headers, fault, self._pause)
+                return await send_events(request, chunks, headers, fault, self._pause, echo)
         return _with_headers(json_reply(reply), headers)
 
     def _resolve(
@@ -290,6 +292,12 @@ class LLMServer:
 def _with_headers(response: web.Response, headers: Mapping[str, str]) -> web.Response:
     response.headers.update(headers)
     return response
+
+
+def _bearer_token(request: web.BaseRequest) -> str:
+    """The key the request carried: its `Authorization: Bearer` token, or ""."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""
 
 
 def _decode(raw: bytes) -> tuple[Any, bool]:

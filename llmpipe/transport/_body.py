@@ -1,9 +1,11 @@
 """The body of one streamed aiohttp reply, handed over as bytes.
 
-It counts bytes against ``max_response_bytes``, masks an echoed API key, maps
-aiohttp's errors to llmpipe's, and gives the connection back when the reader
-is done: for reuse after a complete body, closed otherwise. Everything it
-needs is given when it is made; it knows nothing of the transport.
+It counts bytes against ``max_response_bytes``, masks an echoed API key (also
+one cut across two chunks: the mask may hold the last bytes of a chunk back
+until the next one, or the end), maps aiohttp's errors to llmpipe's, and
+gives the connection back when the reader is done: for reuse after a
+complete body, closed otherwise. Everything it needs is given when it is
+made; it knows nothing of the transport.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 from llmpipe._dependencies import fail_stream_reader
 from llmpipe.errors import LLMResponseError
 from llmpipe.request import LLMRequest
-from llmpipe.transport._mask import KeyMask
+from llmpipe.transport._mask import KeyMask, StreamMask
 from llmpipe.transport._pool import Slot
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ class ReplyBody:
         self._slot = slot
         self._request = request
         self._limit = self._left = limit
-        self._mask = mask
+        self._mask: StreamMask | None = None if mask is None else mask.stream()
         self._map = map_error
         self._open = open_bodies
         open_bodies.add(self)
@@ -82,10 +84,17 @@ class ReplyBody:
         fail_stream_reader(self._content, ConnectionResetError("the client was closed"))
 
     def _counted(self, chunk: bytes) -> bytes:
+        """``chunk`` counted and masked; at the end of the body, what the mask held."""
         self._left -= len(chunk)
         if self._left < 0:
             raise too_large(self._request, self._limit)
-        return chunk if self._mask is None else self._mask.chunk(chunk)
+        mask = self._mask
+        if mask is None:
+            return chunk
+        passed = mask.feed(chunk)
+        if mask.holding and self._content.at_eof():
+            passed += mask.end()
+        return passed
 
     def read_nowait(self) -> bytes:
         try:
@@ -95,14 +104,18 @@ class ReplyBody:
         return self._counted(chunk)
 
     async def read(self) -> bytes:
-        try:
-            chunk = await self._content.readany()
-        except Exception as exc:
-            raise self._map(exc, self._request) from exc
-        return self._counted(chunk)
+        """The next bytes; b"" only at the end (never for a chunk the mask held whole)."""
+        while True:
+            try:
+                chunk = await self._content.readany()
+            except Exception as exc:
+                raise self._map(exc, self._request) from exc
+            passed = self._counted(chunk)
+            if passed or not chunk:
+                return passed
 
     def at_eof(self) -> bool:
-        return self._content.at_eof()
+        return self._content.at_eof() and not (self._mask is not None and self._mask.holding)
 
     async def release(self, completed: bool) -> None:
         try:
