@@ -62,6 +62,10 @@ def test_values_of_the_wrong_type_are_left_out():
     assert request_attributes("chat", body, False) == {}
 
 
+def test_top_k_of_open_model_servers_is_recorded_as_a_number():
+    assert request_attributes("chat", {"top_k": 40}, False) == {"gen_ai.request.top_k": 40.0}
+
+
 def test_max_completion_tokens_counts_as_max_tokens():
     attributes = request_attributes("chat", {"max_completion_tokens": 64}, False)
     assert attributes == {"gen_ai.request.max_tokens": 64}

@@ -36,6 +36,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NUMBERS = (
     ("temperature", sc.REQUEST_TEMPERATURE),
     ("top_p", sc.REQUEST_TOP_P),
+    ("top_k", sc.REQUEST_TOP_K),  # not OpenAI's, but vLLM, llama.cpp and Ollama take it
     ("frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY),
     ("presence_penalty", sc.REQUEST_PRESENCE_PENALTY),
 )
