@@ -1,9 +1,10 @@
 """What the two OpenTelemetry layers share: tracer, instruments, switches.
 
-``Telemetry.live()`` is the zero-cost gate, asked once per call by each
-layer. Until the application sets a tracer or meter provider (or passes
-one), both layers hand each call straight on, building nothing; once one is
-set they stay on (OpenTelemetry sets a provider once, for good).
+``Telemetry.live()`` is the zero-cost gate, asked once per call by the call
+layer (the attempt layer reads its answer). Until the application sets a
+tracer or meter provider (or passes one), both layers hand each call
+straight on, building nothing; once one is set they stay on (OpenTelemetry
+sets a provider once, for good).
 """
 
 from __future__ import annotations
@@ -66,7 +67,15 @@ def capture_from_env() -> bool:
 class Telemetry:
     """Tracer, instruments and settings of one ``OpenTelemetryMiddleware``."""
 
-    __slots__ = ("capture_content", "instruments", "live", "provider_name", "tracer")
+    __slots__ = (
+        "calls_traced",
+        "capture_content",
+        "instruments",
+        "live",
+        "on",
+        "provider_name",
+        "tracer",
+    )
 
     def __init__(
         self,
@@ -88,6 +97,12 @@ class Telemetry:
         self.live: Callable[[], bool] = _always if explicit else otel_provider_probe()
         """Whether anything takes telemetry: a provider was given, or the
         application has set a global one (once set, set for good)."""
+        self.on = explicit
+        """``live()`` has said True (the call layer records it here)."""
+        self.calls_traced = False
+        """The call layer is in a pipeline: the attempt layer then needs no
+        probe of its own (while ``on`` is False, the call layer found nothing
+        configured for this very call)."""
 
 
 def _always() -> bool:

@@ -52,7 +52,8 @@ class AttemptSpanMiddleware(Middleware):
         self._server = server_of(transport.origin)
 
     def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
-        if not self._telemetry.live():
+        telemetry = self._telemetry
+        if not telemetry.on and (telemetry.calls_traced or not telemetry.live()):
             return call_next(request)  # nothing configured: no span, not even a coroutine
         return self._traced(request, call_next)
 

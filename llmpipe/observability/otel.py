@@ -109,6 +109,7 @@ class OpenTelemetryMiddleware(Middleware):
 
     def bind(self, transport: Transport) -> None:
         self._server = server_of(transport.origin)
+        self._telemetry.calls_traced = True
 
     def attempts(self) -> AttemptSpanMiddleware:
         """The inner layer: one span per HTTP request, with ``traceparent`` sent.
@@ -120,8 +121,11 @@ class OpenTelemetryMiddleware(Middleware):
         return MiddlewareStack([self, *stack, self.attempts()])
 
     def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
-        if not self._telemetry.live():
-            return call_next(request)  # nothing configured: no span, not even a coroutine
+        telemetry = self._telemetry
+        if not telemetry.on:
+            if not telemetry.live():
+                return call_next(request)  # nothing configured: no span, not even a coroutine
+            telemetry.on = True
         operation = operation_of(request.endpoint)
         if operation is None:
             return call_next(request)

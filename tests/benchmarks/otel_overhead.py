@@ -1,24 +1,30 @@
 """What OpenTelemetryMiddleware costs per call, in process (issue 15's target).
 
-    .venv/bin/python -m tests.benchmarks.otel_overhead [--calls 1000] [--rounds 40]
+    .venv/bin/python -m tests.benchmarks.otel_overhead [--http] [--calls 1000] [--rounds 40]
 
-Three AsyncLLM stacks over one MockTransport answering a ~300-byte chat
-completion (parsed for real, no network, so only the pipeline is measured):
-the default stack, the default stack instrumented with
+Three AsyncLLM stacks: the default stack, the default stack instrumented with
 ``OpenTelemetryMiddleware().instrument(...)`` and no SDK configured, and the
 same with the SDK (SimpleSpanProcessor into an InMemorySpanExporter, an
-InMemoryMetricReader) passed in. Rounds of ``--calls`` calls alternate between
-the stacks in rotating order; each figure is the best round's CPU time per call
-(best-of is the figure least disturbed by other processes on the machine).
-Target: instrumented without an SDK at most 1.03x the default stack.
+InMemoryMetricReader) passed in. By default they share one MockTransport
+answering a ~300-byte chat completion (parsed for real, no network: only the
+pipeline is measured, the harshest comparison); with ``--http`` they call the
+bundled server (``python -m llmpipe serve``, another process) over loopback.
+Rounds of ``--calls`` calls alternate between the stacks in rotating order;
+each figure is the best round's CPU time per call of this process (best-of is
+the figure least disturbed by other processes on the machine). Target:
+instrumented without an SDK at most 1.03x the default stack.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from llmpipe import AsyncLLM, LLMConfig, LLMRequest, LLMResponse, MockTransport
@@ -68,8 +74,21 @@ async def cpu_per_call(llm: AsyncLLM, calls: int) -> float:
     return (time.process_time() - started) / calls
 
 
-async def measure(calls: int, rounds: int) -> dict[str, float]:
-    config = LLMConfig()
+@contextlib.contextmanager
+def bundled_server() -> Iterator[str]:
+    """``python -m llmpipe serve --port 0`` as a child; yields its base URL."""
+    command = [sys.executable, "-m", "llmpipe", "serve", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()
+            yield line.rsplit(" ", 1)[-1].strip()
+        finally:
+            server.terminate()
+
+
+async def measure(calls: int, rounds: int, base_url: str | None) -> dict[str, float]:
+    config = LLMConfig() if base_url is None else LLMConfig(base_url=base_url)
     stacks = {
         "default stack": defaults(config),
         "+ OpenTelemetryMiddleware, no SDK": OpenTelemetryMiddleware().instrument(defaults(config)),
@@ -77,8 +96,11 @@ async def measure(calls: int, rounds: int) -> dict[str, float]:
             **sdk_providers()
         ).instrument(defaults(config)),
     }
-    transport = MockTransport(answer)
-    clients = {name: AsyncLLM(config, stack, transport=transport) for name, stack in stacks.items()}
+    if base_url is None:
+        transport = MockTransport(answer)
+        clients = {name: AsyncLLM(config, s, transport=transport) for name, s in stacks.items()}
+    else:
+        clients = {name: AsyncLLM(config, stack) for name, stack in stacks.items()}
     best = dict.fromkeys(clients, float("inf"))
     names = list(clients)
     for name in names:
@@ -96,8 +118,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--http", action="store_true", help="call the bundled server")
     args = parser.parse_args()
-    best = asyncio.run(measure(args.calls, args.rounds))
+    if args.http:
+        with bundled_server() as base_url:
+            best = asyncio.run(measure(args.calls, args.rounds, base_url))
+    else:
+        best = asyncio.run(measure(args.calls, args.rounds, None))
     base = best["default stack"]
     print("| stack | CPU per call | vs default |")
     print("| --- | --- | --- |")
