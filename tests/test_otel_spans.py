@@ -311,3 +311,17 @@ async def test_provider_name_can_name_the_actual_provider(config, telemetry):
 def test_an_empty_provider_name_is_refused_naming_an_example(telemetry):
     with pytest.raises(ValueError, match="provider_name must be a non-empty string such as"):
         telemetry.middleware(provider_name="")
+
+
+async def test_the_attempt_layer_alone_traces_each_request_as_a_root_span(
+    llm_server, config, telemetry
+):
+    from llmpipe import default_middlewares
+
+    attempts = telemetry.middleware().attempts()
+    async with AsyncLLM(config, [*default_middlewares(config), attempts]) as llm:
+        await llm.chat_completion(HELLO)
+    (attempt,) = telemetry.spans()
+    assert (attempt.name, attempt.parent) == ("POST", None)
+    sent = llm_server.requests[0].headers["traceparent"]
+    assert sent.split("-")[2] == f"{attempt.context.span_id:016x}"
