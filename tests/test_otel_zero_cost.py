@@ -100,12 +100,14 @@ def test_without_opentelemetry_llmpipe_imports_and_the_middleware_names_the_extr
         import llmpipe
 
         llmpipe.enable_stdlib_logging()  # the logging bridge needs no extra
-        try:
-            llmpipe.OpenTelemetryMiddleware
-        except ImportError as error:
-            print(error)
+        for name in ("OpenTelemetryMiddleware", "AttemptSpanMiddleware"):
+            try:
+                getattr(llmpipe.observability, name)
+            except ImportError as error:
+                print(error)
         """
     )
-    assert out.strip() == (
-        "OpenTelemetryMiddleware needs opentelemetry-api: pip install 'llmpipe[otel]'"
-    )
+    assert out.splitlines() == [
+        "OpenTelemetryMiddleware needs opentelemetry-api: pip install 'llmpipe[otel]'",
+        "AttemptSpanMiddleware needs opentelemetry-api: pip install 'llmpipe[otel]'",
+    ]

@@ -19,7 +19,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import attrs
-from opentelemetry import context, propagate, trace
+
+try:
+    from opentelemetry import context, propagate, trace
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "AttemptSpanMiddleware needs opentelemetry-api: pip install 'llmpipe[otel]'"
+    ) from exc
 
 from llmpipe.observability import semconv as sc
 from llmpipe.observability._attributes import UNKNOWN_SERVER, Server, server_of

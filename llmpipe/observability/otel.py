@@ -51,24 +51,21 @@ from llmpipe.observability._attributes import (
     Server,
     operation_of,
     request_attributes,
-    response_attributes,
     server_of,
 )
-from llmpipe.observability._content import input_messages, output_messages
-from llmpipe.observability._streams import ReplyFold, StreamWatch, end_of
-from llmpipe.observability._telemetry import Telemetry, capture_from_env, error_type, fail_span
+from llmpipe.observability._call import Call, CallStream
+from llmpipe.observability._content import input_messages
+from llmpipe.observability._telemetry import Telemetry, capture_from_env, error_type
 from llmpipe.observability.attempts import AttemptSpanMiddleware
 from llmpipe.pipeline import Handler, Middleware, MiddlewareLike, MiddlewareStack
 from llmpipe.request import LLMRequest, LLMResponse
-from llmpipe.streaming.events import StreamSummary
-from llmpipe.streaming.sse import ServerSentEvent
 from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable
 
     from opentelemetry.metrics import MeterProvider
-    from opentelemetry.trace import Span, TracerProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["OpenTelemetryMiddleware"]
 
@@ -152,7 +149,7 @@ class OpenTelemetryMiddleware(Middleware):
             kind=trace.SpanKind.CLIENT,
             attributes=attributes,
         )
-        call = _Call(telemetry, span, operation, metric, time.perf_counter())
+        call = Call(telemetry, span, operation, metric, time.perf_counter())
         token = context.attach(trace.set_span_in_context(span))
         try:
             response = await call_next(request)
@@ -164,7 +161,7 @@ class OpenTelemetryMiddleware(Middleware):
         if not response.ok:  # a stack without ClassifyErrorsMiddleware returns it
             call.fail(str(response.status), None)
         elif response.stream is not None:
-            _CallStream(call, operation == sc.CHAT).watch(response.stream)
+            CallStream(call, operation == sc.CHAT).watch(response.stream)
         else:
             try:
                 payload = response.json()
@@ -173,112 +170,3 @@ class OpenTelemetryMiddleware(Middleware):
             else:
                 call.reply(payload)
         return response
-
-
-class _Call:
-    """One call's span and metric attributes, until it ends."""
-
-    __slots__ = ("metric", "operation", "span", "started", "telemetry")
-
-    def __init__(
-        self,
-        telemetry: Telemetry,
-        span: Span,
-        operation: str,
-        metric: Attributes,
-        started: float,
-    ) -> None:
-        self.telemetry = telemetry
-        self.span = span
-        self.operation = operation
-        self.metric = metric
-        self.started = started
-
-    def reply(self, payload: Any, ended: float | None = None) -> None:
-        """The call succeeded with ``payload`` (a reply's JSON, or a stream folded)."""
-        found = response_attributes(self.operation, payload)
-        model = found.get(sc.RESPONSE_MODEL)
-        if model is not None:
-            self.metric[sc.RESPONSE_MODEL] = model
-        span = self.span
-        if span.is_recording():
-            if self.telemetry.capture_content:
-                content = output_messages(self.operation, payload)
-                if content is not None:
-                    found[sc.OUTPUT_MESSAGES] = content
-            span.set_attributes(found)
-        self._record(ended, found)
-
-    def fail(self, kind: str, error: BaseException | None, payload: Any = None) -> None:
-        """The call failed; ``payload``: what a stream had folded before it broke."""
-        if payload is not None and self.span.is_recording():
-            self.span.set_attributes(response_attributes(self.operation, payload))
-        fail_span(self.span, kind, error)
-        self.metric[sc.ERROR_TYPE] = kind
-        self._record(None, {})
-
-    def _record(self, ended: float | None, found: Attributes) -> None:
-        now = time.perf_counter()
-        end = now if ended is None else ended
-        instruments = self.telemetry.instruments
-        metric = self.metric
-        instruments.duration.record(end - self.started, metric)
-        for count, token_type in (
-            (found.get(sc.USAGE_INPUT_TOKENS), sc.TOKEN_INPUT),
-            (found.get(sc.USAGE_OUTPUT_TOKENS), sc.TOKEN_OUTPUT),
-        ):
-            if count is not None:
-                instruments.tokens.record(count, {**metric, sc.TOKEN_TYPE: token_type})
-        if ended is None:
-            self.span.end()
-        else:  # the end was earlier than now (a dropped stream's last chunk)
-            self.span.end(time.time_ns() - int((now - end) * 1e9))
-
-
-class _CallStream(StreamWatch):
-    """Ends a streamed call's span when its stream ends; records the chunk timings."""
-
-    __slots__ = ("_call", "_chunks", "_first_at", "_fold", "_last_at")
-
-    def __init__(self, call: _Call, chat: bool) -> None:
-        super().__init__()
-        self._call = call
-        self._fold = ReplyFold(chat, call.telemetry.capture_content)
-        self._chunks = 0
-        self._first_at = self._last_at = time.perf_counter()  # the first chunk is in
-        first_chunk = self._first_at - call.started
-        if call.span.is_recording():
-            call.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, first_chunk)
-
-    def on_event(self, event: ServerSentEvent) -> None:
-        try:
-            chunk = event.json()
-        except ValueError:
-            chunk = None
-        self._fold.add(chunk)
-        now = time.perf_counter()
-        call = self._call
-        if self._chunks == 0:
-            self._record_first(chunk)
-        else:
-            call.telemetry.instruments.per_chunk.record(now - self._last_at, call.metric)
-        self._chunks += 1
-        self._last_at = now
-
-    def _record_first(self, chunk: Any) -> None:
-        call = self._call
-        model = chunk.get("model") if isinstance(chunk, dict) else None
-        if isinstance(model, str) and model:
-            call.metric[sc.RESPONSE_MODEL] = model
-        call.telemetry.instruments.first_chunk.record(self._first_at - call.started, call.metric)
-
-    def finish(self, summary: StreamSummary | None) -> None:
-        call = self._call
-        if self._chunks == 0:  # closed before the first chunk was read: it was received
-            self._record_first(None)
-        if call.span.is_recording():
-            call.span.set_attribute(sc.STREAM_END, end_of(summary))
-        if summary is not None and summary.error is not None:
-            call.fail(error_type(summary.error), summary.error, self._fold.result())
-        else:
-            call.reply(self._fold.result(), None if summary is not None else self._last_at)
