@@ -26,7 +26,11 @@ __all__ = ["Call", "CallStream"]
 
 
 class Call:
-    """One call's span and metric attributes, until it ends."""
+    """One call's span and metric attributes, until it ends.
+
+    ``metric`` is replaced, never changed, once recorded with: an SDK may keep
+    the very dict it was given.
+    """
 
     __slots__ = ("metric", "operation", "span", "started", "telemetry")
 
@@ -49,7 +53,7 @@ class Call:
         found = response_attributes(self.operation, payload)
         model = found.get(sc.RESPONSE_MODEL)
         if model is not None:
-            self.metric[sc.RESPONSE_MODEL] = model
+            self.metric = {**self.metric, sc.RESPONSE_MODEL: model}
         span = self.span
         if span.is_recording():
             if self.telemetry.capture_content:
@@ -64,7 +68,7 @@ class Call:
         if payload is not None and self.span.is_recording():
             self.span.set_attributes(response_attributes(self.operation, payload))
         fail_span(self.span, kind, error)
-        self.metric[sc.ERROR_TYPE] = kind
+        self.metric = {**self.metric, sc.ERROR_TYPE: kind}
         self._record(None, {})
 
     def _record(self, ended: float | None, found: Attributes) -> None:
@@ -119,7 +123,7 @@ class CallStream(StreamWatch):
         call = self._call
         model = chunk.get("model") if isinstance(chunk, dict) else None
         if isinstance(model, str) and model:
-            call.metric[sc.RESPONSE_MODEL] = model
+            call.metric = {**call.metric, sc.RESPONSE_MODEL: model}
         call.telemetry.instruments.first_chunk.record(self._first_at - call.started, call.metric)
 
     def finish(self, summary: StreamSummary | None) -> None:
