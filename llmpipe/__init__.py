@@ -38,6 +38,7 @@ from llmpipe.middleware import (
     default_middlewares,
 )
 from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy, parse_retry_after
+from llmpipe.observability import disable_stdlib_logging, enable_stdlib_logging
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.events import EventStream, StreamObserver, StreamSummary
@@ -196,6 +197,7 @@ __all__ = [
     "Model",
     "ModelsResponse",
     "NotFoundError",
+    "OpenTelemetryMiddleware",
     "PermissionDeniedError",
     "Pipeline",
     "Price",
@@ -235,7 +237,9 @@ __all__ = [
     "cache_key",
     "default_middlewares",
     "disable_logging",
+    "disable_stdlib_logging",
     "enable_logging",
+    "enable_stdlib_logging",
     "fold_chunks",
     "json_schema",
     "parse_retry_after",

@@ -14,6 +14,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
+opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
+``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
+                                               call, so an unconfigured
+                                               OpenTelemetry costs nothing
 =============================================  ===========================  =====================
 
 setup.cfg caps aiohttp and loguru below their next major (loguru: minor)
@@ -25,9 +29,17 @@ fallback.
 from __future__ import annotations
 
 import asyncio
+import importlib
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["close_connector_now", "fail_stream_reader", "loguru_gate", "running_loop"]
+__all__ = [
+    "close_connector_now",
+    "fail_stream_reader",
+    "loguru_gate",
+    "otel_provider_probe",
+    "running_loop",
+]
 
 
 def loguru_gate(logger: Any, module: str, level_no: int) -> bool | None:
@@ -81,3 +93,33 @@ def _public_running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def otel_provider_probe() -> Callable[[], bool]:
+    """A test of whether the application has set a global tracer or meter
+    provider yet (OpenTelemetry lets each be set once, never unset).
+
+    Reads the two module globals the API keeps them in, after asking for
+    both once (which loads a provider named by ``OTEL_PYTHON_*_PROVIDER``).
+    Without those globals it answers "set" always: telemetry then runs on
+    the API's proxies, correct but no longer free when unconfigured.
+    """
+    trace = importlib.import_module("opentelemetry.trace")
+    metrics = importlib.import_module("opentelemetry.metrics")
+    try:
+        metrics_state = importlib.import_module("opentelemetry.metrics._internal")
+    except ImportError:
+        return _always
+    if not (hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics_state, "_METER_PROVIDER")):
+        return _always
+    trace.get_tracer_provider()
+    metrics.get_meter_provider()
+
+    def probe() -> bool:
+        return trace._TRACER_PROVIDER is not None or metrics_state._METER_PROVIDER is not None
+
+    return probe
+
+
+def _always() -> bool:
+    return True

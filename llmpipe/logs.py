@@ -4,17 +4,22 @@ and, as loguru advises for libraries, is silent until the application asks.
 ``logger.enable("llmpipe")`` and ``logger.disable("llmpipe")`` work as
 loguru users expect; ``enable_logging`` adds a level, and optionally a sink.
 Every llmpipe log call passes the level gate here first.
+
+A second, independent route: a ``Forwarder`` set with ``set_forwarder``
+receives every record too (``llmpipe.enable_stdlib_logging`` sets one that
+writes to the standard ``logging`` module), and decides its own level.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
 from llmpipe._dependencies import loguru_gate
 
 __all__ = [
+    "Forwarder",
     "active",
     "debug",
     "disable_logging",
@@ -22,6 +27,7 @@ __all__ = [
     "enabled",
     "error",
     "info",
+    "set_forwarder",
     "warning",
 ]
 
@@ -31,6 +37,25 @@ _threshold = _ALL  # loguru's enable/disable decides until enable_logging sets a
 _handler_id: int | None = None
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+
+
+class Forwarder(Protocol):
+    """Another destination for llmpipe's records than loguru."""
+
+    def enabled(self, level_no: int) -> bool:
+        """Whether a record at this level would be taken (cheap: asked per call)."""
+
+    def forward(self, level_no: int, message: str, fields: dict[str, Any]) -> None:
+        """Take one record: its level, message template and structured fields."""
+
+
+_forwarder: Forwarder | None = None
+
+
+def set_forwarder(forwarder: Forwarder | None) -> None:
+    """Send every record to ``forwarder`` as well (None: stop)."""
+    global _forwarder
+    _forwarder = forwarder
 
 
 def enable_logging(level: str | int = "INFO", sink: Any = None) -> int | None:
@@ -73,6 +98,9 @@ def active(module: str, level_no: int) -> bool:
     ``logger.enable``/``disable`` decisions; when that cache has no answer yet
     (or loguru's internals differ), it says True and loguru decides.
     """
+    forwarder = _forwarder
+    if forwarder is not None and forwarder.enabled(level_no):
+        return True
     if level_no < _threshold:
         return False
     return loguru_gate(logger, module, level_no) is not False
@@ -81,6 +109,9 @@ def active(module: str, level_no: int) -> bool:
 def _log(level: str, level_no: int, message: str, fields: dict[str, Any]) -> None:
     if level_no >= _threshold:
         logger.opt(depth=2).log(level, message, **fields)
+    forwarder = _forwarder
+    if forwarder is not None:
+        forwarder.forward(level_no, message, fields)
 
 
 def debug(message: str, **fields: Any) -> None:

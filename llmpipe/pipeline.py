@@ -5,6 +5,10 @@ function of ``(request, call_next)``)::
 
     async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse
 
+A plain ``def __call__`` that returns an awaitable works too: a layer with
+nothing to do for a call can return ``call_next(request)`` itself, and so
+costs the call no coroutine of its own.
+
 The first middleware listed is the outermost layer of the onion: it sees the
 call first and the result last. ``Pipeline`` binds the chain at construction,
 so a call walks pre-built links, never the list. Below the innermost
@@ -39,7 +43,7 @@ class Middleware(Protocol):
     ``close`` to release what the layer owns (a Redis connection, a file).
     """
 
-    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse: ...
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]: ...
 
     def bind(self, transport: Transport) -> None:
         """Called once, when the pipeline is built, with its transport."""

@@ -97,6 +97,9 @@ class CallContext:
     """Attempts made so far (written by ``RetryMiddleware``; 1 without it)."""
     cache: Literal["hit", "miss"] | None = None
     """Whether a ``CacheMiddleware`` answered the call ("hit") or passed it on."""
+    sends: int = 0
+    """HTTP requests sent for the call so far, each retry, fallback or hedge one
+    more (counted by the OpenTelemetry attempt layer; 0 without it)."""
 
 
 @attrs.frozen

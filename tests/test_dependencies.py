@@ -14,6 +14,7 @@ from llmpipe._dependencies import (
     close_connector_now,
     fail_stream_reader,
     loguru_gate,
+    otel_provider_probe,
     running_loop,
 )
 from llmpipe.testing import Fault
@@ -96,3 +97,31 @@ async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
 def test_running_loop_is_none_outside_a_loop_by_either_path():
     assert running_loop() is None
     assert _dependencies._public_running_loop() is None
+
+
+def test_otel_provider_probe_reads_the_apis_own_globals():
+    """In a subprocess: a global provider can be set once per process."""
+    code = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from llmpipe._dependencies import otel_provider_probe\n"
+        "probe = otel_provider_probe()\n"
+        "print(probe())\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "print(probe())\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_otel_provider_probe_without_the_globals_says_set(monkeypatch):
+    """Telemetry then always runs, on the API's proxies: correct, not free."""
+    from opentelemetry import trace
+
+    monkeypatch.delattr(trace, "_TRACER_PROVIDER")
+    assert otel_provider_probe()() is True

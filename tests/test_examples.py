@@ -65,6 +65,18 @@ KEY_LINES = {
         "Left early after 3 chunks; calls in flight: 0",
         "Streamed completion: ' Echo: Once upon a time'",
     ],
+    "observability.py": [
+        "span 'chat gpt-4' id=",
+        "    http.request.resend_count=1",
+        "    gen_ai.usage.output_tokens=",
+        "    llmpipe.stream.end=complete",
+        "span 'embeddings gpt-4' id=",
+        "log WARNING llmpipe: retrying chat/completions in 0.05 s (retry 1)",
+        "The server received 4 requests, each with its attempt's traceparent:",
+        "metric gen_ai.client.operation.duration [s] chat count=2",
+        "metric gen_ai.client.token.usage [{token}] embeddings input count=1",
+        "metric gen_ai.client.operation.time_to_first_chunk [s] chat count=1",
+    ],
     "retries.py": [
         "Reply after retries: Echo: Are you there?",
         "Stats: requests=1 attempts=3 retries=2",

@@ -11,6 +11,8 @@ OPTIONAL = (
     "llmpipe.middleware.cache",
     "llmpipe.middleware.usage",
     "llmpipe.middleware.ratelimit",
+    "llmpipe.observability.otel",
+    "llmpipe.observability.attempts",
 )
 
 
@@ -43,8 +45,8 @@ def test_every_class_and_function_in_all_is_llmpipes_own():
             assert value.__module__.startswith("llmpipe."), name
 
 
-def test_import_llmpipe_loads_neither_aiohttp_nor_the_optional_features():
-    prefixes = (*OPTIONAL, "aiohttp", "redis", "sqlite3", "tqdm")
+def test_import_llmpipe_loads_neither_aiohttp_nor_opentelemetry_nor_the_optional_features():
+    prefixes = (*OPTIONAL, "aiohttp", "redis", "sqlite3", "tqdm", "opentelemetry")
     code = f"import sys, llmpipe; print([m for m in sys.modules if m.startswith({prefixes!r})])"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

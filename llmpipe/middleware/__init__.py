@@ -58,6 +58,7 @@ def default_middlewares(config: LLMConfig) -> MiddlewareStack:
 LAZY_MIDDLEWARES = {
     "CacheMiddleware": "llmpipe.middleware.cache.middleware",
     "ConcurrencyLimitMiddleware": "llmpipe.middleware.concurrency",
+    "OpenTelemetryMiddleware": "llmpipe.observability.otel",
     "RateLimitMiddleware": "llmpipe.middleware.ratelimit.middleware",
     "UsageMiddleware": "llmpipe.middleware.usage.middleware",
 }
