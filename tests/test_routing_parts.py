@@ -432,7 +432,7 @@ def test_gradient_grows_while_latency_holds_up_to_twice_the_use():
     "settings", [{"initial": 0}, {"min_limit": 5, "initial": 4}, {"backoff": 1.5}]
 )
 def test_limits_reject_bad_settings(settings):
-    with pytest.raises(ValueError, match="limit|backoff"):
+    with pytest.raises(ValueError, match=r"limit|backoff"):
         Aimd(**settings)
 
 
