@@ -29,16 +29,23 @@ from llmpipe.routing import (
 )
 from llmpipe.routing.fallback import classify_error, classify_reply, classify_status
 from llmpipe.routing.hedge import Hedger, LatencyWindow
-from llmpipe.routing.load import PeakEwma
+from llmpipe.routing.load import PeakEwma, Prior
 from llmpipe.transport import MockTransport
 
 # -- peak-EWMA --------------------------------------------------------------
 
 
-def test_peak_ewma_first_sample_replaces_the_initial_guess():
-    load = PeakEwma(initial=5.0)
+def test_peak_ewma_first_sample_replaces_the_prior():
+    load = PeakEwma(Prior(5.0))
     load.observe(0.2, now=1.0)
     assert load.estimate(1.0) == 0.2
+
+
+def test_an_unmeasured_deployment_reads_what_its_siblings_took_lately():
+    prior = Prior()
+    measured, new = PeakEwma(prior), PeakEwma(prior)
+    measured.observe(0.7, now=0.0)
+    assert new.estimate(5.0) == 0.7
 
 
 def test_peak_ewma_jumps_at_once_to_a_slower_sample():
@@ -59,14 +66,6 @@ def test_peak_ewma_decays_while_nothing_is_observed():
     load = PeakEwma(decay=10.0)
     load.observe(1.0, now=0.0)
     assert load.estimate(20.0) == pytest.approx(0.1353, rel=1e-3)
-
-
-def test_peak_ewma_penalties_in_a_burst_do_not_compound():
-    load = PeakEwma()
-    load.observe(0.05, now=0.0)
-    for _ in range(100):
-        load.penalize(now=0.0)
-    assert 1.0 <= load.estimate(0.0) <= 2.0
 
 
 # -- balancers ----------------------------------------------------------------

@@ -104,7 +104,6 @@ class Settle:
     def failed(self, replica: Replica, outcome: Outcome, in_flight: int, now: float) -> None:
         """The deployment failed the request: a strike against it."""
         replica.failures += 1
-        replica.load.penalize(now)
         wait = None
         if outcome.failure is Failure.RATE_LIMITED:
             if outcome.response is not None:

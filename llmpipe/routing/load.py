@@ -12,23 +12,33 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["PeakEwma"]
+__all__ = ["PeakEwma", "Prior"]
+
+
+class Prior:
+    """What the deployments of one alias took lately: the guess for one not yet
+    measured, so a new deployment is neither shunned nor flooded."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float = 0.1) -> None:
+        self.value = value
 
 
 class PeakEwma:
     """A latency estimate in seconds, read and updated at loop times ``now``.
 
-    Until its first sample it reads ``initial``; the first sample replaces it.
+    Until its first sample it reads the ``prior`` (shared by an alias's
+    deployments); the first sample replaces it, and every sample updates it.
     """
 
-    __slots__ = ("_decay", "_estimate", "_measured", "_updated")
+    __slots__ = ("_decay", "_estimate", "_measured", "_prior", "_updated")
 
-    def __init__(self, initial: float = 0.1, decay: float = 10.0, now: float = 0.0) -> None:
-        if not (initial > 0 and decay > 0):
-            raise ValueError(
-                f"PeakEwma needs initial > 0 and decay > 0 seconds, got {initial!r}, {decay!r}"
-            )
-        self._estimate = initial
+    def __init__(self, prior: Prior | None = None, decay: float = 10.0, now: float = 0.0) -> None:
+        if not decay > 0:
+            raise ValueError(f"PeakEwma needs decay > 0 seconds, got {decay!r}")
+        self._prior = prior if prior is not None else Prior()
+        self._estimate = 0.0
         self._decay = decay
         self._updated = now
         self._measured = False
@@ -39,7 +49,7 @@ class PeakEwma:
     def estimate(self, now: float) -> float:
         """The estimate at ``now``, decayed for the time since the last sample."""
         if not self._measured:
-            return self._estimate
+            return self._prior.value
         idle = now - self._updated
         if idle <= 0:
             return self._estimate
@@ -47,6 +57,7 @@ class PeakEwma:
 
     def observe(self, seconds: float, now: float) -> None:
         """Fold in one latency: the peak at once, else a time-weighted average."""
+        self._prior.value = seconds
         if not self._measured:
             self.reset(seconds, now)
             return
@@ -60,20 +71,7 @@ class PeakEwma:
 
     def reset(self, seconds: float, now: float) -> None:
         """Start afresh from one sample (a deployment back from an outage)."""
+        self._prior.value = seconds
         self._estimate = seconds
-        self._updated = now
-        self._measured = True
-
-    def penalize(self, now: float, factor: float = 2.0, floor: float = 1.0) -> None:
-        """A failure: it looks ``factor`` times slower, and at least ``floor`` s,
-        but never more than ``factor`` x ``floor`` above that (failures in a
-        burst do not compound without end).
-
-        A deployment that fails fast (refused connections) must not look like
-        the fastest one; the breaker removes it only after several failures.
-        """
-        current = self.estimate(now) if self._measured else 0.0
-        penalty = min(max(current * factor, floor), max(current, floor * factor))
-        self._estimate = max(current, penalty)
         self._updated = now
         self._measured = True

@@ -46,7 +46,7 @@ from llmpipe.routing.errors import NoDeploymentAvailable, UnknownAlias
 from llmpipe.routing.fallback import Fallbacks
 from llmpipe.routing.hedge import Hedger, Hedging
 from llmpipe.routing.limit import LimitPolicy
-from llmpipe.routing.load import PeakEwma
+from llmpipe.routing.load import PeakEwma, Prior
 from llmpipe.routing.queue import WaitQueue
 from llmpipe.routing.race import race
 from llmpipe.routing.replica import Replica, ReplicaStats
@@ -128,6 +128,7 @@ class Router(Transport):
         if not isinstance(alias, str) or not alias or not group:
             raise ValueError(f"alias {alias!r} needs a non-empty name and at least one Deployment")
         state = _Alias(alias, self.hedging)
+        prior = Prior()
         replicas = []
         for index, deployment in enumerate(group):
             if not isinstance(deployment, Deployment):
@@ -151,7 +152,7 @@ class Router(Transport):
                     breaker=CircuitBreaker(self.breaker or _NEVER_OPENS),
                     limit=None if limit is None else limit.start(),
                     max_in_flight=deployment.max_in_flight,
-                    load=PeakEwma(),
+                    load=PeakEwma(prior),
                     wake=state.queue.wake_one,
                 )
             )

@@ -143,6 +143,11 @@ class LLMServer:
         return self._connections.value
 
     @property
+    def latency(self) -> Latency | None:
+        """The latency profile requests wait out (None: they are answered at once)."""
+        return self._load.latency
+
+    @property
     def in_flight(self) -> int:
         """Requests being handled now (a stream until its last byte); any thread."""
         return self._load.in_flight
