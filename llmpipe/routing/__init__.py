@@ -22,6 +22,7 @@ from llmpipe.routing.errors import NoDeploymentAvailable, UnknownAlias
 from llmpipe.routing.fallback import Failure, Fallbacks
 from llmpipe.routing.hedge import Hedging
 from llmpipe.routing.limit import Aimd, ConcurrencyLimit, Gradient, LimitPolicy
+from llmpipe.routing.redis_breakers import RedisBreakers
 from llmpipe.routing.replica import ReplicaStats
 from llmpipe.routing.router import Router
 from llmpipe.routing.shared import SharedBreakers
@@ -41,6 +42,7 @@ __all__ = [
     "LimitPolicy",
     "NoDeploymentAvailable",
     "PowerOfTwoChoices",
+    "RedisBreakers",
     "ReplicaStats",
     "RoundRobin",
     "Router",

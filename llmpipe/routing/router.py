@@ -292,7 +292,9 @@ class Router(Transport):
                 healthy = True
                 if not replica.has_room():
                     continue
-                if breaker.probing(now) and await self._claim_probe(replica, now):
+                if breaker.probing(now):
+                    if not await self._claim_probe(replica, now):
+                        continue  # another process sends the probe
                     breaker.admit(now)
                     replica.probes += 1
                     return replica, True
