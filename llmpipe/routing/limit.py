@@ -16,7 +16,8 @@ concurrency filter do:
   stale and ignored: one decrease per overload, not one per refused request.
 - ``Gradient``: the limit follows the ratio of the long-run latency to the
   latest one (Netflix's gradient2): it grows while latency holds and
-  shrinks as soon as latency rises, before anything is refused.
+  shrinks as soon as latency rises, before anything is refused; for a
+  server that queues. A drop backs it off and marks a ceiling as for AIMD.
 
 Both are frozen settings whose ``start()`` makes the state of one
 deployment. ``x-ratelimit-remaining-requests`` caps the limit while the
@@ -67,14 +68,18 @@ def _check_bounds(initial: int, low: int, high: int) -> None:
 
 
 class _Bounded:
-    """The shared part: a float limit kept in bounds, and the headers' cap."""
+    """The shared part: a float limit kept in bounds, the ceiling a drop found,
+    and the headers' cap."""
 
-    __slots__ = ("_high", "_low", "value")
+    __slots__ = ("_ceiling", "_held", "_high", "_low", "_probe_after", "value")
 
-    def __init__(self, initial: int, low: int, high: int) -> None:
+    def __init__(self, initial: int, low: int, high: int, probe_after: int) -> None:
         self.value = float(initial)
         self._low = low
         self._high = high
+        self._probe_after = probe_after
+        self._ceiling: int | None = None
+        self._held = 0
 
     @property
     def limit(self) -> int:
@@ -82,6 +87,26 @@ class _Bounded:
 
     def clamp(self, value: float) -> None:
         self.value = min(float(self._high), max(float(self._low), value))
+
+    def drop(self, in_flight: int, backoff: float) -> None:
+        """A refusal or a timeout: back off, and remember where it happened."""
+        if in_flight > self.limit:
+            return  # sent before the last decrease: that overload is answered already
+        self._ceiling = self.limit
+        self._held = 0
+        self.clamp(math.floor(self.value * backoff))
+
+    def grow(self, target: float) -> None:
+        """Move to ``target``, but hold just below a ceiling a drop found until
+        ``probe_after`` good replies have come at that height."""
+        ceiling = self._ceiling
+        if ceiling is not None and target >= ceiling:
+            if self._held < self._probe_after:
+                self._held += 1
+                target = min(target, ceiling - 0.001)
+            else:
+                self._ceiling = None  # probed: learn the capacity again
+        self.clamp(target)
 
     def read_headers(self, headers: Mapping[str, str]) -> None:
         if "x-ratelimit-remaining-requests" not in headers:
@@ -91,6 +116,11 @@ class _Bounded:
             self.clamp(float(remaining))
 
 
+def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 < value < 1:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Aimd:
     """Additive increase, multiplicative decrease, with a remembered ceiling."""
@@ -98,53 +128,34 @@ class Aimd:
     initial: int = 8
     min_limit: int = 1
     max_limit: int = 1000
-    backoff: float = attrs.field(default=0.9, validator=[attrs.validators.gt(0.0)])
+    backoff: float = attrs.field(default=0.9, validator=_fraction)
     timeout: float | None = None
     """A reply slower than this counts as a drop."""
     probe_after: int = attrs.field(default=100, validator=attrs.validators.ge(1))
 
     def __attrs_post_init__(self) -> None:
         _check_bounds(self.initial, self.min_limit, self.max_limit)
-        if not self.backoff < 1:
-            raise ValueError(f"Aimd.backoff must be between 0 and 1, got {self.backoff!r}")
 
     def start(self) -> ConcurrencyLimit:
         return _AimdLimit(self)
 
 
 class _AimdLimit(_Bounded):
-    __slots__ = ("_ceiling", "_held", "_policy")
+    __slots__ = ("_policy",)
 
     def __init__(self, policy: Aimd) -> None:
-        super().__init__(policy.initial, policy.min_limit, policy.max_limit)
+        super().__init__(policy.initial, policy.min_limit, policy.max_limit, policy.probe_after)
         self._policy = policy
-        self._ceiling: int | None = None
-        self._held = 0
 
     def __repr__(self) -> str:
         return f"Aimd(limit={self.limit}, ceiling={self._ceiling})"
 
     def update(self, seconds: float, in_flight: int, dropped: bool) -> None:
         policy = self._policy
-        if policy.timeout is not None and seconds > policy.timeout:
-            dropped = True
-        if dropped:
-            if in_flight <= self.limit:  # else it was sent before the last decrease
-                self._ceiling = self.limit
-                self._held = 0
-                self.clamp(math.floor(self.value * policy.backoff))
-            return
-        if in_flight * 2 < self.value:
-            return  # the limit is not what holds traffic back: no reason to raise it
-        grown = self.value + 1.0 / self.value
-        ceiling = self._ceiling
-        if ceiling is not None and grown >= ceiling:
-            if self._held < policy.probe_after:
-                self._held += 1
-                grown = min(grown, ceiling - 1 + 0.999)
-            else:
-                self._ceiling = None  # probed: learn the capacity again
-        self.clamp(grown)
+        if dropped or (policy.timeout is not None and seconds > policy.timeout):
+            self.drop(in_flight, policy.backoff)
+        elif in_flight * 2 >= self.value:  # else the limit is not what holds traffic back
+            self.grow(self.value + 1.0 / self.value)
 
 
 @attrs.frozen(kw_only=True)
@@ -156,14 +167,13 @@ class Gradient:
     max_limit: int = 1000
     tolerance: float = attrs.field(default=1.5, validator=attrs.validators.ge(1.0))
     """How much slower than the long-run latency still counts as holding."""
-    smoothing: float = attrs.field(default=0.2, validator=[attrs.validators.gt(0.0)])
+    smoothing: float = attrs.field(default=0.2, validator=_fraction)
     long_window: int = attrs.field(default=600, validator=attrs.validators.ge(2))
-    backoff: float = attrs.field(default=0.9, validator=[attrs.validators.gt(0.0)])
+    backoff: float = attrs.field(default=0.9, validator=_fraction)
+    probe_after: int = attrs.field(default=100, validator=attrs.validators.ge(1))
 
     def __attrs_post_init__(self) -> None:
         _check_bounds(self.initial, self.min_limit, self.max_limit)
-        if not (self.smoothing <= 1 and self.backoff < 1):
-            raise ValueError("Gradient.smoothing must be in (0, 1] and backoff in (0, 1)")
 
     def start(self) -> ConcurrencyLimit:
         return _GradientLimit(self)
@@ -173,7 +183,7 @@ class _GradientLimit(_Bounded):
     __slots__ = ("_long", "_policy")
 
     def __init__(self, policy: Gradient) -> None:
-        super().__init__(policy.initial, policy.min_limit, policy.max_limit)
+        super().__init__(policy.initial, policy.min_limit, policy.max_limit, policy.probe_after)
         self._policy = policy
         self._long: float | None = None
 
@@ -183,8 +193,7 @@ class _GradientLimit(_Bounded):
     def update(self, seconds: float, in_flight: int, dropped: bool) -> None:
         policy = self._policy
         if dropped:
-            if in_flight <= self.limit:  # else it was sent before the last decrease
-                self.clamp(self.value * policy.backoff)
+            self.drop(in_flight, policy.backoff)
             return
         seconds = max(seconds, 1e-6)
         long = self._long
@@ -199,4 +208,4 @@ class _GradientLimit(_Bounded):
         target = self.value * gradient + math.sqrt(self.value)
         if in_flight * 2 < self.value:
             target = min(target, self.value)  # not using the limit: do not raise it
-        self.clamp(self.value * (1 - policy.smoothing) + target * policy.smoothing)
+        self.grow(self.value * (1 - policy.smoothing) + target * policy.smoothing)

@@ -5,7 +5,10 @@ pipeline returns once it is in). The loser is cancelled at once, which
 closes its connection mid-request; a loser that finished in the same
 instant has its stream closed. A deployment's failure while the other is
 still out leaves the race to the other; when every runner failed, the last
-failure is the race's, for the router to fall back from.
+failure is the race's, for the router to fall back from. A first request
+that lost is recorded in the hedger's latencies at the time it lost (it took
+at least that long): left out, the slow tail would vanish from the window
+that hedging itself cut, and the percentile would sink, hedging more.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ async def race(
     too (if it finds one and the budget allows). The winner's outcome, or the
     last failure."""
     loop = asyncio.get_running_loop()
-    runners: dict[asyncio.Task[Outcome], Replica] = {loop.create_task(send(first, probe)): first}
-    hedge_at = loop.time() + delay
+    started = loop.time()
+    primary = loop.create_task(send(first, probe))
+    runners: dict[asyncio.Task[Outcome], Replica] = {primary: first}
+    hedge_at = started + delay
     hedge: asyncio.Task[Outcome] | None = None
     timer = True  # the hedge is still to come
     last: Outcome | None = None
@@ -90,6 +95,8 @@ async def race(
         assert last is not None
         return last
     finally:
+        if primary in runners:  # it lost, so it took at least this long: keep the tail known
+            hedger.observe(request.stream, loop.time() - started)
         for task in runners:
             task.cancel()
             _REAPING.add(task)

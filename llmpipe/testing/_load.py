@@ -73,6 +73,7 @@ class Load:
             number, in_flight = self._arrivals, self._in_flight
         try:
             if self.latency is not None:
+                await request.read()  # as a real server does first (the handler rereads it)
                 seconds = self.latency.sample(number, in_flight)
                 if seconds > 0 and not await pause(seconds):
                     return drop(request)  # the server is stopping: do not keep it waiting
