@@ -5,8 +5,10 @@ and its connection closed, and a budget bounds the extra requests."""
 from __future__ import annotations
 
 import asyncio
+import time
 
-from llmpipe.routing import Hedging, RoundRobin
+from llmpipe import LLM, LLMConfig
+from llmpipe.routing import Hedging, RoundRobin, Router
 from llmpipe.testing import Fault, Fleet, Latency
 from tests.routing_support import HELLO, deployments, routed, served
 
@@ -148,3 +150,25 @@ async def test_the_long_tail_is_cut_by_hedging():
                 times.append(loop.time() - started)
     slowest = sorted(times[40:])[-3]
     assert slowest < 0.2  # 0.4 s unhedged
+
+
+def test_the_sync_client_hedges_a_late_stream():
+    fleet = Fleet.of(2)
+    with fleet:
+        fleet[PRIMARY].add_faults(Fault(stall_after_events=0, delay=5))
+        config = LLMConfig(model="chat", max_retries=0)
+        router = Router(
+            {"chat": deployments(fleet)},
+            config=config,
+            balancer=RoundRobin(),
+            hedging=Hedging(delay=0.05),
+        )
+        with LLM(config, transport=router) as llm:
+            started = time.monotonic()
+            stream = llm.chat_completion(HELLO, stream=True)
+            reply = stream.collect()
+            elapsed = time.monotonic() - started
+            stats = llm.get_stats()
+    assert reply.choices[0].message.content == "Echo: hello"
+    assert elapsed < 1
+    assert (stats.hedges, stats.hedges_lost) == (1, 0)

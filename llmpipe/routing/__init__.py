@@ -7,11 +7,18 @@ transport=Router({...}, config=config))``) and the whole middleware stack
 afresh. One concept per module:
 
     deployment   Deployment: one server, its credentials, model name, weight, limits
+    replica      a deployment at run time: its pool, pipeline, load, breaker, limit
+    load         the peak-EWMA latency estimate
     balance      PowerOfTwoChoices (peak-EWMA), RoundRobin, WeightedRandom
-    breaker      CircuitBreaker and its BreakerPolicy; shared/redis_breakers across processes
+    breaker      CircuitBreaker and its BreakerPolicy
+    shared       the protocol of breakers shared across processes; redis_breakers keeps them
     fallback     which failure goes where (Fallbacks), read once (Failure)
-    hedge        Hedging: a second deployment when a reply is late
+    hedge        Hedging: when to send a second request, and its budget
     limit        Aimd, Gradient: adaptive concurrency per deployment
+    pick         which deployment a request goes to, and the wait when none can take it
+    queue        the calls waiting for a deployment
+    attempt      one request to one deployment, and what it taught the router
+    race         a hedged request: the first good reply wins
     router       Router: the transport that puts them together
 """
 

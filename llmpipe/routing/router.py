@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 
 from llmpipe import logs
 from llmpipe.config import LLMConfig
-from llmpipe.errors import ClientClosedError, LLMTimeoutError
+from llmpipe.errors import ClientClosedError
 from llmpipe.pipeline import Pipeline
 from llmpipe.request import FallbackStep, LLMRequest, LLMResponse
 from llmpipe.routing.attempt import Outcome, Settle, send_to
@@ -44,10 +44,10 @@ from llmpipe.routing.breaker import BreakerPolicy, CircuitBreaker
 from llmpipe.routing.deployment import Deployment
 from llmpipe.routing.errors import NoDeploymentAvailable, UnknownAlias
 from llmpipe.routing.fallback import Fallbacks
-from llmpipe.routing.hedge import Hedger, Hedging
+from llmpipe.routing.hedge import Hedging
 from llmpipe.routing.limit import LimitPolicy
 from llmpipe.routing.load import PeakEwma, Prior
-from llmpipe.routing.queue import WaitQueue
+from llmpipe.routing.pick import AliasGroup, Picker
 from llmpipe.routing.race import race
 from llmpipe.routing.replica import Replica, ReplicaStats
 from llmpipe.routing.shared import SharedBreakers
@@ -57,18 +57,6 @@ __all__ = ["Router"]
 
 _FELL_BACK = "router: {endpoint} moves from {source} to {target} after: {reason}"
 _NEVER_OPENS = BreakerPolicy(failures=2**31 - 1, honour_retry_after=False)
-
-
-class _Alias:
-    """The deployments of one alias, their queue and hedging state."""
-
-    __slots__ = ("hedger", "name", "queue", "replicas")
-
-    def __init__(self, name: str, hedging: Hedging | None) -> None:
-        self.name = name
-        self.replicas: tuple[Replica, ...] = ()
-        self.queue = WaitQueue()
-        self.hedger = None if hedging is None else Hedger(hedging)
 
 
 class Router(Transport):
@@ -108,7 +96,8 @@ class Router(Transport):
         self.limit = limit
         self.shared = shared
         self.max_wait = max_wait
-        self._aliases: dict[str, _Alias] = {}
+        self._picker = Picker(self.balancer, shared, max_wait)
+        self._aliases: dict[str, AliasGroup] = {}
         self._settle: dict[str, Settle] = {}
         names: set[str] = set()
         for alias, group in deployments.items():
@@ -124,10 +113,10 @@ class Router(Transport):
         if shared is not None:
             shared.attach([r.name for r in self.replicas()])
 
-    def _build(self, alias: str, group: Sequence[Deployment], names: set[str]) -> _Alias:
+    def _build(self, alias: str, group: Sequence[Deployment], names: set[str]) -> AliasGroup:
         if not isinstance(alias, str) or not alias or not group:
             raise ValueError(f"alias {alias!r} needs a non-empty name and at least one Deployment")
-        state = _Alias(alias, self.hedging)
+        state = AliasGroup(alias, self.hedging)
         prior = Prior()
         replicas = []
         for index, deployment in enumerate(group):
@@ -209,7 +198,7 @@ class Router(Transport):
             request.context.deployment = outcome.replica.name
             return outcome.deliver()
 
-    def _alias_of(self, request: LLMRequest) -> _Alias:
+    def _alias_of(self, request: LLMRequest) -> AliasGroup:
         body = request.body
         model = None if body is None else body.get("model")
         if model is None:
@@ -222,7 +211,9 @@ class Router(Transport):
             )
         return state
 
-    async def _serve(self, state: _Alias, request: LLMRequest, previous: Outcome | None) -> Outcome:
+    async def _serve(
+        self, state: AliasGroup, request: LLMRequest, previous: Outcome | None
+    ) -> Outcome:
         """Try the deployments of one alias until one answers or none is left."""
         tried: set[Replica] = set()
         last: Outcome | None = None
@@ -231,13 +222,13 @@ class Router(Transport):
             hedger.budget.deposit()
         settle = self._settle[state.name]
         while True:
-            picked = await self._pick(state, tried, request, wait=last is None)
+            picked = await self._picker.pick(state, tried, request, wait=last is None)
             if picked is None:
                 if last is not None:
                     return last
                 raise NoDeploymentAvailable(
                     f"{request.endpoint}: no deployment of {state.name!r} is available "
-                    f"({self._why_none(state)}); the retry layer may try again later"
+                    f"({state.describe(_now())}); the retry layer may try again later"
                 )
             replica, probe = picked
             failed = last or previous
@@ -255,90 +246,12 @@ class Router(Transport):
                     request,
                     delay=delay,
                     hedger=hedger,
-                    pick_hedge=lambda: self._pick_hedge(state, tried),
+                    pick_hedge=lambda: self._picker.pick_hedge(state, tried),
                     send=lambda r, p: send_to(r, request, probe=p, settle=settle),
                 )
             if outcome.failure is None or not outcome.failure.deployment_at_fault:
                 return outcome
             last = outcome
-
-    async def _pick(
-        self, state: _Alias, tried: set[Replica], request: LLMRequest, *, wait: bool
-    ) -> tuple[Replica, bool] | None:
-        """A deployment to send to and whether it is a probe; None when none is left.
-
-        With ``wait`` (nothing tried yet), a call finding every deployment
-        full queues until its deadline; one finding every breaker open waits
-        up to ``max_wait`` for a cooldown to end.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = request.options.deadline_at
-        cooling_since: float | None = None
-        while True:
-            if self.shared is not None:
-                await self.shared.refresh(state.replicas, loop.time())
-            now = loop.time()
-            roomy: list[Replica] = []
-            healthy = False
-            soonest = float("inf")
-            for replica in state.replicas:
-                if replica in tried:
-                    continue
-                breaker = replica.breaker
-                if not breaker.available(now):
-                    if breaker.open_until > now:
-                        soonest = min(soonest, breaker.open_until)
-                    continue
-                healthy = True
-                if not replica.has_room():
-                    continue
-                if breaker.probing(now):
-                    if not await self._claim_probe(replica, now):
-                        continue  # another process sends the probe
-                    breaker.admit(now)
-                    replica.probes += 1
-                    return replica, True
-                roomy.append(replica)
-            if roomy:
-                return self.balancer.choose(roomy, now), False
-            if not wait:
-                return None
-            if deadline is not None and now >= deadline:
-                raise LLMTimeoutError(
-                    f"{request.endpoint}: not sent: the call's deadline passed while it waited "
-                    f"for a deployment of {state.name!r} ({self._why_none(state)})"
-                )
-            until = deadline
-            if not healthy:  # every breaker open: wait a little for the first cooldown
-                if cooling_since is None:
-                    cooling_since = now
-                give_up = cooling_since + self.max_wait
-                if now >= give_up or give_up < soonest < float("inf"):
-                    return None
-                until = min(soonest, give_up, float("inf") if deadline is None else deadline)
-            await state.queue.wait(until)
-
-    def _pick_hedge(self, state: _Alias, tried: set[Replica]) -> Replica | None:
-        """A deployment for a hedge, now or never: closed, with room, not tried."""
-        now = _now()
-        roomy = [
-            r
-            for r in state.replicas
-            if r not in tried
-            and r.breaker.available(now)
-            and not r.breaker.probing(now)
-            and r.has_room()
-        ]
-        if not roomy:
-            return None
-        chosen = self.balancer.choose(roomy, now)
-        tried.add(chosen)
-        return chosen
-
-    async def _claim_probe(self, replica: Replica, now: float) -> bool:
-        if self.shared is None:
-            return True
-        return await self.shared.claim_probe(replica, now)
 
     def _note_fallback(self, request: LLMRequest, failed: Outcome, replica: Replica) -> None:
         reason = failed.failure.value if failed.failure is not None else "unknown"
@@ -351,15 +264,6 @@ class Router(Transport):
             target=step.target,
             reason=failed.error if failed.error is not None else f"status {_status(failed)}",
         )
-
-    def _why_none(self, state: _Alias) -> str:
-        now = _now()
-        parts = []
-        for replica in state.replicas:
-            breaker = replica.breaker
-            wait = max(0.0, breaker.open_until - now)
-            parts.append(f"{replica.name} {breaker.state.value} ({wait:.3g} s left)")
-        return "; ".join(parts)
 
     def _opened(self, replica: Replica, seconds: float) -> None:
         if self.shared is not None:
