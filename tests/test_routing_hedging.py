@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from llmpipe import LLM, LLMConfig
 from llmpipe.routing import Hedging, RoundRobin, Router
 from llmpipe.testing import Fault, Fleet, Latency
@@ -172,3 +174,24 @@ def test_the_sync_client_hedges_a_late_stream():
     assert reply.choices[0].message.content == "Echo: hello"
     assert elapsed < 1
     assert (stats.hedges, stats.hedges_lost) == (1, 0)
+
+
+async def test_cancelling_a_hedged_call_cancels_both_requests():
+    async with Fleet.of(2) as fleet:
+        for server in fleet:
+            server.add_faults(Fault(delay=5))
+        async with hedged(fleet) as llm:
+            call = asyncio.create_task(llm.chat_completion(HELLO))
+            for _ in range(100):  # until both requests are out
+                if sum(len(server.requests) for server in fleet) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(50):
+                if sum(server.connections for server in fleet) == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert [server.connections for server in fleet] == [0, 0]
+            assert [s.in_flight for s in llm.transport.stats()] == [0, 0]

@@ -139,7 +139,7 @@ def tail_fleet() -> list[dict[str, Any]]:
 
 
 async def tail_latency(calls: int, hedged: bool) -> Run:
-    hedging = Hedging(percentile=0.93, min_samples=50, max_extra=0.1) if hedged else None
+    hedging = Hedging(percentile=0.9, min_samples=50, max_extra=0.1) if hedged else None
     with fleet(tail_fleet()) as servers:
         async with client(servers.urls, hedging=hedging) as llm:
             run = await drive(llm, calls, concurrency=TAIL_CONCURRENCY)
