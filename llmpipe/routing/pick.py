@@ -14,12 +14,15 @@ import asyncio
 from llmpipe.errors import LLMTimeoutError
 from llmpipe.request import LLMRequest
 from llmpipe.routing.balance import Balancer
+from llmpipe.routing.breaker import BreakerState
 from llmpipe.routing.hedge import Hedger, Hedging
 from llmpipe.routing.queue import WaitQueue
 from llmpipe.routing.replica import Replica
 from llmpipe.routing.shared import SharedBreakers
 
 __all__ = ["AliasGroup", "Picker"]
+
+CLOSED = BreakerState.CLOSED
 
 
 class AliasGroup:
@@ -74,9 +77,14 @@ class Picker:
             healthy = False
             soonest = float("inf")
             for replica in group.replicas:
-                if replica in tried:
+                if tried and replica in tried:
                     continue
                 breaker = replica.breaker
+                if breaker.state is CLOSED:  # the common case, first
+                    healthy = True
+                    if replica.has_room():
+                        roomy.append(replica)
+                    continue
                 if not breaker.available(now):
                     if breaker.open_until > now:
                         soonest = min(soonest, breaker.open_until)

@@ -108,10 +108,13 @@ class Replica:
 
     def has_room(self) -> bool:
         """Whether one more request fits under its limits."""
+        limit, cap = self.limit, self.max_in_flight
+        if limit is None and cap is None:
+            return True
         in_flight = self.in_flight
-        if self.max_in_flight is not None and in_flight >= self.max_in_flight:
+        if cap is not None and in_flight >= cap:
             return False
-        return self.limit is None or in_flight < self.limit.limit
+        return limit is None or in_flight < limit.limit
 
     def routed(self, request: LLMRequest) -> LLMRequest:
         """``request`` as this deployment takes it: its own model name in the body."""
