@@ -16,8 +16,8 @@ def traced_router(fleet, telemetry, **router):
     config = LLMConfig(model="chat", max_retries=0)
     groups = {
         "chat": [
-            Deployment(base_url=s.base_url, model="gpt-4", name=f"s{i}", middlewares=[otel.attempts()])
-            for i, s in enumerate(fleet)
+            Deployment(base_url=server.base_url, model="gpt-4", middlewares=[otel.attempts()])
+            for server in fleet
         ]
     }
     transport = Router(groups, config=config, balancer=RoundRobin(), **router)
