@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench soak mutate clean redis-server
+.PHONY: install demo test lint format bench bench-routing soak mutate clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench:
 	  $(BENCH_PY) -m pip install --quiet -e '.[fast]' $(BENCH_DEPS) && \
 	  touch $(BENCH_STAMP); fi
 	$(BENCH_PY) -m tests.benchmarks.run $(ARGS)
+	$(MAKE) bench-routing ARGS="$(filter --quick,$(ARGS))"
+
+# Issue 14's routing scenarios (a fleet of bundled servers in a process of their own);
+# `make bench-routing ARGS=--quick` takes about a minute.
+bench-routing: $(STAMP)
+	$(PY) -m tests.benchmarks.routing $(ARGS)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=

@@ -26,6 +26,7 @@ __all__ = [
     "CALL_KEYWORDS",
     "CallContext",
     "CallOptions",
+    "FallbackStep",
     "Headers",
     "LLMRequest",
     "LLMResponse",
@@ -89,6 +90,21 @@ def _as_options(value: CallOptions | Mapping[str, Any]) -> CallOptions:
     return CallOptions(**value)
 
 
+@attrs.frozen
+class FallbackStep:
+    """One move of a routed call from a deployment that failed to another.
+
+    ``reason`` names the failure: "connection", "server" (5xx), "rate_limited"
+    (429), "context_length" or "content_filter"; ``alias`` is the alias the
+    call moved to (another one than the call's after those last two).
+    """
+
+    source: str
+    target: str
+    reason: str
+    alias: str
+
+
 @attrs.define(slots=True)
 class CallContext:
     """What layers report outward about one call; each field has one writer."""
@@ -100,6 +116,14 @@ class CallContext:
     sends: int = 0
     """HTTP requests sent for the call so far, each retry, fallback or hedge one
     more (counted by the OpenTelemetry attempt layer; 0 without it)."""
+    deployment: str | None = None
+    """The deployment whose reply the call got (written by a ``Router``; None without one)."""
+    fallbacks: tuple[FallbackStep, ...] = ()
+    """Each move to another deployment, over every attempt of the call (``Router``)."""
+    hedges: int = 0
+    """Hedge requests the call sent: copies sent to a second deployment (``Router``)."""
+    hedges_won: int = 0
+    """Of those, the ones whose reply the call got; the others were sent and lost."""
 
 
 @attrs.frozen

@@ -77,6 +77,16 @@ KEY_LINES = {
         "metric gen_ai.client.token.usage [{token}] embeddings input count=1",
         "metric gen_ai.client.operation.time_to_first_chunk [s] chat count=1",
     ],
+    "routing.py": [
+        "Deployments: replica-0, replica-1 -> chat; long-context -> chat-long",
+        "All up: 30 calls, 0 failed, 0 fallbacks",
+        "replica-1 down: 30 calls, 0 failed,",
+        "replica-1's breaker: open",
+        "While its breaker is open: 30 calls, 0 failed, 0 fallbacks",
+        "After recovery: replica-1 closed",
+        "Too long for chat: answered by gpt-4 on long-context",
+        "Stats: requests=121 failures=0",
+    ],
     "retries.py": [
         "Reply after retries: Echo: Are you there?",
         "Stats: requests=1 attempts=3 retries=2",

@@ -1801,7 +1801,9 @@ def test_package_exports_exactly_its_public_names() -> None:
         "ChaosRecord",
         "DEFAULT_MODELS",
         "Fault",
+        "Fleet",
         "LLMServer",
+        "Latency",
         "RETRYABLE",
         "RecordedRequest",
     ]

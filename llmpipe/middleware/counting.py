@@ -11,7 +11,7 @@ import attrs
 from llmpipe.errors import LLMError
 from llmpipe.middleware.reports import Stats
 from llmpipe.pipeline import Handler, Middleware
-from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.request import CallContext, LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
 
@@ -60,6 +60,8 @@ class CountingMiddleware(Middleware):
             cache = context.cache
             if cache is not None:  # set by a cache layer inside this one
                 counts["cache_hits" if cache == "hit" else "cache_misses"] += 1
+            if context.deployment is not None:  # a router inside this one
+                _add_routing(counts, context)
         if response.stream is not None:
             response.stream.observe(UsageWatcher(self._stream_ended))
             return response
@@ -72,6 +74,12 @@ class CountingMiddleware(Middleware):
         _add_usage(self._counts, usage)
         if summary.error is not None:
             self._counts["failures"] += 1
+
+
+def _add_routing(counts: dict[str, int], context: CallContext) -> None:
+    counts["fallbacks"] += len(context.fallbacks)
+    counts["hedges"] += context.hedges
+    counts["hedges_lost"] += context.hedges - context.hedges_won
 
 
 def _add_usage(counts: dict[str, int], usage: TokenCount | None) -> None:

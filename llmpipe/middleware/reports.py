@@ -31,6 +31,12 @@ class Stats:
     total_tokens: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    fallbacks: int = 0
+    """Moves to another deployment within a routed call (see ``llmpipe.routing``)."""
+    hedges: int = 0
+    """Hedge requests sent by a router."""
+    hedges_lost: int = 0
+    """Hedge requests sent whose reply was not used: extra load for nothing."""
 
 
 @runtime_checkable

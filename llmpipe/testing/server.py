@@ -31,12 +31,14 @@ from ._checks import streaming
 from ._connections import ConnectionCount, CountingServer
 from ._events import send_events
 from ._ledger import Ledger
+from ._load import Load
 from ._replies import drop, error_reply, fault_reply, json_reply
 from ._routes import ROUTES, Route
 from ._stunts import Scene
 from ._thread import ServerThread
 from .chaos import Chaos, ChaosRecord
 from .faults import Fault
+from .latency import Latency
 
 __all__ = ["DEFAULT_MODELS", "LLMServer", "RecordedRequest"]
 
@@ -72,6 +74,12 @@ class LLMServer:
     `stream_words_per_event` words of content per event (default 1). With
     `chaos`, requests that consume no scripted fault may misbehave at random
     (`Chaos`); `chaos_log` says which did, and how.
+
+    For fleets (several servers behind one routing client): `latency` is a
+    `Latency` profile every request waits out before it is handled;
+    `capacity` caps the requests in flight, refusing the others with a 429
+    carrying `capacity_retry_after` (`Retry-After` and `retry-after-ms`);
+    `go_down()` and `come_back()` stop and resume serving on the same port.
     """
 
     def __init__(
@@ -82,6 +90,10 @@ class LLMServer:
         api_key: str | None = None,
         stream_words_per_event: int = 1,
         chaos: Chaos | None = None,
+        *,
+        latency: Latency | None = None,
+        capacity: int | None = None,
+        capacity_retry_after: float = 0.1,
     ) -> None:
         if (
             isinstance(stream_words_per_event, bool)
@@ -99,16 +111,20 @@ class LLMServer:
         self._chaos = chaos
         self._ledger = Ledger()
         self._connections = ConnectionCount()
+        self._load = Load(latency, capacity, capacity_retry_after)
         self._runner: web.ServerRunner | None = None
         self._bound_port: int | None = None
+        self._down_port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = asyncio.Event()
 
     @property
     def port(self) -> int:
         """The port the server listens on (the real one when created with port=0)."""
-        if self._bound_port is None:
+        port = self._bound_port if self._bound_port is not None else self._down_port
+        if port is None:
             raise RuntimeError("the server is not running")
-        return self._bound_port
+        return port
 
     @property
     def base_url(self) -> str:
@@ -125,6 +141,62 @@ class LLMServer:
         moment after the client makes it, so poll rather than read once.
         """
         return self._connections.value
+
+    @property
+    def latency(self) -> Latency | None:
+        """The latency profile requests wait out (None: they are answered at once)."""
+        return self._load.latency
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled now (a stream until its last byte); any thread."""
+        return self._load.in_flight
+
+    @property
+    def refused(self) -> int:
+        """Requests refused with 429 for arriving beyond `capacity`."""
+        return self._load.refused
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests that were in flight at once."""
+        return self._load.peak
+
+    @property
+    def down(self) -> bool:
+        """Whether `go_down()` has stopped the server (until `come_back()`)."""
+        return self._down_port is not None
+
+    async def go_down(self) -> None:
+        """Stop listening and close every connection (requests in flight are cut
+        off), keeping the port for `come_back()`: clients get refused connections.
+        Callable from any thread's loop."""
+        await self._on_own_loop(self._go_down)
+
+    async def come_back(self) -> None:
+        """Serve again on the same port after `go_down()`. Callable from any thread's loop."""
+        await self._on_own_loop(self._come_back)
+
+    async def _go_down(self) -> None:
+        if self._runner is None:
+            raise RuntimeError("the server is not running")
+        port = self.port
+        await self.stop()
+        self._port = self._down_port = port
+
+    async def _come_back(self) -> None:
+        if self._down_port is None:
+            raise RuntimeError("the server is not down: call go_down() first")
+        await self.start()
+        self._down_port = None
+
+    async def _on_own_loop(self, action: Callable[[], Any]) -> None:
+        """Run ``action()`` on the loop the server runs on, from whichever loop calls."""
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            await action()
+            return
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(action(), loop))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -162,6 +234,7 @@ class LLMServer:
         self._stopping = asyncio.Event()
         self._runner = runner
         self._bound_port = runner.addresses[0][1]
+        self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
         """Stop serving and close every connection; a no-op if not running."""
@@ -207,6 +280,9 @@ class LLMServer:
         await self.stop()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        return await self._load.handle(request, self._respond, self._pause)
+
+    async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
         body, parsed = _decode(await request.read())
         number, fault = self._ledger.admit(
             RecordedRequest(
