@@ -14,6 +14,12 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
+aiohttp ``ClientOSError`` text "Can not write  a request that could not be  aiohttp 3.14
+request body" (a message, not an API)          written never reached the
+                                               server: resend it at once
+aiohttp ``BaseConnector.connect()``            learn whether a connection   aiohttp 3.14
+overridden (public method; arguments passed    was reused from the pool
+through untouched) and ``Connection.protocol``
 =============================================  ===========================  =====================
 
 setup.cfg caps aiohttp and loguru below their next major (loguru: minor)
@@ -27,7 +33,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["close_connector_now", "fail_stream_reader", "loguru_gate", "running_loop"]
+__all__ = [
+    "close_connector_now",
+    "fail_stream_reader",
+    "loguru_gate",
+    "running_loop",
+    "write_failed",
+]
 
 
 def loguru_gate(logger: Any, module: str, level_no: int) -> bool | None:
@@ -63,6 +75,12 @@ def fail_stream_reader(reader: Any, error: BaseException) -> None:
         fail(error)
     else:
         reader.feed_eof()
+
+
+def write_failed(error: BaseException) -> bool:
+    """Whether aiohttp raised ``error`` because the request could not be written;
+    if its wording changes, False: such a request then counts as a retry."""
+    return "Can not write request body" in str(error)
 
 
 _private_running_loop = getattr(asyncio, "_get_running_loop", None)

@@ -1,31 +1,35 @@
-"""AiohttpTransport: HTTP over one pooled aiohttp ClientSession.
+"""AiohttpTransport: HTTP over a pooled aiohttp ClientSession.
 
-aiohttp is imported on first use so ``import llmpipe`` stays cheap, and the
-session is created inside the loop that first sends. This module is the only
-place that knows aiohttp's exceptions; each is mapped to the llmpipe tree.
+aiohttp is imported on first use so ``import llmpipe`` stays cheap, and a
+pool is opened inside the loop that sends. A pool belongs to one loop in one
+process: when the loop it was opened on has closed (a second
+``asyncio.run``), or the process is a fork of the one that opened it, the
+next call opens a new one (see ``_pool`` and ``llmpipe._fork``). Exceptions
+are mapped to llmpipe's tree in ``_errors``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from multidict import CIMultiDict
+
 from llmpipe import _json, logs
-from llmpipe._dependencies import close_connector_now
-from llmpipe._version import __version__
+from llmpipe._fork import keep_inherited
 from llmpipe.config import LLMConfig
-from llmpipe.errors import (
-    ClientClosedError,
-    LLMConnectionError,
-    LLMError,
-    LLMTimeoutError,
-)
-from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
+from llmpipe.request import Headers, LLMRequest, LLMResponse
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
+from llmpipe.transport._errors import Limits, map_error
+from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
 from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Pool, Slot
+from llmpipe.transport._session import PoolRecipe, proxy_shown
 from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -33,24 +37,19 @@ if TYPE_CHECKING:
 
 __all__ = ["AiohttpTransport"]
 
+_TIMEOUTS_KEPT = 64  # distinct attempt timeouts cached (deadlines make many)
+
 
 class AiohttpTransport(Transport):
-    """The default transport: keep-alive connections pooled by a TCPConnector."""
+    """The default transport: keep-alive connections pooled by a connector."""
 
     def __init__(self, config: LLMConfig) -> None:
         self._config = config
         self._root = config.api_root + "/"
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"llmpipe/{__version__}",
-            **config.extra_headers,
-        }
-        if config.api_key is not None:
-            headers["Authorization"] = f"Bearer {config.api_key}"
-        # A server that echoes the key in an error must not put it in our errors or logs.
+        self._recipe = PoolRecipe(config)
+        # A server that echoes the key must not put it in our errors, logs or caches.
+        self._key = config.api_key
         self._mask = None if config.api_key is None else KeyMask(config.api_key)
-        self._headers = headers
         if not config.verify_tls:
             logs.warning(
                 "TLS certificate verification is OFF for {root}: anyone on the path can "
@@ -59,11 +58,12 @@ class AiohttpTransport(Transport):
             )
         self._pool: Pool | None = None
         self._retiring: set[Pool] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._bodies: set[ReplyBody] = set()  # streamed bodies still being read
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._bodies: weakref.WeakSet[ReplyBody] = weakref.WeakSet()  # streams being read
         self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
+        self.resent = 0
+        """Requests sent again because a pooled connection had been closed (not retries)."""
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -93,51 +93,83 @@ class AiohttpTransport(Transport):
     @property
     def in_flight(self) -> int:
         """Calls (and unfinished streams) holding a connection right now."""
-        return sum(p.in_flight for p in (self._pool, *self._retiring) if p is not None)
+        return sum(p.in_flight for p in self._pools())
 
     @property
     def holds_resources(self) -> bool:
         return self._pool is not None or bool(self._retiring)
 
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+    def _pools(self) -> list[Pool]:
+        return [p for p in (self._pool, *self._retiring) if p is not None]
+
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            import aiohttp
-
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            timeout = self._recipe.timeout(seconds)
+            if len(self._timeouts) < _TIMEOUTS_KEPT:
+                self._timeouts[seconds] = timeout
         return timeout
 
-    def _open(self) -> Pool:
-        import aiohttp
+    # -- pools, loops and processes ----------------------------------------------------
 
-        loop = asyncio.get_running_loop()
-        if self._loop is not None and self._loop is not loop and not self._loop.is_closed():
-            raise LLMError(
-                "this AsyncLLM is bound to the event loop it first ran in; "
-                "create one AsyncLLM per loop, or use the sync LLM"
-            )
-        self._loop = loop
-        connector = aiohttp.TCPConnector(
-            limit=self._config.connection_limit, ssl=self._config.verify_tls
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            timeout=self._timeout(self._config.timeout),
-        )
-        self._pool = Pool(session)
-        return self._pool
+    async def _open_here(self, loop: asyncio.AbstractEventLoop) -> Pool:
+        self._let_go_of_other_pools(loop)
+        pool = self._pool = self._recipe.open(loop)
+        await pool.close_with_loop()
+        return pool
+
+    def _let_go_of_other_pools(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop pools of closed loops, keep a parent's untouched; refuse two live loops."""
+        others = [p for p in self._pools() if p.closed or not p.here(loop)]
+        for pool in others:
+            if not pool.inherited and not pool.closed and pool.loop.is_running():
+                raise LLMError(
+                    "this client is in use on another event loop right now, and its "
+                    "connections belong to that loop; create one AsyncLLM per event loop "
+                    "(per thread), or share one sync LLM, which is thread-safe"
+                )
+        for pool in others:
+            if pool.inherited:
+                keep_inherited(pool)
+            else:
+                pool.drop()
+            if pool is self._pool:
+                self._pool = None
+            self._retiring.discard(pool)
+
+    def _leave(self, pool: Pool) -> None:
+        """A call is done with ``pool``; a retired pool closes with its last call."""
+        pool.in_flight -= 1
+        if pool.retiring and pool.in_flight == 0:
+            self._retiring.discard(pool)
+            task = pool.loop.create_task(pool.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    # -- sending -------------------------------------------------------------------------
 
     async def send(self, request: LLMRequest) -> LLMResponse:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
-        pool = self._pool or self._open()
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        if pool is None or pool.closed or not pool.here(loop):
+            pool = await self._open_here(loop)
         body = None if request.body is None else _json.dumps(request.body)
-        slot = Slot(pool, self._leave)
+        if request.stream:  # the wait for the headers counts against the first event's time
+            seconds = (
+                request.options.first_event_timeout
+                or request.timeout
+                or self._config.first_event_timeout
+            )
+        else:
+            seconds = self._config.timeout if request.timeout is None else request.timeout
+        seconds = self._attempt_seconds(request, seconds)
+        slot, seconds = await self._take_slot(pool, request, seconds)
         try:
             if request.stream:  # a stream gives its slot back when it ends
-                return await self._send_stream(slot, request, body)
-            return await self._send_plain(pool, request, body)
+                return await self._send_stream(slot, request, body, seconds)
+            return await self._send_plain(pool, request, body, seconds)
         except BaseException:
             slot.release()
             raise
@@ -153,73 +185,124 @@ class AiohttpTransport(Transport):
         left = deadline - asyncio.get_running_loop().time()
         if left <= 0:
             raise LLMTimeoutError(
-                f"{request.method} {self._root}{request.endpoint}: the call's deadline passed "
-                "before this attempt could start"
+                f"{self._where(request)}: the call's deadline passed before this attempt "
+                "could start"
             )
         return min(seconds, left)
 
-    async def _send_plain(self, pool: Pool, request: LLMRequest, body: bytes | None) -> LLMResponse:
-        seconds = self._config.timeout if request.timeout is None else request.timeout
-        seconds = self._attempt_seconds(request, seconds)
+    async def _take_slot(
+        self, pool: Pool, request: LLMRequest, seconds: float
+    ) -> tuple[Slot, float]:
+        """A slot in ``pool``, and what is left of ``seconds`` once it is ours."""
+        gate = pool.gate
+        if not gate.locked():
+            await gate.acquire()  # returns at once
+            return Slot(pool, self._leave), seconds
+        limit = self._config.pool_timeout
+        wait = seconds if limit is None else min(limit, seconds)
+        started = pool.loop.time()
+        try:
+            async with asyncio.timeout(wait):
+                await gate.acquire()
+        except TimeoutError:
+            which = "pool_timeout" if limit is not None and limit <= seconds else "timeout"
+            raise LLMTimeoutError(
+                f"{self._where(request)}: no free connection within {wait:g} s ({which}): "
+                f"all connection_limit={self._config.connection_limit} are in use; raise "
+                "connection_limit or pool_timeout, or close streams you no longer read"
+            ) from None
+        return Slot(pool, self._leave), seconds - (pool.loop.time() - started)
+
+    def _replayable(self, request: LLMRequest) -> bool:
+        header = self._config.idempotency_header
+        return request.method in IDEMPOTENT_METHODS or (
+            header is not None and header in request.headers
+        )
+
+    async def _request(
+        self,
+        pool: Pool,
+        request: LLMRequest,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        limits: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send; a request that never reached the server goes again on a fresh connection."""
+        replayable = self._replayable(request)
+        last = self._config.connection_limit  # each pooled connection fails at most once
+        for tried in range(last + 1):
+            attempt = start_attempt()
+            try:
+                return await pool.session.request(
+                    request.method,
+                    self._root + request.endpoint,
+                    data=body,
+                    headers=headers,
+                    timeout=limits,
+                    proxy=pool.proxy,
+                )
+            except Exception as exc:
+                if tried == last or not never_reached(exc, attempt, replayable):
+                    raise
+                self.resent += 1
+                logs.debug(
+                    "{where}: the server had closed a pooled connection ({error}); "
+                    "sending again on another",
+                    where=self._where(request),
+                    error=type(exc).__name__,
+                )
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    async def _send_plain(
+        self, pool: Pool, request: LLMRequest, body: bytes | None, seconds: float
+    ) -> LLMResponse:
         started = time.perf_counter()
         try:
-            async with pool.session.request(
-                request.method,
-                self._root + request.endpoint,
-                data=body,
-                headers=request.headers or None,
-                timeout=self._timeout(seconds),
-            ) as reply:
+            reply = await self._request(
+                pool, request, body, request.headers or None, self._timeout(seconds)
+            )
+            async with reply:
                 content = await self._read_capped(reply, request)
-                if reply.status >= 300 and self._mask is not None:
-                    content = self._mask.body(content)
-                return LLMResponse(
-                    reply.status, reply.headers, content, request, time.perf_counter() - started
-                )
+            return LLMResponse(
+                reply.status,
+                self._masked_headers(reply.headers),
+                content if self._mask is None else self._mask.body(content),
+                request,
+                time.perf_counter() - started,
+            )
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, seconds) from exc
+            raise self._mapped(exc, request, seconds) from _cause(exc)
 
     async def _send_stream(
-        self, slot: Slot, request: LLMRequest, body: bytes | None
+        self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
     ) -> LLMResponse:
         """Send, and hand over the body as bytes once the headers are in.
 
-        The wait for the headers counts against the first-event timeout; the
-        event reader above applies it (and the idle timeout) to the body.
+        The event reader above applies the first-event and idle timeouts to the body.
         """
-        first = (
-            request.options.first_event_timeout
-            or request.timeout
-            or self._config.first_event_timeout
-        )
-        first = self._attempt_seconds(request, first)
         loop = asyncio.get_running_loop()
         started = loop.time()
         headers = {"Accept": "text/event-stream", **request.headers}
         try:
             async with asyncio.timeout(first):
-                reply = await slot.pool.session.request(
-                    request.method,
-                    self._root + request.endpoint,
-                    data=body,
-                    headers=headers,
-                    timeout=self._no_read_timeout(),
-                )
+                reply = await self._request(slot.pool, request, body, headers, self._timeout(None))
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = await self._read_capped(reply, request)
                     slot.release()
-                    if reply.status >= 300 and self._mask is not None:
-                        content = self._mask.body(content)
                     return LLMResponse(
-                        reply.status, reply.headers, content, request, loop.time() - started
+                        reply.status,
+                        self._masked_headers(reply.headers),
+                        content if self._mask is None else self._mask.body(content),
+                        request,
+                        loop.time() - started,
                     )
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, first) from exc
+            raise self._mapped(exc, request, first) from _cause(exc)
         reply_body = ReplyBody(
             reply,
             slot,
@@ -230,7 +313,12 @@ class AiohttpTransport(Transport):
             open_bodies=self._bodies,
         )
         return LLMResponse(
-            reply.status, reply.headers, b"", request, loop.time() - started, byte_stream=reply_body
+            reply.status,
+            self._masked_headers(reply.headers),
+            b"",
+            request,
+            loop.time() - started,
+            byte_stream=reply_body,
         )
 
     async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
@@ -254,56 +342,39 @@ class AiohttpTransport(Transport):
             raise too_large(request, limit)
         return b"".join(parts)
 
-    def _no_read_timeout(self) -> aiohttp.ClientTimeout:
-        """Streams time themselves (first event, idle); aiohttp must not cut them."""
-        import aiohttp
+    def _masked_headers(self, headers: Headers) -> Headers:
+        """The reply's headers, with an echoed API key masked (a proxy may echo it)."""
+        key = self._key
+        if key is None or key not in "\n".join(headers.values()):
+            return headers
+        return CIMultiDict((name, value.replace(key, "***")) for name, value in headers.items())
 
-        return aiohttp.ClientTimeout(total=None)
+    # -- errors --------------------------------------------------------------------------
 
-    def _leave(self, pool: Pool) -> None:
-        """A call is done with ``pool``; a retired pool closes with its last call."""
-        pool.in_flight -= 1
-        if pool.retiring and pool.in_flight == 0:
-            self._retiring.discard(pool)
-            task = asyncio.get_running_loop().create_task(pool.session.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+    def _where(self, request: LLMRequest) -> str:
+        return f"{request.method} {self._root}{request.endpoint}"
 
     def _mapped_while_reading(self, exc: BaseException, request: LLMRequest) -> BaseException:
         return self._mapped(exc, request, 0)
 
     def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
-        mapped = self._map_error(exc, request, seconds)
+        if self._closed:
+            return ClientClosedError(
+                f"{self._where(request)}: the client was closed while the call was in flight"
+            )
+        pool = self._pool
+        limits = Limits(
+            connect_timeout=self._config.connect_timeout,
+            max_header_bytes=self._config.max_header_bytes,
+            proxy=None if pool is None else proxy_shown(pool),
+        )
+        mapped = map_error(exc, self._where(request), seconds, limits)
         return exc if mapped is None else mapped
 
-    def _map_error(
-        self, exc: BaseException, request: LLMRequest, seconds: float
-    ) -> LLMError | None:
-        import aiohttp
-
-        where = f"{request.method} {self._root}{request.endpoint}"
-        if self._closed:
-            return ClientClosedError(f"{where}: the client was closed while the call was in flight")
-        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-            return LLMTimeoutError(
-                f"{where}: no complete reply within {seconds:.3g} s; "
-                "raise the timeout or check that the server is not overloaded"
-            )
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc.os_error.strerror or str(exc.os_error)
-            return LLMConnectionError(
-                f"{where}: cannot connect ({reason}); check that the server is running "
-                "and that base_url is right"
-            )
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return LLMConnectionError(f"{where}: the server closed the connection before replying")
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            return LLMConnectionError(f"{where}: the reply body was cut off ({exc})")
-        if isinstance(exc, (aiohttp.ClientError, OSError)):
-            return LLMConnectionError(f"{where}: {type(exc).__name__}: {exc}")
-        return None
+    # -- lifecycle ---------------------------------------------------------------------
 
     async def recycle(self) -> None:
+        self._let_go_of_other_pools(asyncio.get_running_loop())
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -311,27 +382,47 @@ class AiohttpTransport(Transport):
             pool.retiring = True
             self._retiring.add(pool)
         else:
-            await pool.session.close()
+            await pool.close()
 
     async def close(self) -> None:
         self._closed = True
+        loop = asyncio.get_running_loop()
         for body in list(self._bodies):
-            body.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
-        pools = [p for p in (self._pool, *self._retiring) if p is not None]
+            if body.slot.pool.here(loop):
+                body.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
+        pools = self._pools()
         self._pool = None
         self._retiring.clear()
         for pool in pools:
-            await pool.session.close()
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+            if pool.here(loop):
+                await pool.close()
+            elif pool.inherited:
+                keep_inherited(pool)
+            else:
+                pool.drop()
+        closing = [task for task in self._closing if task.get_loop() is loop]
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
 
     def abandon(self) -> None:
         self._closed = True
-        pools = [p for p in (self._pool, *self._retiring) if p is not None]
+        pools = self._pools()
         self._pool = None
         self._retiring.clear()
         for pool in pools:
-            connector = pool.session.connector
-            pool.session.detach()
-            if connector is not None:
-                close_connector_now(connector)
+            if pool.inherited:
+                keep_inherited(pool)
+            else:
+                pool.drop()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """What a mapped error is chained to. Not aiohttp's parse errors: they quote the
+    reply's bytes, which may echo the key."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientResponseError) and not isinstance(
+        exc, aiohttp.ClientHttpProxyError
+    ):
+        return None
+    return exc
