@@ -160,11 +160,13 @@ def test_a_request_that_could_not_be_written_is_sent_again_even_without_an_idemp
         time.sleep(IDLE / 4)
         peer.reset()
 
-    with raw_server(answer_then_reset_while_idle, answer) as server:
-        with LLM(config(server.base_url, idempotency_header=None)) as llm:
-            llm.chat_completion(HELLO)
-            time.sleep(IDLE)  # the reset arrives while no loop runs to see it
-            reply = llm.chat_completion(HELLO)
-            assert llm.async_client.transport.resent == 1
+    with (
+        raw_server(answer_then_reset_while_idle, answer) as server,
+        LLM(config(server.base_url, idempotency_header=None)) as llm,
+    ):
+        llm.chat_completion(HELLO)
+        time.sleep(IDLE)  # the reset arrives while no loop runs to see it
+        reply = llm.chat_completion(HELLO)
+        assert llm.async_client.transport.resent == 1
     assert reply.choices[0].message.content == "fresh"
     assert (server.accepted, len(server.requests)) == (2, 2)
