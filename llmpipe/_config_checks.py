@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmpipe._urls import shown
+
 __all__ = [
     "api_key",
     "base_url",
@@ -59,7 +61,7 @@ def base_url(_: Any, __: Any, value: Any) -> None:
         "base_url",
         parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname),
         "an http:// or https:// URL such as 'http://127.0.0.1:8000'",
-        value,
+        shown(value) if isinstance(value, str) else value,  # no password in the message
     )
     _no_control("base_url", value, allow_tab=False)
 

@@ -1,14 +1,15 @@
 """Opening a pool: the aiohttp session and connector a config asks for.
 
-Worked out once per client: the headers, the TLS context (files are read
-here, so a bad one fails when the client is built), Basic credentials from
-``base_url``. Worked out per pool, when it opens: the proxy, since the
+Worked out once per client: the headers (with Basic credentials taken from
+``base_url``), the TLS context (files are read here, so a bad one fails when
+the client is built). Worked out per pool, when it opens: the proxy, since the
 environment it comes from may have changed since the client was built.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import TYPE_CHECKING
 
 from llmpipe._urls import credentials, shown
@@ -38,9 +39,12 @@ class PoolRecipe:
         }
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key}"
+        basic = credentials(config.base_url)  # LLMConfig refuses them with an api_key
+        if basic is not None:
+            token = base64.b64encode(":".join(basic).encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         self._headers = headers
         self._tls = tls_for(config)
-        self._credentials = credentials(config.base_url)
 
     def timeout(self, total: float | None) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts: ``total`` for the attempt, and connecting on its own."""
@@ -64,7 +68,6 @@ class PoolRecipe:
             connector=connector,
             headers=self._headers,
             timeout=self.timeout(config.timeout),
-            auth=None if self._credentials is None else aiohttp.BasicAuth(*self._credentials),
             max_line_size=config.max_header_bytes,
             max_field_size=config.max_header_bytes,
         )
