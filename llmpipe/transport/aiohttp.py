@@ -97,7 +97,7 @@ class AiohttpTransport(Transport):
 
     @property
     def holds_resources(self) -> bool:
-        return self._pool is not None or bool(self._retiring)
+        return any(not pool.closed for pool in self._pools())
 
     def _pools(self) -> list[Pool]:
         return [p for p in (self._pool, *self._retiring) if p is not None]
