@@ -97,7 +97,7 @@ class AiohttpTransport(Transport):
 
     @property
     def holds_resources(self) -> bool:
-        return any(not pool.closed for pool in self._pools())
+        return any(not (pool.closed or pool.inherited) for pool in self._pools())
 
     def _pools(self) -> list[Pool]:
         return [p for p in (self._pool, *self._retiring) if p is not None]
