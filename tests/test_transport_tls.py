@@ -89,16 +89,22 @@ async def test_verify_tls_off_accepts_any_certificate(tls_server):
     assert await ask(config) == "Echo: hello"
 
 
-async def test_mutual_tls_with_a_client_certificate_is_accepted(mtls_server, ca, ca_bundle, tmp_path):
+async def test_mutual_tls_with_a_client_certificate_is_accepted(
+    mtls_server, ca, ca_bundle, tmp_path
+):
     client = ca.issue_cert("llmpipe-client@example.com")
     cert, key = tmp_path / "client.pem", tmp_path / "client.key"
     client.cert_chain_pems[0].write_to_path(str(cert))
     client.private_key_pem.write_to_path(str(key))
-    config = LLMConfig(base_url=mtls_server.base_url, ca_bundle=ca_bundle, client_cert=(str(cert), str(key)))
+    config = LLMConfig(
+        base_url=mtls_server.base_url, ca_bundle=ca_bundle, client_cert=(str(cert), str(key))
+    )
     assert await ask(config) == "Echo: hello"
 
 
-async def test_mutual_tls_with_one_pem_holding_certificate_and_key(mtls_server, ca, ca_bundle, tmp_path):
+async def test_mutual_tls_with_one_pem_holding_certificate_and_key(
+    mtls_server, ca, ca_bundle, tmp_path
+):
     both = tmp_path / "client-and-key.pem"
     ca.issue_cert("llmpipe-client@example.com").private_key_and_cert_chain_pem.write_to_path(
         str(both)
