@@ -31,14 +31,26 @@ def _reason(exc: BaseException) -> str:
     return str(getattr(error, "verify_message", None) or getattr(error, "strerror", None) or error)
 
 
-def map_error(exc: BaseException, where: str, seconds: float, limits: Limits) -> LLMError | None:
-    """The llmpipe error for ``exc`` (raised during ``where``), or None if it is not aiohttp's."""
+def map_error(
+    exc: BaseException, where: str, seconds: float, limits: Limits, *, stream: bool = False
+) -> LLMError | None:
+    """The llmpipe error for ``exc`` (raised during ``where``), or None if it is not aiohttp's.
+
+    ``seconds`` is the attempt's timeout; for a ``stream`` it bounds the wait
+    for the first event, of which the reply's headers are the first part.
+    """
     import aiohttp
 
     if isinstance(exc, aiohttp.ServerTimeoutError):  # only sock_connect is set: connecting
         return LLMTimeoutError(
             f"{where}: could not connect within connect_timeout={limits.connect_timeout:g} s; "
             "check that the server is reachable, or raise connect_timeout"
+        )
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) and stream:
+        return LLMTimeoutError(
+            f"{where}: no reply headers within {seconds:.3g} s (the first stream event's "
+            "timeout); raise stream_first_event_timeout or check that the server is not "
+            "overloaded"
         )
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return LLMTimeoutError(

@@ -302,7 +302,7 @@ class AiohttpTransport(Transport):
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, first) from _cause(exc)
+            raise self._mapped(exc, request, first, stream=True) from _cause(exc)
         reply_body = ReplyBody(
             reply,
             slot,
@@ -357,7 +357,9 @@ class AiohttpTransport(Transport):
     def _mapped_while_reading(self, exc: BaseException, request: LLMRequest) -> BaseException:
         return self._mapped(exc, request, 0)
 
-    def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
+    def _mapped(
+        self, exc: BaseException, request: LLMRequest, seconds: float, *, stream: bool = False
+    ) -> BaseException:
         if self._closed:
             return ClientClosedError(
                 f"{self._where(request)}: the client was closed while the call was in flight"
@@ -368,7 +370,7 @@ class AiohttpTransport(Transport):
             max_header_bytes=self._config.max_header_bytes,
             proxy=None if pool is None else proxy_shown(pool),
         )
-        mapped = map_error(exc, self._where(request), seconds, limits)
+        mapped = map_error(exc, self._where(request), seconds, limits, stream=stream)
         return exc if mapped is None else mapped
 
     # -- lifecycle ---------------------------------------------------------------------
