@@ -15,6 +15,7 @@ from llmpipe._dependencies import (
     fail_stream_reader,
     loguru_gate,
     running_loop,
+    write_failed,
 )
 from llmpipe.testing import Fault
 
@@ -96,3 +97,12 @@ async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
 def test_running_loop_is_none_outside_a_loop_by_either_path():
     assert running_loop() is None
     assert _dependencies._public_running_loop() is None
+
+
+def test_write_failed_recognises_aiohttps_own_error():
+    error = aiohttp.ClientOSError(None, "Can not write request body for http://h/v1/x")
+    assert write_failed(error) is True
+
+
+def test_write_failed_on_other_wording_says_no_so_the_request_counts_as_a_retry():
+    assert write_failed(aiohttp.ClientOSError(104, "Connection reset by peer")) is False

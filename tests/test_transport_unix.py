@@ -57,3 +57,10 @@ async def test_a_missing_socket_is_a_connection_error(tmp_path):
     async with AsyncLLM(config) as llm:
         with pytest.raises(LLMConnectionError, match="cannot connect"):
             await llm.chat_completion(HELLO)
+
+
+def test_two_sockets_are_two_origins_so_a_cache_keeps_them_apart():
+    one = AsyncLLM(LLMConfig(base_url="http://localhost", unix_socket="/run/a.sock"))
+    two = AsyncLLM(LLMConfig(base_url="http://localhost", unix_socket="/run/b.sock"))
+    assert one.transport.origin == "http+unix://%2Frun%2Fa.sock/v1"
+    assert two.transport.origin == "http+unix://%2Frun%2Fb.sock/v1"

@@ -78,7 +78,9 @@ class _TracksReuse:
 
     async def connect(self, *args: Any, **kwargs: Any) -> Any:
         connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
-        protocol = connection.protocol
+        protocol = getattr(connection, "protocol", None)
+        if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
+            return connection
         attempt = _attempt.get()
         if attempt is not None:
             attempt.reused = protocol in self._handed_out

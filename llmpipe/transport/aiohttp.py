@@ -15,6 +15,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
 from multidict import CIMultiDict
 
@@ -74,7 +75,12 @@ class AiohttpTransport(Transport):
 
     @property
     def origin(self) -> str:
-        return origin_of(self._root)
+        """``scheme://host:port/path``; over a Unix socket, ``http+unix://<path, quoted>/path``
+        (two local servers on two sockets are two origins)."""
+        socket = self._config.unix_socket
+        if socket is None:
+            return origin_of(self._root)
+        return f"http+unix://{quote(socket, safe='')}{urlsplit(self._root).path.rstrip('/')}"
 
     def credential_fingerprint(self, key: bytes) -> str | None:
         """Covers the API key, a ``user:password`` in ``base_url`` and every
