@@ -13,11 +13,26 @@ objects are therefore kept referenced, untouched, for the life of the child
 from __future__ import annotations
 
 import os
+import weakref
+from typing import Protocol
 
-__all__ = ["generation", "keep_inherited"]
+__all__ = ["Forkable", "generation", "keep_inherited", "watch"]
 
 _generation = 0
 _inherited: list[object] = []
+
+
+class Forkable(Protocol):
+    def after_fork(self) -> None:
+        """Called in a forked child, at once: let go of the parent's things (no I/O)."""
+
+
+_watched: weakref.WeakSet[Forkable] = weakref.WeakSet()
+
+
+def watch(owner: Forkable) -> None:
+    """Call ``owner.after_fork()`` in every forked child, while ``owner`` lives."""
+    _watched.add(owner)
 
 
 def generation() -> int:
@@ -33,6 +48,8 @@ def keep_inherited(*objects: object) -> None:
 def _after_fork_in_child() -> None:
     global _generation
     _generation += 1
+    for owner in list(_watched):
+        owner.after_fork()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

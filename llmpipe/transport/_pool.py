@@ -11,6 +11,7 @@ client can be used again under the next ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
@@ -22,15 +23,55 @@ if TYPE_CHECKING:
     import aiohttp
     import yarl
 
-__all__ = ["Pool", "Slot"]
+__all__ = ["Gate", "Pool", "Slot"]
+
+
+class Gate:
+    """Admits ``limit`` calls at once; the rest wait in turn (first come, first served).
+
+    A slot given back goes straight to the first live waiter, so a caller
+    arriving meanwhile cannot take it first. asyncio.Semaphore does the same
+    with about eight more Python calls per admission, on every call.
+    """
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take_nowait(self) -> bool:
+        if self.free and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for a slot (cancel the caller to stop waiting)."""
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed a slot just as the wait was cancelled: pass it on
+            raise
+
+    def give(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():  # a cancelled wait is skipped
+                waiter.set_result(None)
+                return
+        self.free += 1
 
 
 class Pool:
     """One ClientSession, the loop and process it belongs to, and the calls using it.
 
     ``gate`` admits ``limit`` calls at once; the others wait their turn
-    (bounded by ``pool_timeout``) rather than inside aiohttp, where the wait
-    could not be told apart from connecting.
+    (bounded by ``pool_timeout``) here rather than inside aiohttp, where the
+    wait could not be told apart from connecting.
     """
 
     __slots__ = (
@@ -55,7 +96,7 @@ class Pool:
         self.session = session
         self.loop = loop
         self.generation = generation()
-        self.gate = asyncio.Semaphore(limit)
+        self.gate = Gate(limit)
         self.proxy = proxy
         self.in_flight = 0
         self.retiring = False
@@ -131,5 +172,5 @@ class Slot:
     def release(self) -> None:
         if not self.released:
             self.released = True
-            self.pool.gate.release()
+            self.pool.gate.give()
             self._leave(self.pool)

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 from multidict import CIMultiDict
 
 from llmpipe import _json, logs
-from llmpipe._fork import keep_inherited
+from llmpipe._fork import keep_inherited, watch
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse
@@ -65,6 +65,15 @@ class AiohttpTransport(Transport):
         self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
         self.resent = 0
         """Requests sent again because a pooled connection had been closed (not retries)."""
+        watch(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: keep the parent's pools untouched; the next call opens one."""
+        keep_inherited(*self._pools(), *self._closing)
+        self._pool = None
+        self._retiring = set()
+        self._closing = set()
+        self._bodies = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -159,7 +168,7 @@ class AiohttpTransport(Transport):
             raise ClientClosedError("the client is closed; create a new client to send requests")
         loop = asyncio.get_running_loop()
         pool = self._pool
-        if pool is None or pool.closed or not pool.here(loop):
+        if pool is None or pool.loop is not loop or pool.closed:  # a fork resets _pool
             pool = await self._open_here(loop)
         body = None if request.body is None else _json.dumps(request.body)
         if request.stream:  # the wait for the headers counts against the first event's time
@@ -171,7 +180,10 @@ class AiohttpTransport(Transport):
         else:
             seconds = self._config.timeout if request.timeout is None else request.timeout
         seconds = self._attempt_seconds(request, seconds)
-        slot, seconds = await self._take_slot(pool, request, seconds)
+        if pool.gate.take_nowait():
+            slot = Slot(pool, self._leave)
+        else:
+            slot, seconds = await self._wait_for_slot(pool, request, seconds)
         try:
             if request.stream:  # a stream gives its slot back when it ends
                 return await self._send_stream(slot, request, body, seconds)
@@ -196,20 +208,16 @@ class AiohttpTransport(Transport):
             )
         return min(seconds, left)
 
-    async def _take_slot(
+    async def _wait_for_slot(
         self, pool: Pool, request: LLMRequest, seconds: float
     ) -> tuple[Slot, float]:
-        """A slot in ``pool``, and what is left of ``seconds`` once it is ours."""
-        gate = pool.gate
-        if not gate.locked():
-            await gate.acquire()  # returns at once
-            return Slot(pool, self._leave), seconds
+        """A slot in ``pool`` once one is free, and what is left of ``seconds`` then."""
         limit = self._config.pool_timeout
         wait = seconds if limit is None else min(limit, seconds)
         started = pool.loop.time()
         try:
             async with asyncio.timeout(wait):
-                await gate.acquire()
+                await pool.gate.take(pool.loop)
         except TimeoutError:
             which = "pool_timeout" if limit is not None and limit <= seconds else "timeout"
             raise LLMTimeoutError(
@@ -234,7 +242,6 @@ class AiohttpTransport(Transport):
         limits: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Send; a request that never reached the server goes again on a fresh connection."""
-        replayable = self._replayable(request)
         last = self._config.connection_limit  # each pooled connection fails at most once
         for tried in range(last + 1):
             attempt = start_attempt()
@@ -248,7 +255,7 @@ class AiohttpTransport(Transport):
                     proxy=pool.proxy,
                 )
             except Exception as exc:
-                if tried == last or not never_reached(exc, attempt, replayable):
+                if tried == last or not never_reached(exc, attempt, self._replayable(request)):
                     raise
                 self.resent += 1
                 logs.debug(
