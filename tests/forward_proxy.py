@@ -87,9 +87,12 @@ class ForwardProxy:
     ) -> None:
         host, _, port = target.rpartition(":")
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await writer.drain()
-        await _pipe_both(reader, writer, up_reader, up_writer)
+        try:
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            await _pipe_both(reader, writer, up_reader, up_writer)
+        finally:
+            up_writer.close()
 
     async def _forward(
         self,
@@ -106,13 +109,16 @@ class ForwardProxy:
         length = next((int(v) for k, v in headers if k.lower() == b"content-length"), 0)
         body = await reader.readexactly(length)
         up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port or 80)
-        request_line = f"{method} {path} {version}".encode()
-        up_writer.write(b"\r\n".join([request_line, *kept, b"Connection: close", b"", b""]) + body)
-        await up_writer.drain()
-        while chunk := await up_reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-        up_writer.close()
+        try:
+            request_line = f"{method} {path} {version}".encode()
+            head = b"\r\n".join([request_line, *kept, b"Connection: close", b"", b""])
+            up_writer.write(head + body)
+            await up_writer.drain()
+            while chunk := await up_reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            up_writer.close()
 
 
 async def _pipe_both(
@@ -122,11 +128,13 @@ async def _pipe_both(
     up_writer: asyncio.StreamWriter,
 ) -> None:
     async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while chunk := await source.read(65536):
-                sink.write(chunk)
-                await sink.drain()
-        sink.close()
+        try:
+            with contextlib.suppress(ConnectionError):
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+        finally:
+            sink.close()
 
     await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
