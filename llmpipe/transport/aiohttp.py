@@ -1,18 +1,16 @@
 """AiohttpTransport: HTTP over a pooled aiohttp ClientSession.
 
 aiohttp is imported on first use so ``import llmpipe`` stays cheap, and a
-pool is opened inside the loop that sends. A pool belongs to one loop in one
-process: when the loop it was opened on has closed (a second
-``asyncio.run``), or the process is a fork of the one that opened it, the
-next call opens a new one (see ``_pool`` and ``llmpipe._fork``). Exceptions
-are mapped to llmpipe's tree in ``_errors``.
+pool is opened inside the loop that sends. Which pool serves which loop, in
+which process, is ``_lifecycle``'s business; how a pool is made, ``_session``'s;
+exceptions are mapped to llmpipe's tree in ``_errors``; a request that never
+reached the server is sent again by the rule in ``_fresh``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -20,7 +18,6 @@ from urllib.parse import quote, urlsplit
 from multidict import CIMultiDict
 
 from llmpipe import _json, logs
-from llmpipe._fork import keep_inherited, watch
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse
@@ -28,6 +25,7 @@ from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
 from llmpipe.transport._errors import Limits, map_error
 from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
+from llmpipe.transport._lifecycle import Pools
 from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Pool, Slot
 from llmpipe.transport._session import PoolRecipe, proxy_shown
@@ -57,23 +55,11 @@ class AiohttpTransport(Transport):
                 "read and alter traffic, the API key included",
                 root=self._root,
             )
-        self._pool: Pool | None = None
-        self._retiring: set[Pool] = set()
+        self._pools = Pools(self._recipe.open)
         self._closed = False
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
-        self._bodies: weakref.WeakSet[ReplyBody] = weakref.WeakSet()  # streams being read
-        self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
         self.resent = 0
         """Requests sent again because a pooled connection had been closed (not retries)."""
-        watch(self)
-
-    def after_fork(self) -> None:
-        """In a forked child: keep the parent's pools untouched; the next call opens one."""
-        keep_inherited(*self._pools(), *self._closing)
-        self._pool = None
-        self._retiring = set()
-        self._closing = set()
-        self._bodies = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -108,14 +94,11 @@ class AiohttpTransport(Transport):
     @property
     def in_flight(self) -> int:
         """Calls (and unfinished streams) holding a connection right now."""
-        return sum(p.in_flight for p in self._pools())
+        return self._pools.in_flight
 
     @property
     def holds_resources(self) -> bool:
-        return any(not (pool.closed or pool.inherited) for pool in self._pools())
-
-    def _pools(self) -> list[Pool]:
-        return [p for p in (self._pool, *self._retiring) if p is not None]
+        return self._pools.holds_resources
 
     def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
@@ -125,51 +108,15 @@ class AiohttpTransport(Transport):
                 self._timeouts[seconds] = timeout
         return timeout
 
-    # -- pools, loops and processes ----------------------------------------------------
-
-    async def _open_here(self, loop: asyncio.AbstractEventLoop) -> Pool:
-        self._let_go_of_other_pools(loop)
-        pool = self._pool = self._recipe.open(loop)
-        await pool.close_with_loop()
-        return pool
-
-    def _let_go_of_other_pools(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Drop pools of closed loops, keep a parent's untouched; refuse two live loops."""
-        others = [p for p in self._pools() if p.closed or not p.here(loop)]
-        for pool in others:
-            if not pool.inherited and not pool.closed and pool.loop.is_running():
-                raise LLMError(
-                    "this client is in use on another event loop right now, and its "
-                    "connections belong to that loop; create one AsyncLLM per event loop "
-                    "(per thread), or share one sync LLM, which is thread-safe"
-                )
-        for pool in others:
-            if pool.inherited:
-                keep_inherited(pool)
-            else:
-                pool.drop()
-            if pool is self._pool:
-                self._pool = None
-            self._retiring.discard(pool)
-
-    def _leave(self, pool: Pool) -> None:
-        """A call is done with ``pool``; a retired pool closes with its last call."""
-        pool.in_flight -= 1
-        if pool.retiring and pool.in_flight == 0:
-            self._retiring.discard(pool)
-            task = pool.loop.create_task(pool.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
     # -- sending -------------------------------------------------------------------------
 
     async def send(self, request: LLMRequest) -> LLMResponse:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
         loop = asyncio.get_running_loop()
-        pool = self._pool
-        if pool is None or pool.loop is not loop or pool.closed:  # a fork resets _pool
-            pool = await self._open_here(loop)
+        pool = self._pools.current
+        if pool is None or pool.loop is not loop or pool.closed:  # a fork resets it
+            pool = await self._pools.open_here(loop)
         body = None if request.body is None else _json.dumps(request.body)
         if request.stream:  # the wait for the headers counts against the first event's time
             seconds = (
@@ -181,7 +128,7 @@ class AiohttpTransport(Transport):
             seconds = self._config.timeout if request.timeout is None else request.timeout
         seconds = self._attempt_seconds(request, seconds)
         if pool.gate.take_nowait():
-            slot = Slot(pool, self._leave)
+            slot = Slot(pool, self._pools.leave)
         else:
             slot, seconds = await self._wait_for_slot(pool, request, seconds)
         try:
@@ -225,7 +172,7 @@ class AiohttpTransport(Transport):
                 f"all connection_limit={self._config.connection_limit} are in use; raise "
                 "connection_limit or pool_timeout, or close streams you no longer read"
             ) from None
-        return Slot(pool, self._leave), seconds - (pool.loop.time() - started)
+        return Slot(pool, self._pools.leave), seconds - (pool.loop.time() - started)
 
     def _replayable(self, request: LLMRequest) -> bool:
         header = self._config.idempotency_header
@@ -323,7 +270,7 @@ class AiohttpTransport(Transport):
             limit=self._config.max_response_bytes,
             mask=self._mask,
             map_error=self._mapped_while_reading,
-            open_bodies=self._bodies,
+            open_bodies=self._pools.bodies,
         )
         return LLMResponse(
             reply.status,
@@ -377,7 +324,7 @@ class AiohttpTransport(Transport):
             return ClientClosedError(
                 f"{self._where(request)}: the client was closed while the call was in flight"
             )
-        pool = self._pool
+        pool = self._pools.current
         limits = Limits(
             connect_timeout=self._config.connect_timeout,
             max_header_bytes=self._config.max_header_bytes,
@@ -389,46 +336,15 @@ class AiohttpTransport(Transport):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def recycle(self) -> None:
-        self._let_go_of_other_pools(asyncio.get_running_loop())
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if pool.in_flight:
-            pool.retiring = True
-            self._retiring.add(pool)
-        else:
-            await pool.close()
+        await self._pools.recycle(asyncio.get_running_loop())
 
     async def close(self) -> None:
         self._closed = True
-        loop = asyncio.get_running_loop()
-        for body in list(self._bodies):
-            if body.slot.pool.here(loop):
-                body.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
-        pools = self._pools()
-        self._pool = None
-        self._retiring.clear()
-        for pool in pools:
-            if pool.here(loop):
-                await pool.close()
-            elif pool.inherited:
-                keep_inherited(pool)
-            else:
-                pool.drop()
-        closing = [task for task in self._closing if task.get_loop() is loop]
-        if closing:
-            await asyncio.gather(*closing, return_exceptions=True)
+        await self._pools.close(asyncio.get_running_loop())
 
     def abandon(self) -> None:
         self._closed = True
-        pools = self._pools()
-        self._pool = None
-        self._retiring.clear()
-        for pool in pools:
-            if pool.inherited:
-                keep_inherited(pool)
-            else:
-                pool.drop()
+        self._pools.abandon()
 
 
 def _cause(exc: BaseException) -> BaseException | None:
