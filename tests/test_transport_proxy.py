@@ -118,6 +118,15 @@ async def test_https_goes_through_the_proxy_in_a_connect_tunnel(monkeypatch, pro
     assert [(s.method, s.target) for s in proxy.seen] == [tunnel]
 
 
+async def test_a_proxy_refusing_an_https_tunnel_is_a_connection_error_naming_it(tmp_path):
+    url = f"https://127.0.0.1:{free_port()}"  # never reached: the proxy refuses first
+    with forward_proxy(credentials=("bob", "right")) as proxy:
+        config = LLMConfig(base_url=url, proxy=proxy.url, max_retries=0)
+        with pytest.raises(LLMConnectionError, match=r"refused the tunnel \(407"):
+            await ask(config)
+    assert [s.method for s in proxy.seen] == ["CONNECT"]
+
+
 @pytest.mark.parametrize(
     ("host", "port", "no_proxy", "direct"),
     [

@@ -233,7 +233,7 @@ class AiohttpTransport(Transport):
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, seconds) from _cause(exc)
+            raise self._mapped(exc, request, seconds, pool) from _cause(exc)
 
     async def _send_stream(
         self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
@@ -262,7 +262,7 @@ class AiohttpTransport(Transport):
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, first, stream=True) from _cause(exc)
+            raise self._mapped(exc, request, first, slot.pool, stream=True) from _cause(exc)
         reply_body = ReplyBody(
             reply,
             slot,
@@ -318,13 +318,18 @@ class AiohttpTransport(Transport):
         return self._mapped(exc, request, 0)
 
     def _mapped(
-        self, exc: BaseException, request: LLMRequest, seconds: float, *, stream: bool = False
+        self,
+        exc: BaseException,
+        request: LLMRequest,
+        seconds: float,
+        pool: Pool | None = None,
+        *,
+        stream: bool = False,
     ) -> BaseException:
         if self._closed:
             return ClientClosedError(
                 f"{self._where(request)}: the client was closed while the call was in flight"
             )
-        pool = self._pools.current
         limits = Limits(
             connect_timeout=self._config.connect_timeout,
             max_header_bytes=self._config.max_header_bytes,
