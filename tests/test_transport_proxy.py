@@ -122,9 +122,10 @@ async def test_a_proxy_refusing_an_https_tunnel_is_a_connection_error_naming_it(
     url = f"https://127.0.0.1:{free_port()}"  # never reached: the proxy refuses first
     with forward_proxy(credentials=("bob", "right")) as proxy:
         config = LLMConfig(base_url=url, proxy=proxy.url, max_retries=0)
-        with pytest.raises(LLMConnectionError, match=r"refused the tunnel \(407"):
+        with pytest.raises(LLMConnectionError, match=r"refused the tunnel \(407") as caught:
             await ask(config)
     assert [s.method for s in proxy.seen] == ["CONNECT"]
+    assert caught.value.__cause__ is None  # aiohttp's error shows the request's headers
 
 
 @pytest.mark.parametrize(

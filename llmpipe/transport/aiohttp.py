@@ -353,12 +353,9 @@ class AiohttpTransport(Transport):
 
 
 def _cause(exc: BaseException) -> BaseException | None:
-    """What a mapped error is chained to. Not aiohttp's parse errors: they quote the
-    reply's bytes, which may echo the key."""
+    """What a mapped error is chained to. Not aiohttp's ClientResponseError family:
+    its repr holds the request's headers (the API key, a proxy's credentials) and
+    its parse errors quote the reply's bytes, which may echo the key."""
     import aiohttp
 
-    if isinstance(exc, aiohttp.ClientResponseError) and not isinstance(
-        exc, aiohttp.ClientHttpProxyError
-    ):
-        return None
-    return exc
+    return None if isinstance(exc, aiohttp.ClientResponseError) else exc
