@@ -14,10 +14,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
-aiohttp ``ClientOSError`` text "Can not write  a request that could not be  aiohttp 3.14
+aiohttp ``ClientOSError`` text "Can not write  a request that could not be  aiohttp 3.9 - 3.14
 request body" (a message, not an API)          written never reached the
                                                server: resend it at once
-aiohttp ``BaseConnector.connect()``            learn whether a connection   aiohttp 3.14
+aiohttp ``BaseConnector.connect()``            learn whether a connection   aiohttp 3.9 - 3.14
 overridden (public method; arguments passed    was reused from the pool
 through untouched) and ``Connection.protocol``
 =============================================  ===========================  =====================
