@@ -18,6 +18,12 @@ opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opent
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
                                                OpenTelemetry costs nothing
+aiohttp ``ClientOSError`` text "Can not write  a request that could not be  aiohttp 3.9 - 3.14
+request body" (a message, not an API)          written never reached the
+                                               server: resend it at once
+aiohttp ``BaseConnector.connect()``            learn whether a connection   aiohttp 3.9 - 3.14
+overridden (public method; arguments passed    was reused from the pool
+through untouched) and ``Connection.protocol``
 =============================================  ===========================  =====================
 
 setup.cfg caps aiohttp and loguru below their next major (loguru: minor)
@@ -39,6 +45,7 @@ __all__ = [
     "loguru_gate",
     "otel_provider_probe",
     "running_loop",
+    "write_failed",
 ]
 
 
@@ -75,6 +82,12 @@ def fail_stream_reader(reader: Any, error: BaseException) -> None:
         fail(error)
     else:
         reader.feed_eof()
+
+
+def write_failed(error: BaseException) -> bool:
+    """Whether aiohttp raised ``error`` because the request could not be written;
+    if its wording changes, False: such a request then counts as a retry."""
+    return "Can not write request body" in str(error)
 
 
 _private_running_loop = getattr(asyncio, "_get_running_loop", None)

@@ -7,6 +7,9 @@ of them drives: it runs the loop, which progresses every thread's call, until
 its own call is done; the others wait and one takes over when it stops. A
 caller that is already inside a running loop (Jupyter, async code) cannot
 drive, so its call is driven from a short-lived helper thread.
+
+In a forked child (gunicorn, multiprocessing, Celery) the first call makes a
+new loop and new locks; the parent's loop is kept, untouched (``_fork``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from llmpipe._dependencies import running_loop
+from llmpipe._fork import generation, keep_inherited
 from llmpipe.errors import ClientClosedError, LLMError
 
 __all__ = ["LoopDriver"]
@@ -75,10 +79,12 @@ class LoopDriver:
         self._changed = threading.Condition()  # a drive ended, or a handed-over call finished
         self._driver: int | None = None  # ident of the thread driving now
         self._stopped = False
+        self._generation = generation()  # the process the loop and locks were made in
 
     @property
     def started(self) -> bool:
-        return self._loop is not None
+        """Whether this process made the loop (a forked child has not, until it calls)."""
+        return self._loop is not None and self._generation == generation()
 
     @property
     def loop_closed(self) -> bool:
@@ -88,6 +94,8 @@ class LoopDriver:
     def _loop_for_call(self) -> asyncio.AbstractEventLoop:
         if self._stopped:
             raise ClientClosedError("this LLM is closed; create a new LLM to send requests")
+        if self._generation != generation():
+            self._after_fork()
         loop = self._loop
         if loop is None:
             with self._changed:
@@ -95,6 +103,20 @@ class LoopDriver:
                     self._loop = asyncio.new_event_loop()
                 loop = self._loop
         return loop
+
+    def _after_fork(self) -> None:
+        """This process is a fork: leave the parent's loop alone and start afresh.
+
+        A lock held by a parent's thread at the fork stays held in the child
+        forever, so the locks are new too.
+        """
+        if self._loop is not None:
+            keep_inherited(self._loop)
+        self._loop = None
+        self._drive = threading.Lock()
+        self._changed = threading.Condition()
+        self._driver = None
+        self._generation = generation()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the private loop and return its result."""
@@ -193,7 +215,7 @@ class LoopDriver:
     def stop(self, final: Coroutine[Any, Any, None]) -> None:
         """Run ``final`` (the client's close), end what is left, close the loop."""
         loop = self._loop
-        if loop is None or self._stopped:
+        if loop is None or self._stopped or not self.started:  # nothing of this process's
             self._stopped = True
             final.close()
             return

@@ -1,8 +1,8 @@
 """The ``llmpipe`` command: chat, complete and list models from a shell, or serve
 the bundled test server for demos.
 
-Settings come from the environment (``LLMPIPE_BASE_URL``, ``LLMPIPE_MODEL``,
-``LLMPIPE_API_KEY`` or ``OPENAI_API_KEY``); flags override it. Expected
+Settings come from the environment (``LLMPIPE_BASE_URL`` or ``OPENAI_BASE_URL``,
+``LLMPIPE_MODEL``, ``LLMPIPE_API_KEY`` or ``OPENAI_API_KEY``); flags override it. Expected
 failures print one ``llmpipe: error: ...`` line and exit 1, so scripts can
 rely on the exit code and people are not shown a traceback. The API key is
 scrubbed from every error and log line the command prints.
@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Talk to an OpenAI-compatible server, or run llmpipe's test server.",
-        epilog="Settings default to $LLMPIPE_BASE_URL, $LLMPIPE_MODEL and $LLMPIPE_API_KEY "
-        "(or $OPENAI_API_KEY); flags override them.",
+        epilog="Settings default to $LLMPIPE_BASE_URL (or $OPENAI_BASE_URL), $LLMPIPE_MODEL "
+        "and $LLMPIPE_API_KEY (or $OPENAI_API_KEY); flags override them.",
     )
     parser.add_argument("--base-url", help="server URL (default http://127.0.0.1:8000)")
     parser.add_argument("--model", help="model id (default gpt-4)")

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
+from llmpipe._urls import shown
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError
 from llmpipe.middleware import default_middlewares
@@ -68,7 +69,7 @@ class AsyncLLM:
         self._closed = False
         logs.info(
             "client ready: base_url={base_url} model={model}",
-            base_url=self.config.base_url,
+            base_url=shown(self.config.base_url),
             model=self.config.model,
         )
 

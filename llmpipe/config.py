@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from llmpipe._config_checks import (
+    api_key,
+    base_url,
+    boolean,
+    client_cert,
+    copy_mapping,
+    extra_headers,
+    header_name,
+    integer,
+    number,
+    optional,
+    path,
+    proxy_url,
+    ssl_context,
+    text,
+)
+from llmpipe._urls import credentials, shown, without_credentials
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["LLMConfig"]
 
@@ -18,80 +38,12 @@ def _mask(value: str | None) -> str:
     return "None" if value is None else _MASK
 
 
-def _check(field: str, ok: bool, expected: str, value: object) -> None:
-    if not ok:
-        raise ValueError(f"LLMConfig.{field} must be {expected}, got {value!r}")
+def _url_repr(value: str | None) -> str:
+    return repr(None if value is None else shown(value))
 
 
-def _base_url(_: Any, __: attrs.Attribute[str], value: str) -> None:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    _check(
-        "base_url",
-        parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc),
-        "an http:// or https:// URL such as 'http://127.0.0.1:8000'",
-        value,
-    )
-
-
-def _number(field: str, low: float, high: float | None, *, low_open: bool = False) -> Any:
-    """A validator for a number in [low, high] (or (low, high] when low_open)."""
-    expected = f"{'>' if low_open else '>='} {low}" if high is None else f"between {low} and {high}"
-
-    def validate(_: Any, __: Any, value: Any) -> None:
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = is_number and (value > low if low_open else value >= low)
-        ok = ok and (high is None or value <= high)
-        _check(field, ok, f"a number {expected}", value)
-
-    return validate
-
-
-def _optional(inner: Any) -> Any:
-    """The same check, with None also allowed (None: "use the default")."""
-
-    def validate(instance: Any, attribute: Any, value: Any) -> None:
-        if value is not None:
-            inner(instance, attribute, value)
-
-    return validate
-
-
-def _int(field: str, low: int) -> Any:
-    def validate(_: Any, __: Any, value: Any) -> None:
-        _check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
-
-    return validate
-
-
-def _bool(field: str) -> Any:
-    def validate(_: Any, __: Any, value: Any) -> None:
-        _check(field, isinstance(value, bool), "True or False", value)
-
-    return validate
-
-
-def _text(field: str) -> Any:
-    def validate(_: Any, __: Any, value: Any) -> None:
-        _check(field, isinstance(value, str) and bool(value.strip()), "a non-empty string", value)
-
-    return validate
-
-
-def _headers(_: Any, __: Any, value: Any) -> None:
-    ok = isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
-    _check("extra_headers", ok, "a mapping of str to str", value)
-
-
-def _api_key(_: Any, __: Any, value: Any) -> None:
-    if value is not None and not (isinstance(value, str) and value.strip()):
-        raise ValueError("LLMConfig.api_key must be None or a non-empty string")
-
-
-def _copy_mapping(value: Any) -> Any:
-    """A private copy, so later changes to the caller's dict do not leak in."""
-    return dict(value) if isinstance(value, Mapping) else value
+def _tuple_of_paths(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 @attrs.frozen(kw_only=True)
@@ -102,53 +54,105 @@ class LLMConfig:
     masked in ``repr`` so a config can be logged or printed safely.
     """
 
-    base_url: str = attrs.field(default="http://127.0.0.1:8000", validator=_base_url)
-    api_key: str | None = attrs.field(default=None, repr=_mask, validator=_api_key)
-    model: str = attrs.field(default="gpt-4", validator=_text("model"))
-    temperature: float = attrs.field(default=0.7, validator=_number("temperature", 0.0, 2.0))
-    max_tokens: int | None = attrs.field(default=None, validator=_optional(_int("max_tokens", 1)))
-    timeout: float = attrs.field(default=30, validator=_number("timeout", 0, None, low_open=True))
-    max_retries: int = attrs.field(default=3, validator=_int("max_retries", 0))
-    retry_delay: float = attrs.field(default=1.0, validator=_number("retry_delay", 0, None))
-    max_retry_delay: float = attrs.field(
-        default=60.0, validator=_number("max_retry_delay", 0, None)
-    )
-    retry_jitter: float = attrs.field(default=0.0, validator=_number("retry_jitter", 0.0, 1.0))
+    base_url: str = attrs.field(default="http://127.0.0.1:8000", repr=_url_repr, validator=base_url)
+    api_key: str | None = attrs.field(default=None, repr=_mask, validator=api_key)
+    model: str = attrs.field(default="gpt-4", validator=text("model"))
+    temperature: float = attrs.field(default=0.7, validator=number("temperature", 0.0, 2.0))
+    max_tokens: int | None = attrs.field(default=None, validator=optional(integer("max_tokens", 1)))
+    timeout: float = attrs.field(default=30, validator=number("timeout", 0, None, low_open=True))
+    max_retries: int = attrs.field(default=3, validator=integer("max_retries", 0))
+    retry_delay: float = attrs.field(default=1.0, validator=number("retry_delay", 0, None))
+    max_retry_delay: float = attrs.field(default=60.0, validator=number("max_retry_delay", 0, None))
+    retry_jitter: float = attrs.field(default=0.0, validator=number("retry_jitter", 0.0, 1.0))
     deadline: float | None = attrs.field(
-        default=None, validator=_optional(_number("deadline", 0, None, low_open=True))
+        default=None, validator=optional(number("deadline", 0, None, low_open=True))
     )
     retry_budget: float | None = attrs.field(
-        default=0.2, validator=_optional(_number("retry_budget", 0.0, None))
+        default=0.2, validator=optional(number("retry_budget", 0.0, None))
     )
     idempotency_header: str | None = attrs.field(
-        default="Idempotency-Key", validator=_optional(_text("idempotency_header"))
+        default="Idempotency-Key", validator=optional(header_name("idempotency_header"))
     )
     max_response_bytes: int = attrs.field(
-        default=32 * 1024 * 1024, validator=_int("max_response_bytes", 1024)
+        default=32 * 1024 * 1024, validator=integer("max_response_bytes", 1024)
     )
-    verify_tls: bool = attrs.field(default=True, validator=_bool("verify_tls"))
-    connection_limit: int = attrs.field(default=100, validator=_int("connection_limit", 1))
+    verify_tls: bool = attrs.field(default=True, validator=boolean("verify_tls"))
+    connection_limit: int = attrs.field(default=100, validator=integer("connection_limit", 1))
     recycle_after: int | None = attrs.field(
-        default=None, validator=_optional(_int("recycle_after", 1))
+        default=None, validator=optional(integer("recycle_after", 1))
     )
     stream_first_event_timeout: float | None = attrs.field(
         default=None,
-        validator=_optional(_number("stream_first_event_timeout", 0, None, low_open=True)),
+        validator=optional(number("stream_first_event_timeout", 0, None, low_open=True)),
     )
     stream_idle_timeout: float | None = attrs.field(
-        default=None, validator=_optional(_number("stream_idle_timeout", 0, None, low_open=True))
+        default=None, validator=optional(number("stream_idle_timeout", 0, None, low_open=True))
     )
-    stream_usage: bool = attrs.field(default=True, validator=_bool("stream_usage"))
+    stream_usage: bool = attrs.field(default=True, validator=boolean("stream_usage"))
     embedding_model: str | None = attrs.field(
-        default=None, validator=_optional(_text("embedding_model"))
+        default=None, validator=optional(text("embedding_model"))
     )
     extra_headers: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_copy_mapping, validator=_headers
+        factory=dict, converter=copy_mapping, validator=extra_headers
     )
+    # Networking (README: "Networking"). Read when a pool opens, not before.
+    trust_env: bool = attrs.field(default=True, validator=boolean("trust_env"))
+    """Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY (as httpx and requests do)."""
+    proxy: str | None = attrs.field(default=None, repr=_url_repr, validator=proxy_url)
+    """A proxy for every request (``http://user:password@host:port``); beats the environment."""
+    ca_bundle: str | None = attrs.field(default=None, validator=path("ca_bundle"))
+    """CAs to trust instead of the system's: a PEM file, or a directory of hashed ones."""
+    client_cert: str | tuple[str, str] | None = attrs.field(
+        default=None, converter=_tuple_of_paths, validator=client_cert
+    )
+    """For mutual TLS: one PEM with certificate and key, or (certificate, key)."""
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, validator=ssl_context, eq=False)
+    """A ready TLS context; replaces ``verify_tls``, ``ca_bundle`` and ``client_cert``."""
+    unix_socket: str | None = attrs.field(default=None, validator=optional(text("unix_socket")))
+    """Connect to this Unix domain socket; ``base_url`` still gives the Host and the path."""
+    connect_timeout: float | None = attrs.field(
+        default=None, validator=optional(number("connect_timeout", 0, None, low_open=True))
+    )
+    """Seconds to open one connection (None: bounded by ``timeout`` only)."""
+    pool_timeout: float | None = attrs.field(
+        default=None, validator=optional(number("pool_timeout", 0, None, low_open=True))
+    )
+    """Seconds to wait for a free connection when all ``connection_limit`` are busy."""
+    max_header_bytes: int = attrs.field(
+        default=64 * 1024, validator=integer("max_header_bytes", 1024)
+    )
+    """The longest reply status or header line accepted (aiohttp's own default is 8 KiB)."""
 
     def __attrs_post_init__(self) -> None:
         if any(k.lower() == "authorization" for k in self.extra_headers):
             raise ValueError("LLMConfig.extra_headers must not set Authorization; use api_key")
+        if self.api_key is not None and credentials(self.base_url) is not None:
+            raise ValueError(
+                "LLMConfig.base_url holds a user and password and api_key is set: both would "
+                "be the Authorization header; keep one"
+            )
+        if self.ssl_context is not None:
+            clashing = [
+                name
+                for name, unset in (
+                    ("verify_tls", self.verify_tls),
+                    ("ca_bundle", self.ca_bundle is None),
+                    ("client_cert", self.client_cert is None),
+                )
+                if not unset
+            ]
+            if clashing:
+                raise ValueError(
+                    f"LLMConfig.ssl_context replaces {', '.join(clashing)}; "
+                    "configure that on the context instead"
+                )
+        if self.unix_socket is not None and (
+            self.base_url.startswith("https:") or self.proxy is not None
+        ):
+            raise ValueError(
+                "LLMConfig.unix_socket takes an http:// base_url and no proxy: the socket "
+                "is the whole route to the server"
+            )
 
     @property
     def first_event_timeout(self) -> float:
@@ -166,20 +170,22 @@ class LLMConfig:
 
     @property
     def api_root(self) -> str:
-        """``base_url`` with exactly one trailing ``/v1``."""
-        root = self.base_url.rstrip("/")
+        """``base_url`` with exactly one trailing ``/v1``, and no user or password."""
+        root = without_credentials(self.base_url).rstrip("/")
         return root if root.endswith("/v1") else root + "/v1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LLMConfig:
         """Read ``LLMPIPE_BASE_URL``, ``LLMPIPE_MODEL`` and ``LLMPIPE_API_KEY``.
 
-        The key falls back to ``OPENAI_API_KEY``; explicit ``overrides`` win.
+        The URL falls back to ``OPENAI_BASE_URL`` and the key to
+        ``OPENAI_API_KEY``; explicit ``overrides`` win.
         """
         env = os.environ if environ is None else environ
         found: dict[str, Any] = {}
-        if env.get("LLMPIPE_BASE_URL"):
-            found["base_url"] = env["LLMPIPE_BASE_URL"]
+        url = env.get("LLMPIPE_BASE_URL") or env.get("OPENAI_BASE_URL")
+        if url:
+            found["base_url"] = url
         if env.get("LLMPIPE_MODEL"):
             found["model"] = env["LLMPIPE_MODEL"]
         key = env.get("LLMPIPE_API_KEY") or env.get("OPENAI_API_KEY")

@@ -88,6 +88,19 @@ class LLMError(Exception):
         copy.__cause__ = self.__cause__
         return copy
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle's default calls ``cls(*args)``, which breaks on keyword-only
+        # fields (StreamTruncatedError's ``events``); rebuild without __init__.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) -> LLMError:
+    """An error unpickled: its args and fields as they were, ``__init__`` not run."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 def _with_reason(text: str, not_retried: str | None) -> str:
     return text if not_retried is None else f"{text} (not retried: {not_retried})"
@@ -163,15 +176,6 @@ class LLMAPIError(LLMError):
         if self.request_id:
             text += f" (request id {self.request_id})"
         return _with_reason(text, self.not_retried)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_api_error, (type(self), self.args[0], self.__dict__))
-
-
-def _rebuild_api_error(cls: type[LLMAPIError], message: str, state: dict[str, Any]) -> LLMAPIError:
-    error = cls(message, status_code=state["status_code"])
-    error.__dict__.update(state)
-    return error
 
 
 class BadRequestError(LLMAPIError):

@@ -22,7 +22,13 @@ import pytest
 from llmpipe.cli import main
 from llmpipe.testing import DEFAULT_MODELS, Fault, LLMServer
 
-ENV_VARIABLES = ("LLMPIPE_BASE_URL", "LLMPIPE_MODEL", "LLMPIPE_API_KEY", "OPENAI_API_KEY")
+ENV_VARIABLES = (
+    "LLMPIPE_BASE_URL",
+    "OPENAI_BASE_URL",
+    "LLMPIPE_MODEL",
+    "LLMPIPE_API_KEY",
+    "OPENAI_API_KEY",
+)
 READY = re.compile(r"^llmpipe test server listening on (http://127\.0\.0\.1:(\d+))\n$")
 SERVER_KEY = "sk-right-key-5f1d2c"
 WRONG_KEY = "sk-wrong-key-9a8b7c"

@@ -165,12 +165,12 @@ async def test_get_request_count_counts_each_api_call(client):
 
 async def test_reset_session_replaces_the_pool_and_clears_state(client):
     await client.chat_completion(MESSAGES)
-    pool_before = client.transport._pool
+    pool_before = client.transport._pools.current
     await client.reset_session()
     assert client.get_last_response() is None
     assert client.get_request_count() == 0
     await client.chat_completion(MESSAGES)
-    assert client.transport._pool is not pool_before
+    assert client.transport._pools.current is not pool_before
     assert client.get_request_count() == 1
 
 

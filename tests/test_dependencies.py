@@ -16,6 +16,7 @@ from llmpipe._dependencies import (
     loguru_gate,
     otel_provider_probe,
     running_loop,
+    write_failed,
 )
 from llmpipe.testing import Fault
 
@@ -125,3 +126,12 @@ def test_otel_provider_probe_without_the_globals_says_set(monkeypatch):
 
     monkeypatch.delattr(trace, "_TRACER_PROVIDER")
     assert otel_provider_probe()() is True
+
+
+def test_write_failed_recognises_aiohttps_own_error():
+    error = aiohttp.ClientOSError(None, "Can not write request body for http://h/v1/x")
+    assert write_failed(error) is True
+
+
+def test_write_failed_on_other_wording_says_no_so_the_request_counts_as_a_retry():
+    assert write_failed(aiohttp.ClientOSError(104, "Connection reset by peer")) is False

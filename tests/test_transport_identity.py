@@ -69,12 +69,18 @@ def test_another_secret_gives_another_fingerprint():
     [
         {"api_key": KEY + "x"},
         {"api_key": KEY, "extra_headers": {"OpenAI-Organization": "org-1"}},
-        {"api_key": KEY, "base_url": "http://user:pw@127.0.0.1:8000"},
+        {"base_url": "http://user:pw@127.0.0.1:8000"},  # with an api_key: refused (one auth)
     ],
 )
 def test_another_key_header_or_url_password_gives_another_fingerprint(settings):
     plain = transport(api_key=KEY).credential_fingerprint(SECRET)
     assert transport(**settings).credential_fingerprint(SECRET) != plain
+
+
+def test_two_url_passwords_give_two_fingerprints():
+    one = transport(base_url="http://user:pw@127.0.0.1:8000").credential_fingerprint(SECRET)
+    two = transport(base_url="http://user:pw2@127.0.0.1:8000").credential_fingerprint(SECRET)
+    assert one != two
 
 
 def test_header_names_in_the_config_ignore_case():

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import hmac
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -80,6 +81,12 @@ class LLMServer:
     `capacity` caps the requests in flight, refusing the others with a 429
     carrying `capacity_retry_after` (`Retry-After` and `retry-after-ms`);
     `go_down()` and `come_back()` stop and resume serving on the same port.
+
+    Like the servers clients meet: `keepalive_timeout` closes a connection
+    idle that long (uvicorn's default is 5 s, aiohttp's 75 s); `ssl_context`
+    serves HTTPS (require client certificates on it for mutual TLS);
+    `unix_socket` listens on that path instead of TCP (`base_url` is then
+    `http://localhost`, for the Host header).
     """
 
     def __init__(
@@ -94,6 +101,9 @@ class LLMServer:
         latency: Latency | None = None,
         capacity: int | None = None,
         capacity_retry_after: float = 0.1,
+        keepalive_timeout: float = 75.0,
+        ssl_context: ssl.SSLContext | None = None,
+        unix_socket: str | None = None,
     ) -> None:
         if (
             isinstance(stream_words_per_event, bool)
@@ -109,6 +119,9 @@ class LLMServer:
         self._api_key = api_key
         self._words_per_event = stream_words_per_event
         self._chaos = chaos
+        self._keepalive_timeout = keepalive_timeout
+        self._ssl_context = ssl_context
+        self._unix_socket = unix_socket
         self._ledger = Ledger()
         self._connections = ConnectionCount()
         self._load = Load(latency, capacity, capacity_retry_after)
@@ -129,8 +142,13 @@ class LLMServer:
     @property
     def base_url(self) -> str:
         """E.g. "http://127.0.0.1:8080", without the /v1 prefix."""
+        if self._unix_socket is not None:
+            if self._runner is None:
+                raise RuntimeError("the server is not running")
+            return "http://localhost"
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def connections(self) -> int:
@@ -222,10 +240,19 @@ class LLMServer:
             raise RuntimeError("the server is already running")
         # The low-level server, not a web.Application: one handler serves every
         # path, and the server is where connections can be counted.
-        server = CountingServer(self._handle, self._connections, access_log=None)
+        server = CountingServer(
+            self._handle,
+            self._connections,
+            access_log=None,
+            keepalive_timeout=self._keepalive_timeout,
+        )
         runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site: web.BaseSite
+        if self._unix_socket is not None:
+            site = web.UnixSite(runner, self._unix_socket)
+        else:
+            site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except BaseException:
@@ -233,7 +260,8 @@ class LLMServer:
             raise
         self._stopping = asyncio.Event()
         self._runner = runner
-        self._bound_port = runner.addresses[0][1]
+        if self._unix_socket is None:
+            self._bound_port = runner.addresses[0][1]
         self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:

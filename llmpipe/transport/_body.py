@@ -6,14 +6,24 @@ until the next one, or the end), maps aiohttp's errors to llmpipe's, and
 gives the connection back when the reader is done: for reuse after a
 complete body, closed otherwise. Everything it needs is given when it is
 made; it knows nothing of the transport.
+
+A stream the caller drops without closing it (no ``close()``, no ``with``,
+no ``break`` out of a loop that ends it) is closed when it is collected: a
+finalizer closes the connection and frees the slot on the loop the body
+belongs to, so the server stops generating and the pool gets its slot back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import Callable, MutableSet
 from typing import TYPE_CHECKING
 
+from llmpipe import logs
 from llmpipe._dependencies import fail_stream_reader
+from llmpipe._fork import generation, keep_inherited
 from llmpipe.errors import LLMResponseError
 from llmpipe.request import LLMRequest
 from llmpipe.transport._mask import KeyMask, StreamMask
@@ -46,7 +56,9 @@ class ReplyBody:
     """
 
     __slots__ = (
+        "__weakref__",
         "_content",
+        "_finalizer",
         "_left",
         "_limit",
         "_map",
@@ -77,6 +89,14 @@ class ReplyBody:
         self._map = map_error
         self._open = open_bodies
         open_bodies.add(self)
+        self._finalizer = weakref.finalize(
+            self, _dropped, reply, slot, slot.pool.loop, slot.pool.generation
+        )
+        self._finalizer.atexit = False  # at exit the loop is not run again: nothing to free
+
+    @property
+    def slot(self) -> Slot:
+        return self._slot
 
     def abort(self) -> None:
         """Close the connection under the body (the client is closing)."""
@@ -118,6 +138,7 @@ class ReplyBody:
         return self._content.at_eof() and not (self._mask is not None and self._mask.holding)
 
     async def release(self, completed: bool) -> None:
+        self._finalizer.detach()
         try:
             while completed and not self._content.at_eof() and self._content.read_nowait():
                 pass  # the chunked terminator after [DONE]: consume it to reuse the connection
@@ -128,3 +149,22 @@ class ReplyBody:
         finally:
             self._open.discard(self)
             self._slot.release()
+
+
+def _dropped(
+    reply: aiohttp.ClientResponse, slot: Slot, loop: asyncio.AbstractEventLoop, born: int
+) -> None:
+    """A body collected unreleased: close it on its loop (from any thread, at any time)."""
+    if generation() != born:
+        keep_inherited(reply, slot)  # the parent's: closing it here would break the parent
+        return
+    if loop.is_closed():
+        return  # the loop's shutdown closed the pool, and with it this connection
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        loop.call_soon_threadsafe(_close_dropped, reply, slot)
+
+
+def _close_dropped(reply: aiohttp.ClientResponse, slot: Slot) -> None:
+    reply.close()
+    slot.release()
+    logs.debug("a stream was dropped unfinished: its connection is closed and its slot freed")

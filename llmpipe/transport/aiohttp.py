@@ -1,31 +1,34 @@
-"""AiohttpTransport: HTTP over one pooled aiohttp ClientSession.
+"""AiohttpTransport: HTTP over a pooled aiohttp ClientSession.
 
-aiohttp is imported on first use so ``import llmpipe`` stays cheap, and the
-session is created inside the loop that first sends. This module is the only
-place that knows aiohttp's exceptions; each is mapped to the llmpipe tree.
+aiohttp is imported on first use so ``import llmpipe`` stays cheap, and a
+pool is opened inside the loop that sends. Which pool serves which loop, in
+which process, is ``_lifecycle``'s business; how a pool is made, ``_session``'s;
+exceptions are mapped to llmpipe's tree in ``_errors``; a request that never
+reached the server is sent again by the rule in ``_fresh``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from multidict import CIMultiDict
 
 from llmpipe import _json, logs
-from llmpipe._dependencies import close_connector_now
-from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
-from llmpipe.errors import (
-    ClientClosedError,
-    LLMConnectionError,
-    LLMError,
-    LLMTimeoutError,
-)
-from llmpipe.request import LLMRequest, LLMResponse
+from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
+from llmpipe.request import Headers, LLMRequest, LLMResponse
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
+from llmpipe.transport._errors import Limits, map_error
+from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
+from llmpipe.transport._lifecycle import Pools
 from llmpipe.transport._mask import KeyMask
 from llmpipe.transport._pool import Pool, Slot
+from llmpipe.transport._session import PoolRecipe, proxy_shown
 from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -33,37 +36,30 @@ if TYPE_CHECKING:
 
 __all__ = ["AiohttpTransport"]
 
+_TIMEOUTS_KEPT = 64  # distinct attempt timeouts cached (deadlines make many)
+
 
 class AiohttpTransport(Transport):
-    """The default transport: keep-alive connections pooled by a TCPConnector."""
+    """The default transport: keep-alive connections pooled by a connector."""
 
     def __init__(self, config: LLMConfig) -> None:
         self._config = config
         self._root = config.api_root + "/"
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"llmpipe/{__version__}",
-            **config.extra_headers,
-        }
-        if config.api_key is not None:
-            headers["Authorization"] = f"Bearer {config.api_key}"
-        # A server that echoes the key in an error must not put it in our errors or logs.
+        self._recipe = PoolRecipe(config)
+        # A server that echoes the key must not put it in our errors, logs or caches.
+        self._key = config.api_key
         self._mask = None if config.api_key is None else KeyMask(config.api_key)
-        self._headers = headers
         if not config.verify_tls:
             logs.warning(
                 "TLS certificate verification is OFF for {root}: anyone on the path can "
                 "read and alter traffic, the API key included",
                 root=self._root,
             )
-        self._pool: Pool | None = None
-        self._retiring: set[Pool] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pools = Pools(self._recipe.open)
         self._closed = False
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._bodies: set[ReplyBody] = set()  # streamed bodies still being read
-        self._closing: set[asyncio.Task[None]] = set()  # retired pools being closed
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self.resent = 0
+        """Requests sent again because a pooled connection had been closed (not retries)."""
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(root={self._root!r}, closed={self._closed})"
@@ -74,7 +70,12 @@ class AiohttpTransport(Transport):
 
     @property
     def origin(self) -> str:
-        return origin_of(self._root)
+        """``scheme://host:port/path``; over a Unix socket, ``http+unix://<path, quoted>/path``
+        (two local servers on two sockets are two origins)."""
+        socket = self._config.unix_socket
+        if socket is None:
+            return origin_of(self._root)
+        return f"http+unix://{quote(socket, safe='')}{urlsplit(self._root).path.rstrip('/')}"
 
     def credential_fingerprint(self, key: bytes) -> str | None:
         """Covers the API key, a ``user:password`` in ``base_url`` and every
@@ -93,51 +94,47 @@ class AiohttpTransport(Transport):
     @property
     def in_flight(self) -> int:
         """Calls (and unfinished streams) holding a connection right now."""
-        return sum(p.in_flight for p in (self._pool, *self._retiring) if p is not None)
+        return self._pools.in_flight
 
     @property
     def holds_resources(self) -> bool:
-        return self._pool is not None or bool(self._retiring)
+        return self._pools.holds_resources
 
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            import aiohttp
-
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            timeout = self._recipe.timeout(seconds)
+            if len(self._timeouts) < _TIMEOUTS_KEPT:
+                self._timeouts[seconds] = timeout
         return timeout
 
-    def _open(self) -> Pool:
-        import aiohttp
-
-        loop = asyncio.get_running_loop()
-        if self._loop is not None and self._loop is not loop and not self._loop.is_closed():
-            raise LLMError(
-                "this AsyncLLM is bound to the event loop it first ran in; "
-                "create one AsyncLLM per loop, or use the sync LLM"
-            )
-        self._loop = loop
-        connector = aiohttp.TCPConnector(
-            limit=self._config.connection_limit, ssl=self._config.verify_tls
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            timeout=self._timeout(self._config.timeout),
-        )
-        self._pool = Pool(session)
-        return self._pool
+    # -- sending -------------------------------------------------------------------------
 
     async def send(self, request: LLMRequest) -> LLMResponse:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
-        pool = self._pool or self._open()
+        loop = asyncio.get_running_loop()
+        pool = self._pools.current
+        if pool is None or pool.loop is not loop or pool.closed:  # a fork resets it
+            pool = await self._pools.open_here(loop)
         body = None if request.body is None else _json.dumps(request.body)
-        slot = Slot(pool, self._leave)
+        if request.stream:  # the wait for the headers counts against the first event's time
+            seconds = (
+                request.options.first_event_timeout
+                or request.timeout
+                or self._config.first_event_timeout
+            )
+        else:
+            seconds = self._config.timeout if request.timeout is None else request.timeout
+        seconds = self._attempt_seconds(request, seconds)
+        if pool.gate.take_nowait():
+            slot = Slot(pool, self._pools.leave)
+        else:
+            slot, seconds = await self._wait_for_slot(pool, request, seconds)
         try:
             if request.stream:  # a stream gives its slot back when it ends
-                return await self._send_stream(slot, request, body)
-            return await self._send_plain(pool, request, body)
+                return await self._send_stream(slot, request, body, seconds)
+            return await self._send_plain(pool, request, body, seconds)
         except BaseException:
             slot.release()
             raise
@@ -153,73 +150,119 @@ class AiohttpTransport(Transport):
         left = deadline - asyncio.get_running_loop().time()
         if left <= 0:
             raise LLMTimeoutError(
-                f"{request.method} {self._root}{request.endpoint}: the call's deadline passed "
-                "before this attempt could start"
+                f"{self._where(request)}: the call's deadline passed before this attempt "
+                "could start"
             )
         return min(seconds, left)
 
-    async def _send_plain(self, pool: Pool, request: LLMRequest, body: bytes | None) -> LLMResponse:
-        seconds = self._config.timeout if request.timeout is None else request.timeout
-        seconds = self._attempt_seconds(request, seconds)
+    async def _wait_for_slot(
+        self, pool: Pool, request: LLMRequest, seconds: float
+    ) -> tuple[Slot, float]:
+        """A slot in ``pool`` once one is free, and what is left of ``seconds`` then."""
+        limit = self._config.pool_timeout
+        wait = seconds if limit is None else min(limit, seconds)
+        started = pool.loop.time()
+        try:
+            async with asyncio.timeout(wait):
+                await pool.gate.take(pool.loop)
+        except TimeoutError:
+            which = "pool_timeout" if limit is not None and limit <= seconds else "timeout"
+            raise LLMTimeoutError(
+                f"{self._where(request)}: no free connection within {wait:g} s ({which}): "
+                f"all connection_limit={self._config.connection_limit} are in use; raise "
+                "connection_limit or pool_timeout, or close streams you no longer read"
+            ) from None
+        return Slot(pool, self._pools.leave), seconds - (pool.loop.time() - started)
+
+    def _replayable(self, request: LLMRequest) -> bool:
+        header = self._config.idempotency_header
+        return request.method in IDEMPOTENT_METHODS or (
+            header is not None and header in request.headers
+        )
+
+    async def _request(
+        self,
+        pool: Pool,
+        request: LLMRequest,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        limits: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send; a request that never reached the server goes again on a fresh connection."""
+        last = self._config.connection_limit  # each pooled connection fails at most once
+        for tried in range(last + 1):
+            attempt = start_attempt()
+            try:
+                return await pool.session.request(
+                    request.method,
+                    self._root + request.endpoint,
+                    data=body,
+                    headers=headers,
+                    timeout=limits,
+                    proxy=pool.proxy,
+                )
+            except Exception as exc:
+                if tried == last or not never_reached(exc, attempt, self._replayable(request)):
+                    raise
+                self.resent += 1
+                logs.debug(
+                    "{where}: the server had closed a pooled connection ({error}); "
+                    "sending again on another",
+                    where=self._where(request),
+                    error=type(exc).__name__,
+                )
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    async def _send_plain(
+        self, pool: Pool, request: LLMRequest, body: bytes | None, seconds: float
+    ) -> LLMResponse:
         started = time.perf_counter()
         try:
-            async with pool.session.request(
-                request.method,
-                self._root + request.endpoint,
-                data=body,
-                headers=request.headers or None,
-                timeout=self._timeout(seconds),
-            ) as reply:
+            reply = await self._request(
+                pool, request, body, request.headers or None, self._timeout(seconds)
+            )
+            async with reply:
                 content = await self._read_capped(reply, request)
-                if reply.status >= 300 and self._mask is not None:
-                    content = self._mask.body(content)
-                return LLMResponse(
-                    reply.status, reply.headers, content, request, time.perf_counter() - started
-                )
+            return LLMResponse(
+                reply.status,
+                self._masked_headers(reply.headers),
+                content if self._mask is None else self._mask.body(content),
+                request,
+                time.perf_counter() - started,
+            )
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, seconds) from exc
+            raise self._mapped(exc, request, seconds, pool) from _cause(exc)
 
     async def _send_stream(
-        self, slot: Slot, request: LLMRequest, body: bytes | None
+        self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
     ) -> LLMResponse:
         """Send, and hand over the body as bytes once the headers are in.
 
-        The wait for the headers counts against the first-event timeout; the
-        event reader above applies it (and the idle timeout) to the body.
+        The event reader above applies the first-event and idle timeouts to the body.
         """
-        first = (
-            request.options.first_event_timeout
-            or request.timeout
-            or self._config.first_event_timeout
-        )
-        first = self._attempt_seconds(request, first)
         loop = asyncio.get_running_loop()
         started = loop.time()
         headers = {"Accept": "text/event-stream", **request.headers}
         try:
             async with asyncio.timeout(first):
-                reply = await slot.pool.session.request(
-                    request.method,
-                    self._root + request.endpoint,
-                    data=body,
-                    headers=headers,
-                    timeout=self._no_read_timeout(),
-                )
+                reply = await self._request(slot.pool, request, body, headers, self._timeout(None))
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = await self._read_capped(reply, request)
                     slot.release()
-                    if reply.status >= 300 and self._mask is not None:
-                        content = self._mask.body(content)
                     return LLMResponse(
-                        reply.status, reply.headers, content, request, loop.time() - started
+                        reply.status,
+                        self._masked_headers(reply.headers),
+                        content if self._mask is None else self._mask.body(content),
+                        request,
+                        loop.time() - started,
                     )
         except LLMError:
             raise
         except Exception as exc:
-            raise self._mapped(exc, request, first) from exc
+            raise self._mapped(exc, request, first, slot.pool, stream=True) from _cause(exc)
         reply_body = ReplyBody(
             reply,
             slot,
@@ -227,10 +270,15 @@ class AiohttpTransport(Transport):
             limit=self._config.max_response_bytes,
             mask=self._mask,
             map_error=self._mapped_while_reading,
-            open_bodies=self._bodies,
+            open_bodies=self._pools.bodies,
         )
         return LLMResponse(
-            reply.status, reply.headers, b"", request, loop.time() - started, byte_stream=reply_body
+            reply.status,
+            self._masked_headers(reply.headers),
+            b"",
+            request,
+            loop.time() - started,
+            byte_stream=reply_body,
         )
 
     async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
@@ -254,84 +302,60 @@ class AiohttpTransport(Transport):
             raise too_large(request, limit)
         return b"".join(parts)
 
-    def _no_read_timeout(self) -> aiohttp.ClientTimeout:
-        """Streams time themselves (first event, idle); aiohttp must not cut them."""
-        import aiohttp
+    def _masked_headers(self, headers: Headers) -> Headers:
+        """The reply's headers, with an echoed API key masked (a proxy may echo it)."""
+        key = self._key
+        if key is None or key not in "\n".join(headers.values()):
+            return headers
+        return CIMultiDict((name, value.replace(key, "***")) for name, value in headers.items())
 
-        return aiohttp.ClientTimeout(total=None)
+    # -- errors --------------------------------------------------------------------------
 
-    def _leave(self, pool: Pool) -> None:
-        """A call is done with ``pool``; a retired pool closes with its last call."""
-        pool.in_flight -= 1
-        if pool.retiring and pool.in_flight == 0:
-            self._retiring.discard(pool)
-            task = asyncio.get_running_loop().create_task(pool.session.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+    def _where(self, request: LLMRequest) -> str:
+        return f"{request.method} {self._root}{request.endpoint}"
 
     def _mapped_while_reading(self, exc: BaseException, request: LLMRequest) -> BaseException:
         return self._mapped(exc, request, 0)
 
-    def _mapped(self, exc: BaseException, request: LLMRequest, seconds: float) -> BaseException:
-        mapped = self._map_error(exc, request, seconds)
+    def _mapped(
+        self,
+        exc: BaseException,
+        request: LLMRequest,
+        seconds: float,
+        pool: Pool | None = None,
+        *,
+        stream: bool = False,
+    ) -> BaseException:
+        if self._closed:
+            return ClientClosedError(
+                f"{self._where(request)}: the client was closed while the call was in flight"
+            )
+        limits = Limits(
+            connect_timeout=self._config.connect_timeout,
+            max_header_bytes=self._config.max_header_bytes,
+            proxy=None if pool is None else proxy_shown(pool),
+        )
+        mapped = map_error(exc, self._where(request), seconds, limits, stream=stream)
         return exc if mapped is None else mapped
 
-    def _map_error(
-        self, exc: BaseException, request: LLMRequest, seconds: float
-    ) -> LLMError | None:
-        import aiohttp
-
-        where = f"{request.method} {self._root}{request.endpoint}"
-        if self._closed:
-            return ClientClosedError(f"{where}: the client was closed while the call was in flight")
-        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-            return LLMTimeoutError(
-                f"{where}: no complete reply within {seconds:.3g} s; "
-                "raise the timeout or check that the server is not overloaded"
-            )
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc.os_error.strerror or str(exc.os_error)
-            return LLMConnectionError(
-                f"{where}: cannot connect ({reason}); check that the server is running "
-                "and that base_url is right"
-            )
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return LLMConnectionError(f"{where}: the server closed the connection before replying")
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            return LLMConnectionError(f"{where}: the reply body was cut off ({exc})")
-        if isinstance(exc, (aiohttp.ClientError, OSError)):
-            return LLMConnectionError(f"{where}: {type(exc).__name__}: {exc}")
-        return None
+    # -- lifecycle ---------------------------------------------------------------------
 
     async def recycle(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if pool.in_flight:
-            pool.retiring = True
-            self._retiring.add(pool)
-        else:
-            await pool.session.close()
+        await self._pools.recycle(asyncio.get_running_loop())
 
     async def close(self) -> None:
         self._closed = True
-        for body in list(self._bodies):
-            body.abort()  # wakes a reader waiting on it; it then raises ClientClosedError
-        pools = [p for p in (self._pool, *self._retiring) if p is not None]
-        self._pool = None
-        self._retiring.clear()
-        for pool in pools:
-            await pool.session.close()
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._pools.close(asyncio.get_running_loop())
 
     def abandon(self) -> None:
         self._closed = True
-        pools = [p for p in (self._pool, *self._retiring) if p is not None]
-        self._pool = None
-        self._retiring.clear()
-        for pool in pools:
-            connector = pool.session.connector
-            pool.session.detach()
-            if connector is not None:
-                close_connector_now(connector)
+        self._pools.abandon()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """What a mapped error is chained to. Not aiohttp's ClientResponseError family:
+    its repr holds the request's headers (the API key, a proxy's credentials) and
+    its parse errors quote the reply's bytes, which may echo the key."""
+    import aiohttp
+
+    return None if isinstance(exc, aiohttp.ClientResponseError) else exc

@@ -1,0 +1,192 @@
+"""The validators of ``LLMConfig``'s fields: a bad value fails when the config
+is built, naming the field, rather than deep inside aiohttp mid-call."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from llmpipe._urls import shown
+
+__all__ = [
+    "api_key",
+    "base_url",
+    "boolean",
+    "client_cert",
+    "copy_mapping",
+    "extra_headers",
+    "header_name",
+    "integer",
+    "number",
+    "optional",
+    "path",
+    "proxy_url",
+    "ssl_context",
+    "text",
+]
+
+# RFC 9110 token characters: what a header name may contain.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check(field: str, ok: bool, expected: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"LLMConfig.{field} must be {expected}, got {value!r}")
+
+
+def _control(text: str, allow_tab: bool) -> int | None:
+    """The position of the first control character in ``text``, if any."""
+    for position, char in enumerate(text):
+        if (char < " " and not (allow_tab and char == "\t")) or char == "\x7f":
+            return position
+    return None
+
+
+def _no_control(field: str, text: str, *, allow_tab: bool = True) -> None:
+    position = _control(text, allow_tab)
+    if position is not None:
+        raise ValueError(
+            f"LLMConfig.{field} contains a control character ({text[position]!r} at position "
+            f"{position}); it cannot go into an HTTP header. A value read from a file often "
+            "ends with a newline: strip it"
+        )
+
+
+def base_url(_: Any, __: Any, value: Any) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    check(
+        "base_url",
+        parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname),
+        "an http:// or https:// URL such as 'http://127.0.0.1:8000'",
+        shown(value) if isinstance(value, str) else value,  # no password in the message
+    )
+    _no_control("base_url", value, allow_tab=False)
+
+
+def proxy_url(_: Any, __: Any, value: Any) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value) if isinstance(value, str) else None
+    check(
+        "proxy",
+        parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname),
+        "None or a proxy URL such as 'http://user:password@proxy:3128'",
+        "<a URL>" if isinstance(value, str) else value,  # it may hold a password
+    )
+    _no_control("proxy", value, allow_tab=False)
+
+
+def number(field: str, low: float, high: float | None, *, low_open: bool = False) -> Any:
+    """A validator for a finite number in [low, high] (or (low, high] when low_open)."""
+    expected = f"{'>' if low_open else '>='} {low}" if high is None else f"between {low} and {high}"
+
+    def validate(_: Any, __: Any, value: Any) -> None:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = is_number and math.isfinite(value) and (value > low if low_open else value >= low)
+        ok = ok and (high is None or value <= high)
+        check(field, ok, f"a finite number {expected}", value)
+
+    return validate
+
+
+def optional(inner: Any) -> Any:
+    """The same check, with None also allowed (None: "use the default")."""
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            inner(instance, attribute, value)
+
+    return validate
+
+
+def integer(field: str, low: int) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
+
+    return validate
+
+
+def boolean(field: str) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        check(field, isinstance(value, bool), "True or False", value)
+
+    return validate
+
+
+def text(field: str) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        check(field, isinstance(value, str) and bool(value.strip()), "a non-empty string", value)
+
+    return validate
+
+
+def header_name(field: str) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        ok = isinstance(value, str) and bool(value) and set(value) <= _TOKEN
+        check(field, ok, "a header name (letters, digits and !#$%&'*+-.^_`|~)", value)
+
+    return validate
+
+
+def extra_headers(_: Any, __: Any, value: Any) -> None:
+    ok = isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+    check("extra_headers", ok, "a mapping of str to str", value)
+    for name, content in value.items():
+        header_name(f"extra_headers[{name!r}]")(None, None, name)
+        _no_control(f"extra_headers[{name!r}]", content)
+
+
+def api_key(_: Any, __: Any, value: Any) -> None:
+    if value is None:
+        return
+    if not (isinstance(value, str) and value.strip()):
+        raise ValueError("LLMConfig.api_key must be None or a non-empty string")
+    _no_control("api_key", value, allow_tab=False)
+    if value != value.strip():
+        raise ValueError(
+            "LLMConfig.api_key starts or ends with spaces; strip it (the server would "
+            "compare them as part of the key)"
+        )
+
+
+def path(field: str) -> Any:
+    """An existing file or directory (checked now, read when the pool opens)."""
+
+    def validate(_: Any, __: Any, value: Any) -> None:
+        if value is None:
+            return
+        check(field, isinstance(value, str) and bool(value), "None or a path", value)
+        if not os.path.exists(value):
+            raise ValueError(f"LLMConfig.{field}: no such file or directory: {value!r}")
+
+    return validate
+
+
+def client_cert(_: Any, __: Any, value: Any) -> None:
+    """One PEM holding certificate and key, or a (certificate, key) pair of paths."""
+    if value is None:
+        return
+    paths = (value,) if isinstance(value, str) else value
+    ok = isinstance(paths, tuple) and len(paths) in (1, 2)
+    ok = ok and all(isinstance(p, str) and p for p in paths)
+    check("client_cert", ok, "None, a PEM path, or a (certificate, key) pair of paths", value)
+    for one in paths:
+        path("client_cert")(None, None, one)
+
+
+def ssl_context(_: Any, __: Any, value: Any) -> None:
+    if value is None:
+        return
+    import ssl
+
+    check("ssl_context", isinstance(value, ssl.SSLContext), "None or an ssl.SSLContext", value)
+
+
+def copy_mapping(value: Any) -> Any:
+    """A private copy, so later changes to the caller's dict do not leak in."""
+    return dict(value) if isinstance(value, Mapping) else value

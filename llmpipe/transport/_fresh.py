@@ -1,0 +1,102 @@
+"""Re-sending, on a fresh connection, a request that never reached the server.
+
+Servers close keep-alive connections after a few idle seconds (uvicorn's
+default is 5), and the client learns of it only when it writes the next
+request on one. Such a request was never processed, so it is sent again at
+once, as Go's net/http does for replayable requests; it is not a retry of
+the call and does not count as one, whatever ``max_retries`` says.
+
+"Never reached" means, on a connection reused from the pool: the request
+could not be written, or, for a replayable request (an idempotent method, or
+one carrying the idempotency key llmpipe adds), the connection was closed
+or reset before any byte of a reply (aiohttp says whether reply bytes came
+before a close, not before a reset; a reset part-way through a reply on a
+reused connection is taken as never reached too). A fresh connection that
+fails is the server's doing, and the ordinary retry rules apply.
+
+Whether a connection was reused is learnt in the connector, the one place
+that knows: ``connect`` is overridden to compare the protocol it returns with
+those it returned before, and tells the attempt through a context variable.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import weakref
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from llmpipe._dependencies import write_failed
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["Attempt", "connector_class", "never_reached"]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+class Attempt:
+    """One try at sending a request: did it get a connection from the pool?"""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "llmpipe_attempt", default=None
+)
+
+
+def start_attempt() -> Attempt:
+    attempt = Attempt()
+    _attempt.set(attempt)
+    return attempt
+
+
+C = TypeVar("C", bound="aiohttp.BaseConnector")
+_classes: dict[type[Any], type[Any]] = {}
+
+
+def connector_class(base: type[C]) -> type[C]:
+    """``base`` (TCPConnector, UnixConnector), telling each attempt if it reused a connection."""
+    tracking: type[C] | None = _classes.get(base)
+    if tracking is None:
+        tracking = _classes[base] = type(
+            f"Tracking{base.__name__}", (_TracksReuse, base), {"__module__": __name__}
+        )
+    return tracking
+
+
+class _TracksReuse:
+    """Mixed into a connector: remembers the protocols it has handed out."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handed_out: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    async def connect(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
+        protocol = getattr(connection, "protocol", None)
+        if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
+            return connection
+        attempt = _attempt.get()
+        if attempt is not None:
+            attempt.reused = protocol in self._handed_out
+        self._handed_out.add(protocol)
+        return connection
+
+
+def never_reached(exc: BaseException, attempt: Attempt, replayable: bool) -> bool:
+    """Whether the failed ``attempt`` provably left the server untouched (see above)."""
+    if not attempt.reused:
+        return False
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        # aiohttp's message is a partly parsed reply once any reply byte arrived
+        return replayable and isinstance(exc.message, str)
+    if isinstance(exc, aiohttp.ClientOSError) and not isinstance(exc, aiohttp.ClientConnectorError):
+        return replayable or write_failed(exc)
+    return False
