@@ -27,6 +27,7 @@ from llmpipe.errors import (
     UnprocessableEntityError,
     UsageLimitExceeded,
 )
+from llmpipe.routing.errors import NoDeploymentAvailable, UnknownAlias
 from llmpipe.testing import Fault, LLMServer
 
 
@@ -56,6 +57,8 @@ EXAMPLES: list[LLMError] = [
     api(UnprocessableEntityError, 422),
     api(RateLimitError, 429),
     api(InternalServerError, 503),
+    NoDeploymentAvailable("chat: every deployment is cooling down"),
+    UnknownAlias("no alias 'gpt-5' in this router"),
 ]
 
 
