@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.v import format_exception
 
 from llmpipe.errors import LLMResponseError, snippet
 from llmpipe.request import LLMResponse
 from llmpipe.wire.fastpath import FAST_BUILDERS, NotPlain
 from llmpipe.wire.models import ImagePart, Message, MessageContent, TextPart
 
-__all__ = ["converter", "dump_messages", "structure_payload", "structure_reply"]
+__all__ = ["converter", "dump_messages", "misfit", "structure_payload", "structure_reply"]
 
 T = TypeVar("T")
 
@@ -101,9 +102,22 @@ def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[
             return converter.structure(payload, model)
         problems = f"expected a JSON object, got {type(payload).__name__}"
     except Exception as exc:  # cattrs raises several kinds; all mean "does not fit"
-        problems = "; ".join(cattrs.transform_error(exc, path="reply"))
+        problems = misfit(exc, "reply")
         raise _unfit(where, model, problems, payload, text()) from exc
     raise _unfit(where, model, problems, payload, text())
+
+
+def _problem(exc: BaseException, type: Any) -> str:
+    """cattrs' wording, plus the validator's own message, which names the field."""
+    text = format_exception(exc, type)
+    if isinstance(exc, ValueError) and str(exc):
+        text = f"{text}: {exc}"
+    return text
+
+
+def misfit(exc: BaseException, path: str) -> str:
+    """What did not fit, one problem per field, for an error message."""
+    return "; ".join(cattrs.transform_error(exc, path=path, format_exception=_problem))
 
 
 def _unfit(where: str, model: type, problems: str, payload: Any, text: str) -> LLMResponseError:

@@ -3,8 +3,10 @@
 cattrs handles every shape and explains every misfit, at a few microseconds
 a reply. Most replies have one plain shape, so these builders take that
 shape directly and bail out (``NotPlain``) on anything else: tool calls,
-content parts, an unexpected type. The caller then uses cattrs, which gives
-the same result or the detailed error.
+content parts, an unexpected type, a value the model would reject (an empty
+role). The caller then uses cattrs, which gives the same result or the
+detailed error. "The same result" is a contract, not a hope:
+``tests/test_fastpath.py`` compares the two paths on generated replies.
 """
 
 from __future__ import annotations
@@ -83,12 +85,18 @@ def _choices(payload: dict[str, Any]) -> list[Any]:
 
 
 def _message(value: Any) -> Message:
-    if type(value) is not dict or value.get("tool_calls") or len(value) > 4:
-        raise NotPlain  # tool calls, names, refusals and the like: cattrs
+    if type(value) is not dict or value.get("tool_calls") is not None:
+        raise NotPlain  # tool calls (even an empty list): cattrs
+    role = value.get("role")
+    if type(role) is not str or not role:
+        raise NotPlain  # cattrs explains what is wrong with it
+    get = value.get
     return Message(
-        _text(value.get("role")),
-        _optional_text(value.get("content")),
-        refusal=_optional_text(value.get("refusal")),
+        role,
+        _optional_text(get("content")),
+        name=_optional_text(get("name")),
+        tool_call_id=_optional_text(get("tool_call_id")),
+        refusal=_optional_text(get("refusal")),
     )
 
 
@@ -106,7 +114,7 @@ def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
 
 
 def _delta(value: Any) -> Delta:
-    if type(value) is not dict or value.get("tool_calls"):
+    if type(value) is not dict or value.get("tool_calls") is not None:
         raise NotPlain
     return Delta(
         role=_optional_text(value.get("role")),

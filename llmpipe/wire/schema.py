@@ -16,10 +16,9 @@ import typing
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
 
 from llmpipe.errors import LLMResponseError, snippet
-from llmpipe.wire.convert import converter
+from llmpipe.wire.convert import converter, misfit
 
 __all__ = ["json_schema", "parse_structured", "response_format_for"]
 
@@ -114,7 +113,7 @@ def parse_structured(text: str | None, cls: type[T], where: str) -> T:
     try:
         return converter.structure(data, cls)
     except Exception as exc:  # cattrs' errors, all meaning "does not fit"
-        problems = "; ".join(cattrs.transform_error(exc, path=cls.__name__))
+        problems = misfit(exc, cls.__name__)
         raise LLMResponseError(
             f"{where}: the reply does not fit {cls.__name__} ({problems}); text: {snippet(text)}",
             body=text,
