@@ -20,14 +20,17 @@ from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
 from llmpipe.wire.build import call_settings, generation_request
-from llmpipe.wire.convert import dump_messages, structure_reply
+from llmpipe.wire.convert import structure_reply
+from llmpipe.wire.dump import dump_messages
 from llmpipe.wire.models import (
     ChatCompletionResponse,
     CompletionResponse,
     EmbeddingResponse,
     Message,
     ModelsResponse,
+    RawReply,
 )
+from llmpipe.wire.models.http import HTTPInfo, attach_http
 from llmpipe.wire.schema import parse_structured, response_format_for
 
 if TYPE_CHECKING:
@@ -227,6 +230,27 @@ class AsyncLLM:
         request = LLMRequest("models", method="GET", timeout=timeout)
         return self._structure(await self._send(request), ModelsResponse)
 
+    async def request(
+        self, method: str, path: str, *, json: Any = None, **options: Any
+    ) -> RawReply:
+        """Call an endpoint llmpipe does not model, through the same middlewares.
+
+        ``path`` is under the API root (``"tokenize"`` is ``<base_url>/v1/tokenize``);
+        one starting with ``/`` is under the server's root (``"/tokenize"`` for
+        llama.cpp's and vLLM's). ``json`` is the body. The per-call options of
+        every method apply (``timeout``, ``max_retries``, ``extra_headers``,
+        ``deadline``, ``tag``...); a non-2xx reply raises its ``LLMAPIError``.
+        Replies are read whole (no streaming).
+        """
+        settings = call_settings(self.config, options)
+        if options:
+            raise TypeError(
+                f"request() got unknown keyword argument(s) {sorted(options)}; "
+                "the JSON body goes in json="
+            )
+        request = LLMRequest(path, method=method.upper(), body=json, **settings)
+        return RawReply(await self._send(request))
+
     async def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[Any]]:
@@ -366,10 +390,13 @@ class AsyncLLM:
         return response
 
     def _structure(self, response: LLMResponse, model: type[T]) -> T:
-        """Structure a reply; a reply that does not fit counts as a failed call."""
+        """Structure a reply, with its HTTP facts in ``http``; a reply that does not
+        fit counts as a failed call."""
         try:
-            return structure_reply(response, model)
+            result = structure_reply(response, model)
         except LLMResponseError:
             if self._counter is not None:
                 self._counter.count_failure()
             raise
+        attach_http(result, HTTPInfo(response))
+        return result

@@ -26,6 +26,7 @@ from llmpipe.wire.models import (
     CompletionResponse,
     EmbeddingResponse,
     ModelsResponse,
+    RawReply,
 )
 
 if TYPE_CHECKING:
@@ -203,6 +204,10 @@ class LLM:
 
     def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
         return self._runner.run(self._client.list_models(timeout=timeout))
+
+    def request(self, method: str, path: str, *, json: Any = None, **options: Any) -> RawReply:
+        """Call an endpoint llmpipe does not model (see ``AsyncLLM.request``)."""
+        return self._runner.run(self._client.request(method, path, json=json, **options))
 
     def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any

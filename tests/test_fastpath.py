@@ -31,7 +31,14 @@ _NOT_PLAIN = object()
 
 texts = st.text(max_size=6)
 odd = st.none() | st.integers(-2, 3) | st.floats(allow_nan=False) | st.booleans() | texts
-maybe_text = st.none() | texts | odd
+
+
+def mostly(good: Any) -> Any:
+    """``good`` 19 times in 20, else any odd value: many replies stay plain."""
+    return st.integers(0, 19).flatmap(lambda n: odd if n == 0 else good)
+
+
+maybe_text = mostly(st.none() | texts)
 
 
 def _with_optional(required: dict[str, Any], optional: dict[str, Any]) -> Any:
@@ -42,13 +49,22 @@ tool_call = st.fixed_dictionaries(
     {"id": texts, "type": st.just("function")},
     optional={"function": st.fixed_dictionaries({"name": texts, "arguments": texts})},
 )
-tool_calls = st.none() | st.just([]) | st.lists(tool_call, max_size=2)
-unknown = st.dictionaries(st.sampled_from(["audio", "annotations", "x_vendor"]), odd, max_size=2)
+tool_calls = mostly(st.none()) | st.just([]) | st.lists(tool_call, max_size=2)
+unknown = st.dictionaries(
+    st.sampled_from(["reasoning_content", "annotations", "extra", "http", "x_vendor"]),
+    odd,
+    max_size=2,
+)
 
-message = st.builds(
-    lambda fields, extra: {**extra, **fields},
+
+def _with_unknown(fields: Any) -> Any:
+    """Some keys no model knows, then the modelled ones (which win on a clash)."""
+    return st.builds(lambda known, extra: {**extra, **known}, fields, unknown)
+
+
+message = _with_unknown(
     _with_optional(
-        {"role": st.sampled_from(["assistant", "user", "tool", ""]) | odd},
+        {"role": mostly(st.sampled_from(["assistant", "user", "tool"])) | st.just("")},
         {
             "content": maybe_text,
             "refusal": maybe_text,
@@ -56,34 +72,53 @@ message = st.builds(
             "tool_call_id": maybe_text,
             "tool_calls": tool_calls,
         },
-    ),
-    unknown,
+    )
 )
-delta = _with_optional(
-    {},
-    {"role": maybe_text, "content": maybe_text, "refusal": maybe_text, "tool_calls": tool_calls},
+delta = _with_unknown(
+    _with_optional(
+        {},
+        {
+            "role": maybe_text,
+            "content": maybe_text,
+            "refusal": maybe_text,
+            "tool_calls": tool_calls,
+        },
+    )
 )
-usage = st.none() | _with_optional(
-    {},
-    {"prompt_tokens": st.integers(0, 9) | odd, "completion_tokens": st.integers(0, 9) | odd},
+count = mostly(st.integers(0, 9))
+details = st.none() | _with_unknown(
+    _with_optional({}, {"cached_tokens": count, "reasoning_tokens": count, "audio_tokens": count})
 )
-choice_common = {"index": st.integers(0, 3) | odd, "finish_reason": maybe_text}
+usage = st.none() | _with_unknown(
+    _with_optional(
+        {},
+        {
+            "prompt_tokens": count,
+            "completion_tokens": count,
+            "prompt_tokens_details": details,
+            "completion_tokens_details": details,
+        },
+    )
+)
+choice_common = {"index": mostly(st.integers(0, 3)), "finish_reason": maybe_text}
 
 
 def reply(choice: Any) -> Any:
     header = {
-        "id": texts | odd,
-        "created": st.integers(0, 10) | odd,
-        "model": texts | odd,
+        "id": mostly(texts),
+        "created": mostly(st.integers(0, 10)),
+        "model": mostly(texts),
         "usage": usage,
         "system_fingerprint": maybe_text,
+        "x_groq": st.fixed_dictionaries({"id": texts}, optional={"usage": usage}),
+        "service_tier": st.sampled_from(["default", "flex"]),
     }
-    return _with_optional({"choices": st.lists(choice, max_size=2)}, header)
+    return _with_optional({"choices": st.lists(_with_unknown(choice), max_size=2)}, header)
 
 
 chat_reply = reply(_with_optional({"message": message}, choice_common))
 chunk_reply = reply(_with_optional({}, {"delta": delta, **choice_common}))
-completion_reply = reply(_with_optional({"text": maybe_text}, choice_common))
+completion_reply = reply(_with_optional({}, {"text": mostly(texts), **choice_common}))
 
 
 def _fast(payload: dict[str, Any], model: type) -> Any:

@@ -40,6 +40,7 @@ class AiohttpTransport(Transport):
     def __init__(self, config: LLMConfig) -> None:
         self._config = config
         self._root = config.api_root + "/"
+        self._server_root = config.api_root.removesuffix("/v1")  # for endpoints like "/tokenize"
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -99,6 +100,10 @@ class AiohttpTransport(Transport):
     def holds_resources(self) -> bool:
         return self._pool is not None or bool(self._retiring)
 
+    def _url(self, endpoint: str) -> str:
+        """``chat/completions`` is under the API root (/v1); ``/tokenize`` under the server's."""
+        return self._server_root + endpoint if endpoint[:1] == "/" else self._root + endpoint
+
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
@@ -153,7 +158,7 @@ class AiohttpTransport(Transport):
         left = deadline - asyncio.get_running_loop().time()
         if left <= 0:
             raise LLMTimeoutError(
-                f"{request.method} {self._root}{request.endpoint}: the call's deadline passed "
+                f"{request.method} {self._url(request.endpoint)}: the call's deadline passed "
                 "before this attempt could start"
             )
         return min(seconds, left)
@@ -165,7 +170,7 @@ class AiohttpTransport(Transport):
         try:
             async with pool.session.request(
                 request.method,
-                self._root + request.endpoint,
+                self._url(request.endpoint),
                 data=body,
                 headers=request.headers or None,
                 timeout=self._timeout(seconds),
@@ -202,7 +207,7 @@ class AiohttpTransport(Transport):
             async with asyncio.timeout(first):
                 reply = await slot.pool.session.request(
                     request.method,
-                    self._root + request.endpoint,
+                    self._url(request.endpoint),
                     data=body,
                     headers=headers,
                     timeout=self._no_read_timeout(),
@@ -281,7 +286,7 @@ class AiohttpTransport(Transport):
     ) -> LLMError | None:
         import aiohttp
 
-        where = f"{request.method} {self._root}{request.endpoint}"
+        where = f"{request.method} {self._url(request.endpoint)}"
         if self._closed:
             return ClientClosedError(f"{where}: the client was closed while the call was in flight")
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
