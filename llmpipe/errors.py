@@ -285,14 +285,21 @@ def api_error_from(response: LLMResponse) -> LLMAPIError:
     )
 
 
-def api_error_from_event(payload: dict[str, Any], endpoint: str) -> LLMAPIError:
-    """The ``LLMAPIError`` for an ``{"error": ...}`` event inside a stream."""
-    error = payload.get("error")
+def api_error_from_event(payload: Any, endpoint: str) -> LLMAPIError:
+    """The ``LLMAPIError`` for an error event inside a stream.
+
+    ``payload`` is the event's JSON: ``{"error": {...}}`` (OpenAI, vLLM,
+    LiteLLM), or the error object itself (an ``event: error`` or a
+    llama.cpp ``error:`` line). Its status is an int ``code`` or ``status``
+    (vLLM, llama.cpp), or a digit string one (LiteLLM's ``"code": "429"``),
+    else guessed from the OpenAI ``type``, else 500.
+    """
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
     status = 500
     if isinstance(error, dict):
         for key in ("code", "status"):
-            code = error.get(key)
-            if isinstance(code, int) and 400 <= code <= 599:
+            code = _status_code(error.get(key))
+            if code is not None:
                 status = code
                 break
         else:
@@ -300,3 +307,12 @@ def api_error_from_event(payload: dict[str, Any], endpoint: str) -> LLMAPIError:
     cls = error_for_status(status)
     message = f"{endpoint}: error event in stream: {_server_message(payload)}"
     return cls(message, status_code=status, body=payload)
+
+
+def _status_code(value: Any) -> int | None:
+    """An HTTP error status given as an int or as digits, else None."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        return value
+    return None

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-from llmpipe.errors import StreamTruncatedError
+from llmpipe.errors import LLMResponseError, StreamTruncatedError, snippet
 from llmpipe.request import LLMResponse
 from llmpipe.streaming.events import EventStream
 from llmpipe.streaming.folding import ChatFold, CompletionFold, chunk_from_response
@@ -91,6 +91,9 @@ class ReplyStream(Generic[ChunkT, ResultT]):
             raise error.with_partial(partial) from error.__cause__
         try:
             chunk = self._structure(event)
+        except LLMResponseError as error:
+            await self._events.aclose(error)
+            raise
         except BaseException:
             await self._events.aclose()
             raise
@@ -98,9 +101,15 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         return chunk
 
     def _structure(self, event: ServerSentEvent) -> ChunkT:
-        return structure_payload(
-            event.json(), self._chunk_type, self._response.request.endpoint, lambda: event.data
-        )
+        where = self._response.request.endpoint
+        try:
+            payload = event.json()
+        except ValueError as exc:
+            raise LLMResponseError(
+                f"{where}: a stream event's data is not JSON: {snippet(event.data)}",
+                body=event.data,
+            ) from exc
+        return structure_payload(payload, self._chunk_type, where, lambda: event.data)
 
     def _complete(self) -> None:
         if self.response is None:
