@@ -37,7 +37,12 @@ from llmpipe.middleware import (
     Stats,
     default_middlewares,
 )
-from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy, parse_retry_after
+from llmpipe.middleware.retry.policy import (
+    ExponentialBackoff,
+    NotRetried,
+    RetryPolicy,
+    parse_retry_after,
+)
 from llmpipe.observability import disable_stdlib_logging, enable_stdlib_logging
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
@@ -203,6 +208,7 @@ __all__ = [
     "Model",
     "ModelsResponse",
     "NotFoundError",
+    "NotRetried",
     "OpenTelemetryMiddleware",
     "PermissionDeniedError",
     "Pipeline",
