@@ -52,6 +52,7 @@ from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
 from llmpipe.streaming.typed import ChatStream, CompletionStream, SyncStream
 from llmpipe.sync import LLM
 from llmpipe.transport import AiohttpTransport, MockTransport, Transport
+from llmpipe.wire.build import OMIT, Omit
 from llmpipe.wire.models import (
     ChatChoice,
     ChatCompletionChunk,
@@ -148,6 +149,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "LLM",
+    "OMIT",
     "AiohttpTransport",
     "AsyncLLM",
     "AuthenticationError",
@@ -209,6 +211,7 @@ __all__ = [
     "ModelsResponse",
     "NotFoundError",
     "NotRetried",
+    "Omit",
     "OpenTelemetryMiddleware",
     "PermissionDeniedError",
     "Pipeline",

@@ -19,7 +19,14 @@ from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
-from llmpipe.wire.build import call_settings, generation_request
+from llmpipe.wire.build import (
+    OMIT,
+    Omit,
+    Prompt,
+    call_settings,
+    generation_request,
+    prompt_value,
+)
 from llmpipe.wire.convert import structure_reply
 from llmpipe.wire.dump import dump_messages
 from llmpipe.wire.models import (
@@ -85,8 +92,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: None = None,
@@ -97,8 +104,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         response_model: None = None,
@@ -109,8 +116,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: type[T],
@@ -120,8 +127,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         response_model: type[Any] | None = None,
@@ -163,9 +170,9 @@ class AsyncLLM:
     @overload
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         **kwargs: Any,
@@ -174,9 +181,9 @@ class AsyncLLM:
     @overload
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         **kwargs: Any,
@@ -184,19 +191,16 @@ class AsyncLLM:
 
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         **kwargs: Any,
     ) -> CompletionResponse | CompletionStream:
-        """Create a text completion for one prompt or a list of prompts."""
-        if not isinstance(prompt, str) and not (
-            isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt)
-        ):
-            raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
-        value = prompt if isinstance(prompt, str) else list(prompt)
+        """Create a text completion for one prompt or a list of prompts (text or
+        token ids, as the spec allows)."""
+        value = prompt_value(prompt, "prompt")
         request = generation_request(
             self.config, "completions", "prompt", value, temperature, max_tokens, stream, kwargs
         )
@@ -208,19 +212,16 @@ class AsyncLLM:
         return result
 
     async def embeddings(
-        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+        self, input: Prompt, model: str | None = None, **kwargs: Any
     ) -> EmbeddingResponse:
-        """Embed one text or a list of texts (``model`` defaults to
+        """Embed one text or a list of texts, or token ids (``model`` defaults to
         ``config.embedding_model``, then ``config.model``)."""
-        if not isinstance(input, str) and not (
-            isinstance(input, Sequence) and all(isinstance(p, str) for p in input)
-        ):
-            raise TypeError(f"input must be a str or a list of str, got {type(input).__name__}")
+        value = prompt_value(input, "input")
         options = call_settings(self.config, kwargs)
         body = {
             "model": model or self.config.embedding_model or self.config.model,
-            "input": input if isinstance(input, str) else list(input),
-            **kwargs,
+            "input": value,
+            **{k: v for k, v in kwargs.items() if v is not OMIT},
         }
         request = LLMRequest("embeddings", body=body, **options)
         return self._structure(await self._send(request), EmbeddingResponse)

@@ -70,6 +70,13 @@ def _bool(field: str) -> Any:
     return validate
 
 
+def _one_of(field: str, options: tuple[str, ...]) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        _check(field, value in options, f"one of {options}", value)
+
+    return validate
+
+
 def _text(field: str) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
         _check(field, isinstance(value, str) and bool(value.strip()), "a non-empty string", value)
@@ -105,7 +112,10 @@ class LLMConfig:
     base_url: str = attrs.field(default="http://127.0.0.1:8000", validator=_base_url)
     api_key: str | None = attrs.field(default=None, repr=_mask, validator=_api_key)
     model: str = attrs.field(default="gpt-4", validator=_text("model"))
-    temperature: float = attrs.field(default=0.7, validator=_number("temperature", 0.0, 2.0))
+    temperature: float | None = attrs.field(
+        default=0.7, validator=_optional(_number("temperature", 0.0, 2.0))
+    )
+    """None: send no temperature (reasoning models accept only their default)."""
     max_tokens: int | None = attrs.field(default=None, validator=_optional(_int("max_tokens", 1)))
     timeout: float = attrs.field(default=30, validator=_number("timeout", 0, None, low_open=True))
     max_retries: int = attrs.field(default=3, validator=_int("max_retries", 0))
@@ -139,6 +149,12 @@ class LLMConfig:
         default=None, validator=_optional(_number("stream_idle_timeout", 0, None, low_open=True))
     )
     stream_usage: bool = attrs.field(default=True, validator=_bool("stream_usage"))
+    max_tokens_field: str = attrs.field(
+        default="max_tokens",
+        validator=_one_of("max_tokens_field", ("max_tokens", "max_completion_tokens")),
+    )
+    """The body field ``max_tokens`` is sent as: OpenAI's reasoning models take only
+    ``max_completion_tokens``; many other servers know only ``max_tokens``."""
     embedding_model: str | None = attrs.field(
         default=None, validator=_optional(_text("embedding_model"))
     )

@@ -20,6 +20,7 @@ from llmpipe.middleware import Stats
 from llmpipe.pipeline import MiddlewareLike
 from llmpipe.streaming.typed import SyncStream
 from llmpipe.transport.base import Transport
+from llmpipe.wire.build import Omit, Prompt
 from llmpipe.wire.models import (
     ChatCompletionChunk,
     ChatCompletionResponse,
@@ -92,8 +93,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: None = None,
@@ -104,8 +105,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         response_model: None = None,
@@ -116,8 +117,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: type[T],
@@ -127,8 +128,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         response_model: type[Any] | None = None,
@@ -153,9 +154,9 @@ class LLM:
     @overload
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         **kwargs: Any,
@@ -164,9 +165,9 @@ class LLM:
     @overload
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         **kwargs: Any,
@@ -174,9 +175,9 @@ class LLM:
 
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         **kwargs: Any,
@@ -197,7 +198,7 @@ class LLM:
         return result
 
     def embeddings(
-        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+        self, input: Prompt, model: str | None = None, **kwargs: Any
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts (see ``AsyncLLM.embeddings``)."""
         return self._runner.run(self._client.embeddings(input, model, **kwargs))

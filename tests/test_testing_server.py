@@ -1158,16 +1158,24 @@ async def test_embeddings_base64_is_the_float32_vector(
     assert decoded == pytest.approx(plain["data"][0]["embedding"], rel=1e-6)
 
 
+@pytest.mark.parametrize("tokens", [[1, 2], [[1, 2], [3]]], ids=["token-array", "token-arrays"])
+async def test_embeddings_accepts_token_arrays_as_the_spec_allows(
+    llm_server: LLMServer, session: aiohttp.ClientSession, tokens: Any
+) -> None:
+    reply = (await call(session, llm_server, EMBEDDINGS, embedding(tokens))).json()
+    assert len(reply["data"]) == (2 if isinstance(tokens[0], list) else 1)
+
+
 @pytest.mark.parametrize(
     "body",
     [
         embedding(None),
         embedding([]),
-        embedding([1, 2]),
+        embedding([1, "two"]),
         embedding(dimensions=0),
         embedding(encoding_format="int8"),
     ],
-    ids=["no-input", "empty-input", "token-input", "zero-dimensions", "unknown-encoding"],
+    ids=["no-input", "empty-input", "mixed-input", "zero-dimensions", "unknown-encoding"],
 )
 async def test_embeddings_rejects_an_invalid_request_with_400(
     llm_server: LLMServer, session: aiohttp.ClientSession, body: Any
