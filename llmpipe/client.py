@@ -38,7 +38,7 @@ from llmpipe.wire.models import (
     RawReply,
 )
 from llmpipe.wire.models.http import HTTPInfo, attach_http
-from llmpipe.wire.schema import parse_structured, response_format_for
+from llmpipe.wire.schema import response_format_for, structured_reply
 
 if TYPE_CHECKING:
     from llmpipe.batch import BatchResult
@@ -163,9 +163,7 @@ class AsyncLLM:
         self._last_response = result
         if response_model is None:
             return result
-        if not result.choices:
-            raise LLMResponseError("chat/completions: the reply has no choices to parse")
-        return parse_structured(result.choices[0].message.text, response_model, "chat/completions")
+        return structured_reply(result, response_model, "chat/completions")
 
     @overload
     async def completion(

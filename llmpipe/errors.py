@@ -16,7 +16,10 @@
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
     └── LLMResponseError            2xx, but malformed or truncated
-        └── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
+        ├── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
+        ├── IncompleteOutputError   structured output cut short (finish_reason length or
+        │                           content_filter); .finish_reason, .reply
+        └── RefusalError            the model refused the structured output; .refusal, .reply
 
 Foreign exceptions (aiohttp, asyncio) are mapped once, at the transport
 boundary, and chained with ``raise ... from exc``. Replies become errors here
@@ -43,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "IncompleteOutputError",
     "InternalServerError",
     "LLMAPIError",
     "LLMConnectionError",
@@ -52,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RefusalError",
     "StreamTruncatedError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
@@ -134,6 +139,28 @@ class StreamTruncatedError(LLMResponseError):
         error = StreamTruncatedError(self.args[0], events=self.events, partial=partial)
         error.not_retried = self.not_retried
         return error
+
+
+class IncompleteOutputError(LLMResponseError):
+    """The model stopped before its structured output was complete.
+
+    ``finish_reason`` is "length" (the token limit: raise ``max_tokens``) or
+    "content_filter"; ``reply`` is the whole reply, text included.
+    """
+
+    def __init__(self, message: str, *, finish_reason: str, reply: Any) -> None:
+        super().__init__(message, body=reply)
+        self.finish_reason = finish_reason
+        self.reply = reply
+
+
+class RefusalError(LLMResponseError):
+    """The model refused to give the structured output; ``refusal`` says why."""
+
+    def __init__(self, message: str, *, refusal: str, reply: Any) -> None:
+        super().__init__(message, body=reply)
+        self.refusal = refusal
+        self.reply = reply
 
 
 class LLMAPIError(LLMError):
