@@ -258,8 +258,13 @@ _TAG = re.compile(r"<[^>]*>")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 
 # Error events inside a 200 stream carry no HTTP status: servers put an int
-# ``code`` (vLLM, llama.cpp) or only an OpenAI-style ``type``.
+# ``code`` (vLLM, llama.cpp), a digit string one (LiteLLM), or only OpenAI's
+# string ``code`` and ``type``, read in that order.
 _STATUS_BY_TYPE = {
+    "invalid_api_key": 401,
+    "model_not_found": 404,
+    "not_found": 404,
+    "context_length_exceeded": 400,
     "invalid_request_error": 400,
     "authentication_error": 401,
     "permission_error": 403,
@@ -330,7 +335,8 @@ def api_error_from_event(payload: Any, endpoint: str) -> LLMAPIError:
                 status = code
                 break
         else:
-            status = _STATUS_BY_TYPE.get(str(error.get("type") or error.get("code")), 500)
+            known = (_STATUS_BY_TYPE.get(str(error.get(key))) for key in ("code", "type"))
+            status = next((s for s in known if s is not None), 500)
     cls = error_for_status(status)
     message = f"{endpoint}: error event in stream: {_server_message(payload)}"
     return cls(message, status_code=status, body=payload)
