@@ -104,14 +104,28 @@ def _usage(value: Any) -> Usage | None:
     )
 
 
+_DETAILS: dict[tuple[Any, ...], Any] = {}
+_DETAILS_KEPT = 256
+
+
 def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
-    """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'."""
+    """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'.
+
+    The same few details come back reply after reply (OpenAI's are mostly
+    zeros), and the models are frozen: built ones are shared.
+    """
     if type(value) is not dict or not value.keys() <= names:
         raise NotPlain
     for count in value.values():
         if type(count) is not int:
             raise NotPlain
-    return cls(**value)
+    key = (cls, *value.items())
+    details = _DETAILS.get(key)
+    if details is None:
+        details = cls(**value)
+        if len(_DETAILS) < _DETAILS_KEPT:
+            _DETAILS[key] = details
+    return details
 
 
 def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> dict[str, Any]:
