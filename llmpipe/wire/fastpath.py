@@ -58,9 +58,8 @@ _COMPLETION_DETAILS = _names(CompletionTokensDetails)
 
 
 def _extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
-    """The keys the model does not know (the shared empty mapping when none)."""
-    if value.keys() <= names:
-        return EMPTY
+    """The keys the model does not know. Callers test ``value.keys() <= names``
+    first, inline: the plain shape, with none, then costs no call."""
     return {k: v for k, v in value.items() if k not in names}
 
 
@@ -100,7 +99,7 @@ def _usage(value: Any) -> Usage | None:
         completion_tokens_details=None
         if completion_details is None
         else _details(completion_details, CompletionTokensDetails, _COMPLETION_DETAILS),
-        extra=_extra(value, _USAGE),
+        extra=EMPTY if value.keys() <= _USAGE else _extra(value, _USAGE),
     )
 
 
@@ -129,14 +128,15 @@ def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
 
 
 def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> dict[str, Any]:
+    usage = payload.get("usage")
     return {
         "id": _text(payload.get("id", "")),
         "object": _text(payload.get("object", kind)),
         "created": _int(payload.get("created", 0)),
         "model": _text(payload.get("model", "")),
-        "usage": _usage(usage_of(payload)),
+        "usage": _usage(usage if usage is not None else usage_of(payload)),
         "system_fingerprint": _optional_text(payload.get("system_fingerprint")),
-        "extra": _extra(payload, names),
+        "extra": EMPTY if payload.keys() <= names else _extra(payload, names),
     }
 
 
@@ -163,7 +163,7 @@ def _message(value: Any) -> Message:
         name=_optional_text(get("name")),
         tool_call_id=_optional_text(get("tool_call_id")),
         refusal=_optional_text(get("refusal")),
-        extra=_extra(value, _MESSAGE),
+        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),
     )
 
 
@@ -174,7 +174,7 @@ def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
-            extra=_extra(c, _CHAT_CHOICE),
+            extra=EMPTY if c.keys() <= _CHAT_CHOICE else _extra(c, _CHAT_CHOICE),
         )
         for c in _choices(payload)
     ]
@@ -189,7 +189,7 @@ def _delta(value: Any) -> Delta:
         role=_optional_text(get("role")),
         content=_optional_text(get("content")),
         refusal=_optional_text(get("refusal")),
-        extra=_extra(value, _DELTA),
+        extra=EMPTY if value.keys() <= _DELTA else _extra(value, _DELTA),
     )
 
 
@@ -203,7 +203,7 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
-            extra=_extra(c, _CHUNK_CHOICE),
+            extra=EMPTY if c.keys() <= _CHUNK_CHOICE else _extra(c, _CHUNK_CHOICE),
         )
         for c in _choices(payload)
     ]
@@ -217,7 +217,7 @@ def completion(payload: dict[str, Any]) -> CompletionResponse:
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
-            extra=_extra(c, _COMPLETION_CHOICE),
+            extra=EMPTY if c.keys() <= _COMPLETION_CHOICE else _extra(c, _COMPLETION_CHOICE),
         )
         for c in _choices(payload)
     ]

@@ -505,16 +505,18 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        '        refusal=_optional_text(get("refusal")),\n        extra=_extra(value, _MESSAGE),',
-        "        refusal=None,\n        extra=_extra(value, _MESSAGE),",
+        '        refusal=_optional_text(get("refusal")),\n'
+        "        extra=EMPTY if value.keys() <= _MESSAGE",
+        "        refusal=None,\n        extra=EMPTY if value.keys() <= _MESSAGE",
         FAST_TESTS,
         "a message's refusal is dropped (the survivor issue 9 named)",
     ),
     Mutant(
         "fast path",
         FASTPATH,
-        '        refusal=_optional_text(get("refusal")),\n        extra=_extra(value, _DELTA),',
-        "        refusal=None,\n        extra=_extra(value, _DELTA),",
+        '        refusal=_optional_text(get("refusal")),\n'
+        "        extra=EMPTY if value.keys() <= _DELTA",
+        "        refusal=None,\n        extra=EMPTY if value.keys() <= _DELTA",
         FAST_TESTS,
         "a delta's refusal is dropped",
     ),
@@ -537,7 +539,7 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        "        extra=_extra(value, _MESSAGE),",
+        "        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),",
         "        extra=EMPTY,",
         FAST_TESTS,
         "a message's unknown fields (reasoning_content) are dropped",
