@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-routing soak mutate clean redis-server
+.PHONY: install demo test lint format bench bench-routing soak mutate conformance clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ soak: $(STAMP)
 # `make mutate ARGS="--module retry"` runs one module's; not part of `make test`.
 mutate: $(STAMP) redis-server
 	$(PY) -m tests.mutation.run $(ARGS)
+
+# llmpipe against real servers (llama.cpp's, a LiteLLM proxy): not part of `make test`.
+# Needs them built once: bash $(REALSERVER)/realserver.sh build; bash $(REALSERVER)/litellm.sh build
+REALSERVER ?= /work/shared/realserver
+
+conformance: $(STAMP)
+	REALSERVER=$(REALSERVER) PY=$(PY) bash tests/conformance/run.sh
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

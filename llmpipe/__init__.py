@@ -13,6 +13,7 @@ from llmpipe.errors import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
+    IncompleteOutputError,
     InternalServerError,
     LLMAPIError,
     LLMConnectionError,
@@ -22,6 +23,7 @@ from llmpipe.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RefusalError,
     StreamTruncatedError,
     UnprocessableEntityError,
     UsageLimitExceeded,
@@ -37,7 +39,12 @@ from llmpipe.middleware import (
     Stats,
     default_middlewares,
 )
-from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy, parse_retry_after
+from llmpipe.middleware.retry.policy import (
+    ExponentialBackoff,
+    NotRetried,
+    RetryPolicy,
+    parse_retry_after,
+)
 from llmpipe.observability import disable_stdlib_logging, enable_stdlib_logging
 from llmpipe.pipeline import Handler, Middleware, MiddlewareStack, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
@@ -47,6 +54,7 @@ from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
 from llmpipe.streaming.typed import ChatStream, CompletionStream, SyncStream
 from llmpipe.sync import LLM
 from llmpipe.transport import AiohttpTransport, MockTransport, Transport
+from llmpipe.wire.build import OMIT, Omit
 from llmpipe.wire.models import (
     ChatChoice,
     ChatCompletionChunk,
@@ -54,17 +62,21 @@ from llmpipe.wire.models import (
     ChunkChoice,
     CompletionChoice,
     CompletionResponse,
+    CompletionTokensDetails,
     Delta,
     Embedding,
     EmbeddingResponse,
     EmbeddingUsage,
     FunctionCall,
     FunctionCallDelta,
+    HTTPInfo,
     ImagePart,
     ImageURL,
     Message,
     Model,
     ModelsResponse,
+    PromptTokensDetails,
+    RawReply,
     TextPart,
     ToolCall,
     ToolCallDelta,
@@ -139,6 +151,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "LLM",
+    "OMIT",
     "AiohttpTransport",
     "AsyncLLM",
     "AuthenticationError",
@@ -163,6 +176,7 @@ __all__ = [
     "CompletionChoice",
     "CompletionResponse",
     "CompletionStream",
+    "CompletionTokensDetails",
     "ConcurrencyLimitMiddleware",
     "CountingMiddleware",
     "Delta",
@@ -173,9 +187,11 @@ __all__ = [
     "ExponentialBackoff",
     "FunctionCall",
     "FunctionCallDelta",
+    "HTTPInfo",
     "Handler",
     "ImagePart",
     "ImageURL",
+    "IncompleteOutputError",
     "InternalServerError",
     "LLMAPIError",
     "LLMConfig",
@@ -197,15 +213,20 @@ __all__ = [
     "Model",
     "ModelsResponse",
     "NotFoundError",
+    "NotRetried",
+    "Omit",
     "OpenTelemetryMiddleware",
     "PermissionDeniedError",
     "Pipeline",
     "Price",
+    "PromptTokensDetails",
     "RateLimitError",
     "RateLimitMiddleware",
+    "RawReply",
     "RedisBudget",
     "RedisCache",
     "RedisLimiter",
+    "RefusalError",
     "RetryMiddleware",
     "RetryPolicy",
     "SQLiteCache",

@@ -21,6 +21,7 @@ __all__ = [
     "header_name",
     "integer",
     "number",
+    "one_of",
     "optional",
     "path",
     "proxy_url",
@@ -112,6 +113,13 @@ def integer(field: str, low: int) -> Any:
 def boolean(field: str) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
         check(field, isinstance(value, bool), "True or False", value)
+
+    return validate
+
+
+def one_of(field: str, options: tuple[str, ...]) -> Any:
+    def validate(_: Any, __: Any, value: Any) -> None:
+        check(field, value in options, f"one of {options}", value)
 
     return validate
 

@@ -20,16 +20,26 @@ from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
-from llmpipe.wire.build import call_settings, generation_request
-from llmpipe.wire.convert import dump_messages, structure_reply
+from llmpipe.wire.build import (
+    OMIT,
+    Omit,
+    Prompt,
+    call_settings,
+    generation_request,
+    prompt_value,
+)
+from llmpipe.wire.convert import structure_reply
+from llmpipe.wire.dump import dump_messages
 from llmpipe.wire.models import (
     ChatCompletionResponse,
     CompletionResponse,
     EmbeddingResponse,
     Message,
     ModelsResponse,
+    RawReply,
 )
-from llmpipe.wire.schema import parse_structured, response_format_for
+from llmpipe.wire.models.http import HTTPInfo, attach_http
+from llmpipe.wire.schema import response_format_for, structured_reply
 
 if TYPE_CHECKING:
     from llmpipe.batch import BatchResult
@@ -83,8 +93,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: None = None,
@@ -95,8 +105,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         response_model: None = None,
@@ -107,8 +117,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: type[T],
@@ -118,8 +128,8 @@ class AsyncLLM:
     async def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         response_model: type[Any] | None = None,
@@ -154,16 +164,14 @@ class AsyncLLM:
         self._last_response = result
         if response_model is None:
             return result
-        if not result.choices:
-            raise LLMResponseError("chat/completions: the reply has no choices to parse")
-        return parse_structured(result.choices[0].message.text, response_model, "chat/completions")
+        return structured_reply(result, response_model, "chat/completions")
 
     @overload
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         **kwargs: Any,
@@ -172,9 +180,9 @@ class AsyncLLM:
     @overload
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         **kwargs: Any,
@@ -182,19 +190,16 @@ class AsyncLLM:
 
     async def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         **kwargs: Any,
     ) -> CompletionResponse | CompletionStream:
-        """Create a text completion for one prompt or a list of prompts."""
-        if not isinstance(prompt, str) and not (
-            isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt)
-        ):
-            raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
-        value = prompt if isinstance(prompt, str) else list(prompt)
+        """Create a text completion for one prompt or a list of prompts (text or
+        token ids, as the spec allows)."""
+        value = prompt_value(prompt, "prompt")
         request = generation_request(
             self.config, "completions", "prompt", value, temperature, max_tokens, stream, kwargs
         )
@@ -206,19 +211,16 @@ class AsyncLLM:
         return result
 
     async def embeddings(
-        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+        self, input: Prompt, model: str | None = None, **kwargs: Any
     ) -> EmbeddingResponse:
-        """Embed one text or a list of texts (``model`` defaults to
+        """Embed one text or a list of texts, or token ids (``model`` defaults to
         ``config.embedding_model``, then ``config.model``)."""
-        if not isinstance(input, str) and not (
-            isinstance(input, Sequence) and all(isinstance(p, str) for p in input)
-        ):
-            raise TypeError(f"input must be a str or a list of str, got {type(input).__name__}")
+        value = prompt_value(input, "input")
         options = call_settings(self.config, kwargs)
         body = {
             "model": model or self.config.embedding_model or self.config.model,
-            "input": input if isinstance(input, str) else list(input),
-            **kwargs,
+            "input": value,
+            **{k: v for k, v in kwargs.items() if v is not OMIT},
         }
         request = LLMRequest("embeddings", body=body, **options)
         return self._structure(await self._send(request), EmbeddingResponse)
@@ -227,6 +229,27 @@ class AsyncLLM:
         """List the models the server offers."""
         request = LLMRequest("models", method="GET", timeout=timeout)
         return self._structure(await self._send(request), ModelsResponse)
+
+    async def request(
+        self, method: str, path: str, *, json: Any = None, **options: Any
+    ) -> RawReply:
+        """Call an endpoint llmpipe does not model, through the same middlewares.
+
+        ``path`` is under the API root (``"tokenize"`` is ``<base_url>/v1/tokenize``);
+        one starting with ``/`` is under the server's root (``"/tokenize"`` for
+        llama.cpp's and vLLM's). ``json`` is the body. The per-call options of
+        every method apply (``timeout``, ``max_retries``, ``extra_headers``,
+        ``deadline``, ``tag``...); a non-2xx reply raises its ``LLMAPIError``.
+        Replies are read whole (no streaming).
+        """
+        settings = call_settings(self.config, options)
+        if options:
+            raise TypeError(
+                f"request() got unknown keyword argument(s) {sorted(options)}; "
+                "the JSON body goes in json="
+            )
+        request = LLMRequest(path, method=method.upper(), body=json, **settings)
+        return RawReply(await self._send(request))
 
     async def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any
@@ -367,10 +390,13 @@ class AsyncLLM:
         return response
 
     def _structure(self, response: LLMResponse, model: type[T]) -> T:
-        """Structure a reply; a reply that does not fit counts as a failed call."""
+        """Structure a reply, with its HTTP facts in ``http``; a reply that does not
+        fit counts as a failed call."""
         try:
-            return structure_reply(response, model)
+            result = structure_reply(response, model)
         except LLMResponseError:
             if self._counter is not None:
                 self._counter.count_failure()
             raise
+        attach_http(result, HTTPInfo(response))
+        return result

@@ -18,6 +18,7 @@ from llmpipe._config_checks import (
     header_name,
     integer,
     number,
+    one_of,
     optional,
     path,
     proxy_url,
@@ -57,7 +58,10 @@ class LLMConfig:
     base_url: str = attrs.field(default="http://127.0.0.1:8000", repr=_url_repr, validator=base_url)
     api_key: str | None = attrs.field(default=None, repr=_mask, validator=api_key)
     model: str = attrs.field(default="gpt-4", validator=text("model"))
-    temperature: float = attrs.field(default=0.7, validator=number("temperature", 0.0, 2.0))
+    temperature: float | None = attrs.field(
+        default=0.7, validator=optional(number("temperature", 0.0, 2.0))
+    )
+    """None: send no temperature (reasoning models accept only their default)."""
     max_tokens: int | None = attrs.field(default=None, validator=optional(integer("max_tokens", 1)))
     timeout: float = attrs.field(default=30, validator=number("timeout", 0, None, low_open=True))
     max_retries: int = attrs.field(default=3, validator=integer("max_retries", 0))
@@ -89,6 +93,12 @@ class LLMConfig:
         default=None, validator=optional(number("stream_idle_timeout", 0, None, low_open=True))
     )
     stream_usage: bool = attrs.field(default=True, validator=boolean("stream_usage"))
+    max_tokens_field: str = attrs.field(
+        default="max_tokens",
+        validator=one_of("max_tokens_field", ("max_tokens", "max_completion_tokens")),
+    )
+    """The body field ``max_tokens`` is sent as: OpenAI's reasoning models take only
+    ``max_completion_tokens``; many other servers know only ``max_tokens``."""
     embedding_model: str | None = attrs.field(
         default=None, validator=optional(text("embedding_model"))
     )

@@ -16,7 +16,10 @@
     │   ├── RateLimitError              429
     │   └── InternalServerError         5xx
     └── LLMResponseError            2xx, but malformed or truncated
-        └── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
+        ├── StreamTruncatedError    the stream ended before [DONE]; .partial holds what came
+        ├── IncompleteOutputError   structured output cut short (finish_reason length or
+        │                           content_filter); .finish_reason, .reply
+        └── RefusalError            the model refused the structured output; .refusal, .reply
 
 Foreign exceptions (aiohttp, asyncio) are mapped once, at the transport
 boundary, and chained with ``raise ... from exc``. Replies become errors here
@@ -43,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "IncompleteOutputError",
     "InternalServerError",
     "LLMAPIError",
     "LLMConnectionError",
@@ -52,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RefusalError",
     "StreamTruncatedError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
@@ -149,6 +154,28 @@ class StreamTruncatedError(LLMResponseError):
         return error
 
 
+class IncompleteOutputError(LLMResponseError):
+    """The model stopped before its structured output was complete.
+
+    ``finish_reason`` is "length" (the token limit: raise ``max_tokens``) or
+    "content_filter"; ``reply`` is the whole reply, text included.
+    """
+
+    def __init__(self, message: str, *, finish_reason: str, reply: Any) -> None:
+        super().__init__(message, body=reply)
+        self.finish_reason = finish_reason
+        self.reply = reply
+
+
+class RefusalError(LLMResponseError):
+    """The model refused to give the structured output; ``refusal`` says why."""
+
+    def __init__(self, message: str, *, refusal: str, reply: Any) -> None:
+        super().__init__(message, body=reply)
+        self.refusal = refusal
+        self.reply = reply
+
+
 class LLMAPIError(LLMError):
     """The server answered with a non-2xx status.
 
@@ -235,8 +262,13 @@ _TAG = re.compile(r"<[^>]*>")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 
 # Error events inside a 200 stream carry no HTTP status: servers put an int
-# ``code`` (vLLM, llama.cpp) or only an OpenAI-style ``type``.
+# ``code`` (vLLM, llama.cpp), a digit string one (LiteLLM), or only OpenAI's
+# string ``code`` and ``type``, read in that order.
 _STATUS_BY_TYPE = {
+    "invalid_api_key": 401,
+    "model_not_found": 404,
+    "not_found": 404,
+    "context_length_exceeded": 400,
     "invalid_request_error": 400,
     "authentication_error": 401,
     "permission_error": 403,
@@ -289,18 +321,35 @@ def api_error_from(response: LLMResponse) -> LLMAPIError:
     )
 
 
-def api_error_from_event(payload: dict[str, Any], endpoint: str) -> LLMAPIError:
-    """The ``LLMAPIError`` for an ``{"error": ...}`` event inside a stream."""
-    error = payload.get("error")
+def api_error_from_event(payload: Any, endpoint: str) -> LLMAPIError:
+    """The ``LLMAPIError`` for an error event inside a stream.
+
+    ``payload`` is the event's JSON: ``{"error": {...}}`` (OpenAI, vLLM,
+    LiteLLM), or the error object itself (an ``event: error`` or a
+    llama.cpp ``error:`` line). Its status is an int ``code`` or ``status``
+    (vLLM, llama.cpp), or a digit string one (LiteLLM's ``"code": "429"``),
+    else guessed from the OpenAI ``type``, else 500.
+    """
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
     status = 500
     if isinstance(error, dict):
         for key in ("code", "status"):
-            code = error.get(key)
-            if isinstance(code, int) and 400 <= code <= 599:
+            code = _status_code(error.get(key))
+            if code is not None:
                 status = code
                 break
         else:
-            status = _STATUS_BY_TYPE.get(str(error.get("type") or error.get("code")), 500)
+            known = (_STATUS_BY_TYPE.get(str(error.get(key))) for key in ("code", "type"))
+            status = next((s for s in known if s is not None), 500)
     cls = error_for_status(status)
     message = f"{endpoint}: error event in stream: {_server_message(payload)}"
     return cls(message, status_code=status, body=payload)
+
+
+def _status_code(value: Any) -> int | None:
+    """An HTTP error status given as an int or as digits, else None."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        return value
+    return None

@@ -20,12 +20,14 @@ from llmpipe.middleware import Stats
 from llmpipe.pipeline import MiddlewareLike
 from llmpipe.streaming.typed import SyncStream
 from llmpipe.transport.base import Transport
+from llmpipe.wire.build import Omit, Prompt
 from llmpipe.wire.models import (
     ChatCompletionChunk,
     ChatCompletionResponse,
     CompletionResponse,
     EmbeddingResponse,
     ModelsResponse,
+    RawReply,
 )
 
 if TYPE_CHECKING:
@@ -91,8 +93,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: None = None,
@@ -103,8 +105,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         response_model: None = None,
@@ -115,8 +117,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         response_model: type[T],
@@ -126,8 +128,8 @@ class LLM:
     def chat_completion(
         self,
         messages: Sequence[MessageLike],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         response_model: type[Any] | None = None,
@@ -152,9 +154,9 @@ class LLM:
     @overload
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[False] = False,
         **kwargs: Any,
@@ -163,9 +165,9 @@ class LLM:
     @overload
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: Literal[True],
         **kwargs: Any,
@@ -173,9 +175,9 @@ class LLM:
 
     def completion(
         self,
-        prompt: str | Sequence[str],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
+        prompt: Prompt,
+        temperature: float | Omit | None = None,
+        max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
         **kwargs: Any,
@@ -196,13 +198,17 @@ class LLM:
         return result
 
     def embeddings(
-        self, input: str | Sequence[str], model: str | None = None, **kwargs: Any
+        self, input: Prompt, model: str | None = None, **kwargs: Any
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts (see ``AsyncLLM.embeddings``)."""
         return self._runner.run(self._client.embeddings(input, model, **kwargs))
 
     def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
         return self._runner.run(self._client.list_models(timeout=timeout))
+
+    def request(self, method: str, path: str, *, json: Any = None, **options: Any) -> RawReply:
+        """Call an endpoint llmpipe does not model (see ``AsyncLLM.request``)."""
+        return self._runner.run(self._client.request(method, path, json=json, **options))
 
     def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any

@@ -47,7 +47,7 @@ async def test_completion_with_a_list_of_prompts_returns_one_choice_each(client)
 
 
 async def test_completion_rejects_a_prompt_that_is_not_text(client):
-    with pytest.raises(TypeError, match="prompt must be a str or a list of str"):
+    with pytest.raises(TypeError, match="prompt must be a str, a list of str, a list of token ids"):
         await client.completion(42)
 
 

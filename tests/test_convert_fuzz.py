@@ -108,7 +108,7 @@ def test_arbitrary_bytes_as_a_body_yield_a_response_error_or_a_model(raw):
 texts = st.text(max_size=12)
 counts = st.integers(0, 10**6)
 finish_reasons = st.none() | st.sampled_from(["stop", "length", "tool_calls"])
-# Keys a newer server may add: the reply converter tolerates them.
+# Keys a newer server may add: the reply converter keeps them in the model's ``extra``.
 unknown = st.dictionaries(st.text(max_size=6).map("x_".__add__), json_values, max_size=2)
 
 
@@ -117,7 +117,8 @@ def usages(draw):
     prompt, completion = draw(counts), draw(counts)
     total = prompt + completion
     wire = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-    return {**wire, **draw(unknown)}, Usage(**wire)
+    extra = draw(unknown)
+    return {**wire, **extra}, Usage(**wire, extra=extra)
 
 
 @st.composite
@@ -136,18 +137,22 @@ def chat_replies(draw):
         message = {"role": "assistant", "content": content}
         if calls is not None:
             message["tool_calls"] = [wire for wire, _ in calls]
+        choice_extra = draw(unknown)
         choices_wire.append(
-            {"index": index, "message": message, "finish_reason": finish, **draw(unknown)}
+            {"index": index, "message": message, "finish_reason": finish, **choice_extra}
         )
         typed = Message(
             "assistant", content, tool_calls=None if calls is None else [c for _, c in calls]
         )
-        choices.append(ChatChoice(message=typed, index=index, finish_reason=finish))
+        choices.append(
+            ChatChoice(message=typed, index=index, finish_reason=finish, extra=choice_extra)
+        )
     ident, model, created = draw(texts), draw(texts), draw(counts)
     usage_wire, usage = draw(st.none() | usages()) or (None, None)
     wire = {"id": ident, "object": "chat.completion", "created": created, "model": model}
-    payload = {**wire, "choices": choices_wire, "usage": usage_wire, **draw(unknown)}
-    return payload, ChatCompletionResponse(choices=choices, usage=usage, **wire)
+    extra = draw(unknown)
+    payload = {**wire, "choices": choices_wire, "usage": usage_wire, **extra}
+    return payload, ChatCompletionResponse(choices=choices, usage=usage, extra=extra, **wire)
 
 
 @st.composite
@@ -163,16 +168,22 @@ def completion_replies(draw):
     ]
     model = draw(texts)
     payload = {"object": "text_completion", "model": model, "choices": choices_wire}
-    return {**payload, **draw(unknown)}, CompletionResponse(choices=choices, model=model)
+    extra = draw(unknown)
+    return {**payload, **extra}, CompletionResponse(choices=choices, model=model, extra=extra)
 
 
 @st.composite
 def model_lists(draw):
     ids = draw(st.lists(texts, max_size=4))
+    extras = [draw(unknown) for _ in ids]
     data = [
-        {"id": i, "object": "model", "created": 1, "owned_by": "x", **draw(unknown)} for i in ids
+        {"id": i, "object": "model", "created": 1, "owned_by": "x", **extra}
+        for i, extra in zip(ids, extras, strict=True)
     ]
-    expected = [Model(id=i, created=1, owned_by="x") for i in ids]
+    expected = [
+        Model(id=i, created=1, owned_by="x", extra=extra)
+        for i, extra in zip(ids, extras, strict=True)
+    ]
     return {"object": "list", "data": data}, ModelsResponse(data=expected)
 
 
@@ -201,8 +212,11 @@ def chunks(draw):
     choices_wire, choices = [], []
     if draw(st.booleans()):  # the last chunk of a stream may carry only the usage
         delta = {"role": role, "content": content}
-        choices_wire = [{"index": 0, "delta": delta, "finish_reason": finish, **draw(unknown)}]
-        choices = [ChunkChoice(delta=Delta(role=role, content=content), finish_reason=finish)]
+        extra = draw(unknown)
+        choices_wire = [{"index": 0, "delta": delta, "finish_reason": finish, **extra}]
+        choices = [
+            ChunkChoice(delta=Delta(role=role, content=content), finish_reason=finish, extra=extra)
+        ]
     usage_wire, usage = draw(st.none() | usages()) or (None, None)
     payload = {"object": "chat.completion.chunk", "choices": choices_wire, "usage": usage_wire}
     return payload, ChatCompletionChunk(choices=choices, usage=usage)

@@ -167,3 +167,29 @@ async def test_an_error_event_maps_by_its_int_code_then_its_type(
             await stream.collect()
     assert caught.value.status_code == status
     assert "error event in stream: went wrong" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ({"message": "x", "type": None, "code": "429"}, 429),  # LiteLLM
+        ({"message": "x", "code": 503}, 503),  # vLLM, llama.cpp
+        ({"message": "x", "type": "invalid_request_error", "code": "invalid_api_key"}, 401),
+        ({"message": "x", "type": "invalid_request_error", "code": "model_not_found"}, 404),
+        ({"message": "x", "type": "rate_limit_exceeded", "code": None}, 429),
+        ({"message": "x", "type": "server_error", "code": None}, 500),
+        ({"message": "x", "code": "4O4"}, 500),
+    ],
+)
+def test_a_stream_error_event_maps_its_code_or_type_to_a_status(error, status):
+    from llmpipe.errors import api_error_from_event
+
+    assert api_error_from_event({"error": error}, "chat/completions").status_code == status
+
+
+def test_a_bare_error_object_from_an_error_line_maps_too():
+    """An ``error:`` field line or ``event: error`` carries the error object itself."""
+    from llmpipe.errors import api_error_from_event
+
+    error = api_error_from_event({"code": 400, "message": "too long"}, "completions")
+    assert (error.status_code, "too long" in str(error)) == (400, True)

@@ -85,7 +85,8 @@ def html(status: int) -> Fault:
     return Fault(status=status, body=f"<html><body><h1>{status}</h1><hr>nginx</body></html>")
 
 
-TOO_MANY = Fault(status=429, headers={"Retry-After": "1"})
+# A wait within the cap: one beyond it is not retried early (test_retry.py).
+TOO_MANY = Fault(status=429, headers={"Retry-After": "1", "retry-after-ms": "40"})
 STALLED = Fault(delay=STALL)
 STALLED_MID = Fault(stall_after_events=2, delay=STALL)
 DROP_AT_0 = Fault(drop_after_events=0)
@@ -100,7 +101,9 @@ ECHO_AT_0 = Fault(error_after_events=0, status=503, echo_key=True)
 ECHO_SPLIT_AT_0 = Fault(error_after_events=0, status=503, echo_key=True, split_echo=True)
 ECHO_SPLIT_AT_2 = Fault(error_after_events=2, status=503, echo_key=True, split_echo=True)
 CASES = [
-    Case("429-retry-after", K.RATE_LIMIT, RateLimitError, RETRIED, BOTH, TOO_MANY, retry_after=1),
+    Case(
+        "429-retry-after", K.RATE_LIMIT, RateLimitError, RETRIED, BOTH, TOO_MANY, retry_after=0.04
+    ),
     *[
         Case(f"{s}-json", K.SERVER_ERROR, InternalServerError, RETRIED, BOTH, Fault(status=s))
         for s in (500, 502, 503, 504)

@@ -164,8 +164,41 @@ async def test_bad_request_is_not_retried_even_with_many_retries(llm_server, con
     assert len(llm_server.requests) == 1
 
 
-async def test_retry_after_beyond_max_retry_delay_is_capped(llm_server, client):
+async def test_retry_after_beyond_max_retry_delay_gives_up_at_once_stating_the_wait(
+    llm_server, client
+):
     llm_server.add_faults(Fault(status=429, headers={"Retry-After": "30"}))
+    started = time.monotonic()
+    with pytest.raises(RateLimitError) as caught:
+        await client.chat_completion(HELLO)
+    assert "the server asked to wait 30 s" in caught.value.not_retried
+    assert (len(llm_server.requests), time.monotonic() - started < SLACK) == (1, True)
+
+
+async def test_retry_after_beyond_the_cap_is_waited_in_full_within_a_deadline(llm_server, client):
+    llm_server.add_faults(Fault(status=429, headers={"Retry-After": "1"}))  # cap: 0.5 s
+    await client.chat_completion(HELLO, deadline=5)
+    [gap] = gaps(llm_server)
+    assert 1.0 <= gap < 1.0 + SLACK
+
+
+async def test_retry_after_beyond_what_the_deadline_leaves_is_not_waited(llm_server, client):
+    llm_server.add_faults(Fault(status=503, headers={"Retry-After": "10"}))
+    with pytest.raises(InternalServerError) as caught:
+        await client.chat_completion(HELLO, deadline=2)
+    assert "would pass the call's deadline" in caught.value.not_retried
+
+
+async def test_litellm_provider_retry_after_from_a_proxy_sets_the_wait(llm_server, client):
+    """LiteLLM's 429 carries its hint only as ``llm_provider-retry-after``."""
+    llm_server.add_faults(Fault(status=429, headers={"llm_provider-retry-after": "0.3"}))
     await client.chat_completion(HELLO)
     [gap] = gaps(llm_server)
-    assert 0.5 <= gap < 0.5 + SLACK
+    assert 0.3 <= gap < 0.3 + SLACK
+
+
+@pytest.mark.parametrize("status", [408, 409, 520, 524, 529])
+async def test_timeout_conflict_and_cdn_statuses_are_retried(llm_server, client, status):
+    llm_server.add_faults(Fault(status=status))
+    await client.chat_completion(HELLO)
+    assert len(llm_server.requests) == 2

@@ -12,6 +12,7 @@ from llmpipe import (
     LLMRequest,
     LLMResponseError,
     LLMTimeoutError,
+    NotRetried,
     RateLimitError,
     parse_retry_after,
 )
@@ -34,7 +35,9 @@ def test_each_delay_is_capped_at_max_delay():
     assert policy.retry_delay(REQUEST, server_error(), 6) == 5.0
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+@pytest.mark.parametrize(
+    "status", [408, 409, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529]
+)
 def test_retryable_statuses_are_retried(status):
     error = (RateLimitError if status == 429 else InternalServerError)(
         "x", status_code=status, headers={}
@@ -68,9 +71,34 @@ def test_retry_after_ms_wins_over_retry_after():
     assert ExponentialBackoff().retry_delay(REQUEST, error, 0) == 0.25
 
 
-def test_retry_after_is_capped_at_max_delay():
+def test_a_retry_after_beyond_the_cap_is_not_retried_early_and_says_the_wait():
     error = server_error(429, **{"retry-after": "3600"})
-    assert ExponentialBackoff(max_delay=7).retry_delay(REQUEST, error, 0) == 7
+    decision = ExponentialBackoff(max_delay=7).retry_delay(REQUEST, error, 0)
+    assert decision == NotRetried(
+        "the server asked to wait 3600 s, longer than the 7 s cap (max_retry_delay); "
+        "give the call a deadline to wait that long"
+    )
+
+
+def test_a_retry_after_beyond_the_cap_is_waited_in_full_when_the_call_has_a_deadline():
+    request = LLMRequest("chat/completions", options={"deadline_at": 1e9})
+    error = server_error(429, **{"retry-after": "90"})
+    assert ExponentialBackoff(max_delay=60).retry_delay(request, error, 0) == 90.0
+
+
+def test_litellm_provider_retry_after_is_read_when_the_standard_one_is_absent():
+    """LiteLLM's proxy forwards its upstream's hint only as ``llm_provider-retry-after``."""
+    assert parse_retry_after({"llm_provider-retry-after": "4"}) == 4.0
+
+
+def test_litellm_provider_retry_after_ms_is_read_first():
+    headers = {"llm_provider-retry-after": "4", "llm_provider-retry-after-ms": "1500"}
+    assert parse_retry_after(headers) == 1.5
+
+
+def test_the_standard_retry_after_wins_over_litellm_provider_headers():
+    headers = {"retry-after": "2", "llm_provider-retry-after": "60"}
+    assert parse_retry_after(headers) == 2.0
 
 
 def test_retry_after_http_date_is_seconds_from_now():
@@ -95,7 +123,7 @@ def test_x_should_retry_false_stops_a_retryable_status():
 
 
 def test_x_should_retry_true_retries_an_otherwise_final_status():
-    error = BadRequestError("x", status_code=409, headers={"x-should-retry": "true"})
+    error = BadRequestError("x", status_code=400, headers={"x-should-retry": "true"})
     assert ExponentialBackoff().retry_delay(REQUEST, error, 0) == 1.0
 
 

@@ -202,6 +202,7 @@ async def test_chat_echoes_the_last_user_message(
     assert reply.json()["choices"][0]["message"] == {
         "role": "assistant",
         "content": "Echo: second question",
+        "refusal": None,
     }
 
 
@@ -217,7 +218,7 @@ async def test_chat_reply_has_the_openai_shape(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Echo: Hello there"},
+                "message": {"role": "assistant", "content": "Echo: Hello there", "refusal": None},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
@@ -397,7 +398,7 @@ async def test_chat_tool_choice_none_answers_in_text(
 ) -> None:
     body = chat("hi", tools=[WEATHER], tool_choice="none")
     choice = (await call(session, llm_server, CHAT, body)).json()["choices"][0]
-    assert choice["message"] == {"role": "assistant", "content": "Echo: hi"}
+    assert choice["message"] == {"role": "assistant", "content": "Echo: hi", "refusal": None}
     assert choice["finish_reason"] == "stop"
 
 
@@ -419,7 +420,7 @@ async def test_chat_after_a_tool_result_answers_in_text(
         ],
     }
     choice = (await call(session, llm_server, CHAT, body)).json()["choices"][0]
-    assert choice["message"] == {"role": "assistant", "content": "Echo: weather?"}
+    assert choice["message"] == {"role": "assistant", "content": "Echo: weather?", "refusal": None}
     assert choice["finish_reason"] == "stop"
 
 
@@ -854,7 +855,7 @@ async def test_error_after_events_replaces_the_rest_of_the_stream_with_an_error_
             "message": "Simulated stream fault: 429 Too Many Requests.",
             "type": "rate_limit_exceeded",
             "param": None,
-            "code": 429,
+            "code": "rate_limit_exceeded",
         }
     }
     assert "[DONE]" not in sse_data(raw.data)
@@ -928,23 +929,37 @@ async def test_error_after_zero_events_makes_the_error_the_first_event(
 @pytest.mark.parametrize(
     ("status", "type_", "code"),
     [
-        (None, "server_error", 500),
-        (503, "server_error", 503),
-        (429, "rate_limit_exceeded", 429),
-        (400, "invalid_request_error", 400),
-        (401, "invalid_request_error", 401),
+        (None, "server_error", None),
+        (503, "server_error", None),
+        (429, "rate_limit_exceeded", "rate_limit_exceeded"),
+        (400, "invalid_request_error", None),
+        (401, "invalid_request_error", "invalid_api_key"),
     ],
 )
-async def test_error_event_type_and_int_code_follow_the_status(
+async def test_error_event_type_and_code_follow_the_status_as_openai_sends_them(
     llm_server: LLMServer,
     session: aiohttp.ClientSession,
     status: int | None,
     type_: str,
-    code: int,
+    code: str | None,
 ) -> None:
     llm_server.add_faults(Fault(error_after_events=0, status=status))
     error = sse_json((await stream(session, llm_server, STREAM)).data)[0]["error"]
     assert (error["type"], error["code"]) == (type_, code)
+
+
+@pytest.mark.parametrize("status", [None, 503, 429])
+async def test_error_event_code_is_the_int_status_in_the_vllm_style(
+    llm_server: LLMServer, session: aiohttp.ClientSession, status: int | None
+) -> None:
+    llm_server.add_faults(Fault(error_after_events=0, status=status, int_error_code=True))
+    error = sse_json((await stream(session, llm_server, STREAM)).data)[0]["error"]
+    assert error["code"] == (status or 500)
+
+
+def test_int_error_code_needs_an_error_event() -> None:
+    with pytest.raises(ValueError, match="give error_after_events"):
+        Fault(int_error_code=True)
 
 
 async def test_drop_after_events_truncates_the_stream_after_that_many_events(
@@ -1158,16 +1173,24 @@ async def test_embeddings_base64_is_the_float32_vector(
     assert decoded == pytest.approx(plain["data"][0]["embedding"], rel=1e-6)
 
 
+@pytest.mark.parametrize("tokens", [[1, 2], [[1, 2], [3]]], ids=["token-array", "token-arrays"])
+async def test_embeddings_accepts_token_arrays_as_the_spec_allows(
+    llm_server: LLMServer, session: aiohttp.ClientSession, tokens: Any
+) -> None:
+    reply = (await call(session, llm_server, EMBEDDINGS, embedding(tokens))).json()
+    assert len(reply["data"]) == (2 if isinstance(tokens[0], list) else 1)
+
+
 @pytest.mark.parametrize(
     "body",
     [
         embedding(None),
         embedding([]),
-        embedding([1, 2]),
+        embedding([1, "two"]),
         embedding(dimensions=0),
         embedding(encoding_format="int8"),
     ],
-    ids=["no-input", "empty-input", "token-input", "zero-dimensions", "unknown-encoding"],
+    ids=["no-input", "empty-input", "mixed-input", "zero-dimensions", "unknown-encoding"],
 )
 async def test_embeddings_rejects_an_invalid_request_with_400(
     llm_server: LLMServer, session: aiohttp.ClientSession, body: Any

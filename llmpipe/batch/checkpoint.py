@@ -40,7 +40,8 @@ import attrs
 
 from llmpipe import logs
 from llmpipe.request import CALL_KEYWORDS
-from llmpipe.wire.convert import converter, dump_messages
+from llmpipe.wire.convert import converter
+from llmpipe.wire.dump import dump_messages
 
 __all__ = ["Checkpoint", "fingerprint"]
 

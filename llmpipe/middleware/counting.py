@@ -87,3 +87,5 @@ def _add_usage(counts: dict[str, int], usage: TokenCount | None) -> None:
         counts["prompt_tokens"] += usage.prompt_tokens
         counts["completion_tokens"] += usage.completion_tokens
         counts["total_tokens"] += usage.total_tokens
+        counts["cached_tokens"] += usage.cached_tokens
+        counts["reasoning_tokens"] += usage.reasoning_tokens

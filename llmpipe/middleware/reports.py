@@ -29,6 +29,10 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens the server served from its prompt cache (part of ``prompt_tokens``)."""
+    reasoning_tokens: int = 0
+    """Completion tokens spent on reasoning (part of ``completion_tokens``)."""
     cache_hits: int = 0
     cache_misses: int = 0
     fallbacks: int = 0

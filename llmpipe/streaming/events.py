@@ -5,10 +5,14 @@ in ``LLMResponse.byte_stream``); ``open_event_stream`` reads events from
 them, just above the transport, so every layer sees an ``EventStream``. The
 stream applies two timeouts of its own: time to first event (counted from
 when the request was sent) and idle time between events; bytes that carry
-no event (SSE comments, keep-alives) reset neither. ``data: [DONE]`` ends it;
-an ``{"error": ...}`` event raises the matching ``LLMAPIError``; a connection
-that ends early raises ``StreamTruncatedError``. Middlewares observe a stream
-(``observe``) instead of wrapping or buffering it.
+no event reset neither: SSE comments, and keep-alive events, which are
+skipped (an event with empty data, ``data: \\n\\n``, or of a type other than
+``message`` or ``error``, such as ``event: ping``). ``data: [DONE]`` ends it;
+an error event raises the matching ``LLMAPIError``: an event whose JSON has a
+truthy ``error`` (``"error": null`` in an ordinary chunk is data), or an
+event of type ``error``. A connection that ends early, even mid-event,
+raises ``StreamTruncatedError``. Middlewares observe a stream (``observe``)
+instead of wrapping or buffering it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import attrs
 
 from llmpipe.errors import (
     LLMConnectionError,
+    LLMResponseError,
     LLMTimeoutError,
     StreamTruncatedError,
     api_error_from_event,
+    snippet,
 )
 from llmpipe.streaming.sse import ServerSentEvent, SSEDecoder
 
@@ -38,6 +44,17 @@ requests carry theirs, resolved from its config)."""
 
 _DONE = b"[DONE]"
 _ERROR_MARK = b'"error"'
+_DATA_EVENTS = ("message", "error")
+_HEAD_BYTES = 200
+
+
+def _kept(events: list[ServerSentEvent]) -> list[ServerSentEvent]:
+    """The events that carry something: keep-alives (no data, other types) dropped."""
+    for event in events:
+        raw = event.raw
+        if not raw or raw.isspace() or event.event not in _DATA_EVENTS:
+            return [e for e in events if e.raw and not e.raw.isspace() and e.event in _DATA_EVENTS]
+    return events
 
 
 class ByteSource(Protocol):
@@ -97,6 +114,7 @@ class EventStream:
         self._delivered = 0
         self._first_event_at: float | None = None
         self._finished = False
+        self._head = b""  # the first bytes, until the first event: for a body with none
 
     def observe(self, observer: StreamObserver) -> None:
         """Call ``observer.on_event`` for each event and ``on_end`` once at the end."""
@@ -121,7 +139,7 @@ class EventStream:
         """
         try:
             event = await self._receive()
-            if _ERROR_MARK in event.raw:
+            if _ERROR_MARK in event.raw or event.event == "error":
                 self._raise_if_error(event)
         except BaseException as exc:
             await self._finish(completed=False, error=exc)
@@ -136,7 +154,7 @@ class EventStream:
             if event.raw == _DONE:
                 await self._finish(completed=True, error=None)
                 raise StopAsyncIteration
-            if _ERROR_MARK in event.raw:
+            if _ERROR_MARK in event.raw or event.event == "error":
                 self._raise_if_error(event)
         except StopAsyncIteration:
             raise
@@ -148,10 +166,14 @@ class EventStream:
             observer.on_event(event)
         return event
 
-    async def aclose(self) -> None:
-        """Stop early: the connection is closed (it cannot be reused mid-body)."""
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Stop early: the connection is closed (it cannot be reused mid-body).
+
+        ``error``: the reader gave up because of it (an event it could not
+        use); observers then count the stream as failed.
+        """
         if not self._finished:
-            await self._finish(completed=False, error=None)
+            await self._finish(completed=False, error=error)
 
     async def _receive(self) -> ServerSentEvent:
         try:
@@ -199,7 +221,9 @@ class EventStream:
                     ) from None
                 if not chunk:
                     continue
-            events = self._decoder.feed(chunk)
+            if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
+                self._head += chunk[: _HEAD_BYTES - len(self._head)]
+            events = _kept(self._decoder.feed(chunk))
             if events:
                 if self._first_event_at is None:
                     self._first_event_at = loop.time()
@@ -207,13 +231,20 @@ class EventStream:
                 return events[0]
 
     def _at_eof(self) -> ServerSentEvent:
-        events = self._decoder.finish()
+        events = _kept(self._decoder.finish())
         if events:
             if self._first_event_at is None:
                 self._first_event_at = asyncio.get_running_loop().time()
             self._pending.extend(events[1:])
             return events[0]
         if self._first_event_at is None:
+            text = self._head.decode("utf-8", "replace")
+            if text.strip():
+                raise LLMResponseError(
+                    f"{self._endpoint}: the reply to a streamed request holds no events; "
+                    f"it begins: {snippet(text)}",
+                    body=text,
+                )
             raise LLMConnectionError(f"{self._endpoint}: the stream ended before its first event")
         raise self._truncated("the connection closed before [DONE]")
 
@@ -227,8 +258,10 @@ class EventStream:
         try:
             payload = event.json()
         except ValueError:
-            return
-        if isinstance(payload, dict) and "error" in payload:
+            if event.event != "error":
+                return
+            payload = {"error": {"message": event.data}}
+        if event.event == "error" or (isinstance(payload, dict) and payload.get("error")):
             raise api_error_from_event(payload, self._endpoint)
 
     async def _finish(self, *, completed: bool, error: BaseException | None) -> None:

@@ -1,16 +1,22 @@
 """Folding streamed chunks back into the reply a non-streamed call returns.
 
-Text and refusals concatenate per choice; tool calls are assembled by their
-``index`` (arguments arrive in fragments, several calls interleaved); the
-last ``usage`` seen wins. Used as a stream goes, so a truncated stream can
-still hand over everything received.
+Per choice, text concatenates: ``content``, ``refusal`` and every text field
+of a delta that llmpipe does not model (``reasoning_content``), which lands
+in the message's ``extra``; ``logprobs`` lists (``content``, ``refusal``,
+``tokens``...) concatenate too. Tool calls are assembled as ``_calls``
+explains. Other unmodelled fields, and ``usage``, take the last value sent.
+Used as a stream goes, so a truncated stream can still hand over everything
+received.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from llmpipe.streaming._calls import CallAssembler, fold_function_call
 from llmpipe.wire.models import (
+    EMPTY,
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionResponse,
@@ -18,10 +24,8 @@ from llmpipe.wire.models import (
     CompletionChoice,
     CompletionResponse,
     Delta,
-    FunctionCall,
     FunctionCallDelta,
     Message,
-    ToolCall,
     ToolCallDelta,
     Usage,
 )
@@ -29,53 +33,103 @@ from llmpipe.wire.models import (
 __all__ = ["ChatFold", "CompletionFold", "chunk_from_response", "fold_chunks"]
 
 
-class _Call:
-    __slots__ = ("arguments", "id", "name", "type")
+def fold_logprobs(old: Any, new: Any) -> Any:
+    """Logprobs so far plus a chunk's: lists concatenate key by key (a copy is kept)."""
+    if new is None:
+        return old
+    if not isinstance(new, dict):
+        return new
+    merged = dict(old) if isinstance(old, dict) else {}
+    for key, value in new.items():
+        before = merged.get(key)
+        if isinstance(value, list) and isinstance(before, list):
+            merged[key] = before + value
+        elif value is not None or key not in merged:
+            merged[key] = list(value) if isinstance(value, list) else value
+    return merged
 
-    def __init__(self) -> None:
-        self.id = ""
-        self.type = "function"
-        self.name = ""
-        self.arguments: list[str] = []
 
-    def add(self, delta: ToolCallDelta) -> None:
-        if delta.id:
-            self.id = delta.id
-        if delta.type:
-            self.type = delta.type
-        function = delta.function
-        if function is not None:
-            if function.name and function.name != self.name:
-                self.name += function.name
-            if function.arguments:
-                self.arguments.append(function.arguments)
-
-    def build(self) -> ToolCall:
-        function = FunctionCall(name=self.name, arguments="".join(self.arguments))
-        return ToolCall(id=self.id, type=self.type, function=function)
+def _latest(old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Unmodelled fields: the last value that was not null wins."""
+    if not new:
+        return old
+    merged = dict(old)
+    for key, value in new.items():
+        if value is not None or key not in merged:
+            merged[key] = value
+    return merged
 
 
 class _Choice:
-    __slots__ = ("calls", "content", "finish_reason", "logprobs", "refusal", "role")
+    __slots__ = (
+        "calls",
+        "content",
+        "extra",
+        "finish_reason",
+        "logprobs",
+        "message_extra",
+        "refusal",
+        "role",
+        "texts",
+    )
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
         self.refusal: list[str] = []
-        self.calls: dict[int, _Call] = {}
+        self.texts: dict[str, list[str]] = {}  # text extras of the deltas
+        self.message_extra: dict[str, Any] = {}  # the other extras of the deltas
+        self.calls = CallAssembler()
         self.finish_reason: str | None = None
-        self.logprobs: object = None
+        self.logprobs: Any = None
+        self.extra: Mapping[str, Any] = EMPTY
+
+    def add(self, part: ChunkChoice) -> None:
+        delta = part.delta
+        if delta.role:
+            self.role = delta.role
+        if delta.content:
+            self.content.append(delta.content)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
+        if delta.extra:
+            self._add_extra(delta.extra)
+        for call in delta.tool_calls or ():
+            self.calls.add(call)
+        if part.finish_reason:
+            self.finish_reason = part.finish_reason
+        if part.logprobs is not None:
+            self.logprobs = fold_logprobs(self.logprobs, part.logprobs)
+        if part.extra:
+            self.extra = _latest(self.extra, part.extra)
+
+    def _add_extra(self, extra: Mapping[str, Any]) -> None:
+        for key, value in extra.items():
+            if isinstance(value, str):
+                self.texts.setdefault(key, []).append(value)
+            elif key == "function_call":
+                self.message_extra[key] = fold_function_call(self.message_extra.get(key), value)
+            elif value is not None or key not in self.message_extra:
+                self.message_extra[key] = value
 
     def build(self, index: int) -> ChatChoice:
-        calls = [self.calls[i].build() for i in sorted(self.calls)] or None
+        calls = self.calls.build()
+        extra: Mapping[str, Any] = EMPTY
+        if self.texts or self.message_extra:
+            extra = {**self.message_extra, **{k: "".join(v) for k, v in self.texts.items()}}
         message = Message(
             self.role,
             "".join(self.content) if self.content or not calls else None,
             tool_calls=calls,
             refusal="".join(self.refusal) if self.refusal else None,
+            extra=extra,
         )
         return ChatChoice(
-            index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs
+            index=index,
+            message=message,
+            finish_reason=self.finish_reason,
+            logprobs=self.logprobs,
+            extra=self.extra,
         )
 
 
@@ -88,6 +142,7 @@ class ChatFold:
         self._model = ""
         self._created = 0
         self._fingerprint: str | None = None
+        self._extra: Mapping[str, Any] = EMPTY
         self.usage: Usage | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -96,26 +151,13 @@ class ChatFold:
             self._fingerprint = chunk.system_fingerprint or self._fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.extra:
+            self._extra = _latest(self._extra, chunk.extra)
         for part in chunk.choices:
             state = self._choices.get(part.index)
             if state is None:
                 state = self._choices[part.index] = _Choice()
-            delta = part.delta
-            if delta.role:
-                state.role = delta.role
-            if delta.content:
-                state.content.append(delta.content)
-            if delta.refusal:
-                state.refusal.append(delta.refusal)
-            for call in delta.tool_calls or ():
-                target = state.calls.get(call.index)
-                if target is None:
-                    target = state.calls[call.index] = _Call()
-                target.add(call)
-            if part.finish_reason:
-                state.finish_reason = part.finish_reason
-            if part.logprobs is not None:
-                state.logprobs = part.logprobs
+            state.add(part)
 
     def result(self) -> ChatCompletionResponse:
         return ChatCompletionResponse(
@@ -125,27 +167,50 @@ class ChatFold:
             choices=[self._choices[i].build(i) for i in sorted(self._choices)],
             usage=self.usage,
             system_fingerprint=self._fingerprint,
+            extra=self._extra,
         )
+
+
+class _Text:
+    __slots__ = ("extra", "finish_reason", "logprobs", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.finish_reason: str | None = None
+        self.logprobs: Any = None
+        self.extra: Mapping[str, Any] = EMPTY
 
 
 class CompletionFold:
     """Accumulates streamed text completions."""
 
     def __init__(self) -> None:
-        self._text: dict[int, list[str]] = {}
-        self._finish: dict[int, str | None] = {}
+        self._texts: dict[int, _Text] = {}
         self._head: CompletionResponse | None = None
+        self._fingerprint: str | None = None
+        self._extra: Mapping[str, Any] = EMPTY
         self.usage: Usage | None = None
 
     def add(self, chunk: CompletionResponse) -> None:
         if self._head is None and chunk.id:
             self._head = chunk
+        self._fingerprint = chunk.system_fingerprint or self._fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.extra:
+            self._extra = _latest(self._extra, chunk.extra)
         for choice in chunk.choices:
-            self._text.setdefault(choice.index, []).append(choice.text)
+            state = self._texts.get(choice.index)
+            if state is None:
+                state = self._texts[choice.index] = _Text()
+            if choice.text:
+                state.pieces.append(choice.text)
             if choice.finish_reason:
-                self._finish[choice.index] = choice.finish_reason
+                state.finish_reason = choice.finish_reason
+            if choice.logprobs is not None:
+                state.logprobs = fold_logprobs(state.logprobs, choice.logprobs)
+            if choice.extra:
+                state.extra = _latest(state.extra, choice.extra)
 
     def result(self) -> CompletionResponse:
         head = self._head
@@ -154,10 +219,18 @@ class CompletionFold:
             created=head.created if head else 0,
             model=head.model if head else "",
             choices=[
-                CompletionChoice(index=i, text="".join(t), finish_reason=self._finish.get(i))
-                for i, t in sorted(self._text.items())
+                CompletionChoice(
+                    index=i,
+                    text="".join(t.pieces),
+                    finish_reason=t.finish_reason,
+                    logprobs=t.logprobs,
+                    extra=t.extra,
+                )
+                for i, t in sorted(self._texts.items())
             ],
             usage=self.usage,
+            system_fingerprint=self._fingerprint,
+            extra=self._extra,
         )
 
 
@@ -180,8 +253,11 @@ def chunk_from_response(response: ChatCompletionResponse) -> ChatCompletionChunk
                 id=call.id,
                 type=call.type,
                 function=FunctionCallDelta(
-                    name=call.function.name, arguments=call.function.arguments
+                    name=call.function.name,
+                    arguments=call.function.arguments,
+                    extra=call.function.extra,
                 ),
+                extra=call.extra,
             )
             for i, call in enumerate(message.tool_calls or ())
         ]
@@ -190,9 +266,16 @@ def chunk_from_response(response: ChatCompletionResponse) -> ChatCompletionChunk
             content=message.text or None,
             tool_calls=calls or None,
             refusal=message.refusal,
+            extra=message.extra,
         )
         choices.append(
-            ChunkChoice(index=choice.index, delta=delta, finish_reason=choice.finish_reason)
+            ChunkChoice(
+                index=choice.index,
+                delta=delta,
+                finish_reason=choice.finish_reason,
+                logprobs=choice.logprobs,
+                extra=choice.extra,
+            )
         )
     return ChatCompletionChunk(
         id=response.id,
@@ -201,4 +284,5 @@ def chunk_from_response(response: ChatCompletionResponse) -> ChatCompletionChunk
         choices=choices,
         usage=response.usage,
         system_fingerprint=response.system_fingerprint,
+        extra=response.extra,
     )

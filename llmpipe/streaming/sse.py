@@ -1,10 +1,21 @@
 """Server-sent events, parsed to the WHATWG rules, incrementally.
 
-Bytes arrive in arbitrary pieces. Lines end in ``\\n``, ``\\r\\n`` or ``\\r``
-(a ``\\r`` at the end of a piece waits for the next one, in case a ``\\n``
-follows). Lines are split on bytes, so a UTF-8 character cut between pieces is
+Bytes arrive in arbitrary pieces. Lines end in ``\\n``, ``\\r\\n`` or ``\\r``;
+a piece ending in ``\\r`` ends its line at once (the event is dispatched
+without waiting for more bytes) and a ``\\n`` starting the next piece is then
+dropped. Lines are split on bytes, so a UTF-8 character cut between pieces is
 whole again before it is decoded. ``data`` lines join with ``\\n``; comments
-and unknown fields are ignored; a blank line dispatches the event.
+and unknown fields are ignored; a blank line dispatches the event; at the end
+of the stream an unterminated event is discarded.
+
+Two deliberate departures, both for servers in the field:
+
+- an unterminated ``data: [DONE]`` at the end is still dispatched (some
+  servers omit the final blank line, and losing it would turn a full answer
+  into a truncated one);
+- an ``error:`` field line (older llama.cpp servers send
+  ``error: {"code": 500, ...}`` instead of a data event) is dispatched at
+  once as an event of type ``error`` whose data is the field's value.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from llmpipe import _json
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
+_DONE = b"[DONE]"
 _UNPARSED: Any = object()
 
 
@@ -72,8 +84,13 @@ class SSEDecoder:
         self._last_id: str | None = None
         self._retry: int | None = None
         self._started = False
+        self._after_cr = False  # the last piece ended in "\r": skip a "\n" that follows
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if self._after_cr and chunk:
+            self._after_cr = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
         buffer = self._tail + chunk if self._tail else chunk
         if not self._started:
             if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
@@ -82,30 +99,26 @@ class SSEDecoder:
             self._started = True
             if buffer.startswith(_BOM):
                 buffer = buffer[len(_BOM) :]
-        held = b""
         if b"\r" in buffer:
-            if buffer.endswith(b"\r"):
-                buffer, held = buffer[:-1], b"\r"
+            self._after_cr = buffer.endswith(b"\r")
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
-        self._tail = lines.pop() + held
+        self._tail = lines.pop()
         events: list[ServerSentEvent] = []
         for line in lines:
             self._line(line, events)
         return events
 
     def finish(self) -> list[ServerSentEvent]:
-        """At end of stream: lenient, an unterminated last event is still dispatched.
-
-        WHATWG drops it; some servers omit the final blank line after
-        ``data: [DONE]``, and losing that would turn a full answer into a
-        truncated one.
-        """
+        """At end of stream: an unterminated event is discarded, as WHATWG says,
+        unless it is ``data: [DONE]`` (see the module docstring)."""
         events: list[ServerSentEvent] = []
-        tail, self._tail = self._tail.rstrip(b"\r"), b""
+        tail, self._tail = self._tail, b""
         if tail:
             self._line(tail, events)
-        self._line(b"", events)
+        if self._data == [_DONE]:
+            self._line(b"", events)
+        self._data = []
         return events
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
@@ -136,3 +149,5 @@ class SSEDecoder:
                 self._last_id = value.decode("utf-8", "replace")
         elif field == b"retry" and value.isdigit():
             self._retry = int(value)
+        elif field == b"error":
+            events.append(ServerSentEvent(value, "error", self._last_id, self._retry))

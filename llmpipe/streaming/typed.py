@@ -13,13 +13,19 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-from llmpipe.errors import StreamTruncatedError
+from llmpipe.errors import LLMResponseError, StreamTruncatedError, snippet
 from llmpipe.request import LLMResponse
 from llmpipe.streaming.events import EventStream
 from llmpipe.streaming.folding import ChatFold, CompletionFold, chunk_from_response
 from llmpipe.streaming.sse import ServerSentEvent
 from llmpipe.wire.convert import structure_payload, structure_reply
-from llmpipe.wire.models import ChatCompletionChunk, ChatCompletionResponse, CompletionResponse
+from llmpipe.wire.models import (
+    ChatCompletionChunk,
+    ChatCompletionResponse,
+    CompletionResponse,
+    HTTPInfo,
+)
+from llmpipe.wire.models.http import attach_http
 
 __all__ = ["ChatStream", "CompletionStream", "ReplyStream", "SyncStream"]
 
@@ -54,7 +60,9 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         self._response = response
         self._single: list[ChunkT] | None = None if response.stream else self._whole(response)
         self.response: ResultT | None = None
-        """The folded reply, once the stream has ended."""
+        """The folded reply, once the stream has ended (its ``http`` set)."""
+        self.http = HTTPInfo(response)
+        """The HTTP facts of the reply: status, headers, request id, attempts."""
 
     def _whole(self, response: LLMResponse) -> list[ChunkT]:
         """A server that ignored stream=True sent the reply whole: one chunk."""
@@ -78,9 +86,14 @@ class ReplyStream(Generic[ChunkT, ResultT]):
             self._complete()
             raise
         except StreamTruncatedError as error:
-            raise error.with_partial(self._fold.result()) from error.__cause__
+            partial = self._fold.result()
+            attach_http(partial, self.http)
+            raise error.with_partial(partial) from error.__cause__
         try:
             chunk = self._structure(event)
+        except LLMResponseError as error:
+            await self._events.aclose(error)
+            raise
         except BaseException:
             await self._events.aclose()
             raise
@@ -88,13 +101,20 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         return chunk
 
     def _structure(self, event: ServerSentEvent) -> ChunkT:
-        return structure_payload(
-            event.json(), self._chunk_type, self._response.request.endpoint, lambda: event.data
-        )
+        where = self._response.request.endpoint
+        try:
+            payload = event.json()
+        except ValueError as exc:
+            raise LLMResponseError(
+                f"{where}: a stream event's data is not JSON: {snippet(event.data)}",
+                body=event.data,
+            ) from exc
+        return structure_payload(payload, self._chunk_type, where, lambda: event.data)
 
     def _complete(self) -> None:
         if self.response is None:
             self.response = self._fold.result()
+            attach_http(self.response, self.http)
             if self._on_complete is not None:
                 self._on_complete(self.response)
 
@@ -165,6 +185,10 @@ class SyncStream(Generic[ChunkT, ResultT]):
     @property
     def response(self) -> ResultT | None:
         return self._stream.response
+
+    @property
+    def http(self) -> HTTPInfo:
+        return self._stream.http
 
     def __iter__(self) -> Iterator[ChunkT]:
         return self

@@ -45,11 +45,11 @@ def answer(
     calls = tool_calls(request)
     text = _content(request, last_user)
     if calls and last_role != "tool":
-        message = {"role": "assistant", "content": None, "tool_calls": calls}
+        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": calls}
         tokens = sum(words(c["function"]["name"] + " " + c["function"]["arguments"]) for c in calls)
         return Answer(message, "tool_calls", tokens)
     reply, finish = truncate(text, max_tokens)
-    return Answer({"role": "assistant", "content": reply}, finish, words(reply))
+    return Answer({"role": "assistant", "content": reply, "refusal": None}, finish, words(reply))
 
 
 def _content(request: Mapping[str, Any], last_user: str) -> str:

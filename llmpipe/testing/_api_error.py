@@ -6,9 +6,10 @@ scripted, has the shape the OpenAI API uses.
 
 An error that happens once a stream has begun cannot change the 200 already
 sent, so it travels as an event whose data is `{"error": {...}}` (OpenAI and
-vLLM both do this). OpenAI's error object then has no status at all; vLLM
-puts the status it would have sent as an int `code`. `stream_error` sends
-both signals a client can use: the OpenAI `type`, and the status as `code`.
+vLLM both do this). OpenAI's error object then has no status at all: its
+`code` is a string or null, as in every OpenAI error; vLLM (and llama.cpp)
+put the status it would have sent as an int `code`. `stream_error` speaks
+OpenAI's dialect unless asked for vLLM's.
 """
 
 from __future__ import annotations
@@ -66,20 +67,23 @@ class ApiError(Exception):
         }
 
 
-def stream_error(status: int, echo: str | None = None) -> dict[str, Any]:
+def stream_error(status: int, echo: str | None = None, *, int_code: bool = False) -> dict[str, Any]:
     """The data of an error event standing for `status` (400-599) mid-stream.
 
-    `{"error": {"message", "type", "param": null, "code": status}}`, where
-    `type` is "rate_limit_exceeded" for 429, "server_error" for 5xx and
-    "invalid_request_error" for any other status; `echo`: a key the message
-    carelessly repeats (`echoed`).
+    `{"error": {"message", "type", "param": null, "code"}}`, where `type` is
+    "rate_limit_exceeded" for 429, "server_error" for 5xx and
+    "invalid_request_error" for any other status; `code` is OpenAI's string
+    for the status (null when OpenAI has none), or with `int_code` the status
+    itself, as vLLM sends it; `echo`: a key the message carelessly repeats
+    (`echoed`).
     """
     if status == 429:
         type_ = "rate_limit_exceeded"
     else:
         type_ = "server_error" if status >= 500 else "invalid_request_error"
+    code: int | str | None = status if int_code else _KNOWN.get(status, (None, None))[1]
     message = echoed(f"Simulated stream fault: {status} {_reason(status)}.", echo)
-    return {"error": {"message": message, "type": type_, "param": None, "code": status}}
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 def echoed(message: str, key: str | None) -> str:

@@ -43,14 +43,35 @@ def positive_int(request: Mapping[str, Any], name: str, most: int | None = None)
     return value
 
 
+def _token_ids(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in value
+    )
+
+
 def texts(request: Mapping[str, Any], name: str) -> list[str]:
-    """A field that holds one string or a non-empty array of strings, as a list."""
+    """A field that holds one string, a non-empty array of strings, a token array or
+    an array of token arrays (as the spec allows), as a list of texts.
+
+    A token array stands for the text of its ids joined by spaces: one word,
+    so one token, per id.
+    """
     value = request.get(name)
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value
-    raise ApiError(400, f"'{name}' must be a string or a non-empty array of strings.", param=name)
+    if isinstance(value, list) and value:
+        if all(isinstance(v, str) for v in value):
+            return value
+        if _token_ids(value):
+            return [" ".join(map(str, value))]
+        if all(_token_ids(v) and v for v in value):
+            return [" ".join(map(str, v)) for v in value]
+    raise ApiError(
+        400,
+        f"'{name}' must be a string, a non-empty array of strings, a token array or an "
+        "array of token arrays.",
+        param=name,
+    )
 
 
 def streaming(request: Mapping[str, Any]) -> tuple[bool, bool]:

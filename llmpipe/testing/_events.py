@@ -63,7 +63,10 @@ async def send_events(
                     close_connection(request)  # the server is stopping
                     return response
             if at == _boundary(fault.error_after_events, last):
-                error = spelling.data(stream_error(fault.status or _ERROR_STATUS, echo))
+                data = stream_error(
+                    fault.status or _ERROR_STATUS, echo, int_code=fault.int_error_code
+                )
+                error = spelling.data(data)
                 if fault.split_echo and echo:
                     await _write_split(out, error, echo.encode(), pause)
                 else:

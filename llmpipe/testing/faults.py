@@ -85,10 +85,12 @@ class Fault:
     number of chunks acts where `[DONE]` would have been sent.
 
     - `error_after_events`: after N events, one event whose data is
-      `{"error": {"message", "type", "param": null, "code": <status>}}`, then
-      the response ends properly, without `[DONE]`. `status` (default 500)
-      is the int `code`; `type` is "rate_limit_exceeded" for 429,
-      "server_error" for 5xx, "invalid_request_error" otherwise. N=0: the
+      `{"error": {"message", "type", "param": null, "code"}}`, then the
+      response ends properly, without `[DONE]`. `status` (default 500) picks
+      `type`: "rate_limit_exceeded" for 429, "server_error" for 5xx,
+      "invalid_request_error" otherwise; `code` is OpenAI's string for it
+      ("rate_limit_exceeded", "invalid_api_key", ...; null when none), or
+      with `int_error_code` the status as an int, as vLLM sends it. N=0: the
       error is the first event.
     - `drop_after_events`: after N events the connection is closed, with
       neither `[DONE]` nor the end of the chunked body: a truncated stream.
@@ -134,6 +136,7 @@ class Fault:
     multiline_data: bool = False
     echo_key: bool = False
     split_echo: bool = False
+    int_error_code: bool = False
 
     def __attrs_post_init__(self) -> None:
         # Reject combinations whose parts would be silently ignored.
@@ -154,6 +157,10 @@ class Fault:
             raise ValueError(
                 "echo_key puts the key in an error the server writes: give it with a status "
                 ">= 400 (and no body or malformed), or with error_after_events"
+            )
+        if self.int_error_code and self.error_after_events is None:
+            raise ValueError(
+                "int_error_code shapes an error event: give error_after_events with it"
             )
         if self.shapes_stream:
             self._check_stream_fields()

@@ -45,7 +45,15 @@ def too_large(request: LLMRequest, limit: int) -> LLMResponseError:
 
 
 def is_event_stream(content_type: str) -> bool:
-    return content_type == "text/event-stream"
+    """Whether a 2xx reply to ``stream=True`` is read as events.
+
+    Anything but JSON or an HTML page: SSE labelled ``text/plain``, or not
+    labelled at all, is still SSE (openai-python reads it so). JSON is a
+    server that ignored ``stream=True``; HTML, a proxy's page.
+    """
+    return content_type == "text/event-stream" or not (
+        content_type.endswith("json") or content_type == "text/html"
+    )
 
 
 class ReplyBody:

@@ -48,6 +48,7 @@ class AiohttpTransport(Transport):
         self._recipe = PoolRecipe(config)
         # A server that echoes the key must not put it in our errors, logs or caches.
         self._key = config.api_key
+        self._server_root = config.api_root.removesuffix("/v1")  # for endpoints like "/tokenize"
         self._mask = None if config.api_key is None else KeyMask(config.api_key)
         if not config.verify_tls:
             logs.warning(
@@ -99,6 +100,10 @@ class AiohttpTransport(Transport):
     @property
     def holds_resources(self) -> bool:
         return self._pools.holds_resources
+
+    def _url(self, endpoint: str) -> str:
+        """``chat/completions`` is under the API root (/v1); ``/tokenize`` under the server's."""
+        return self._server_root + endpoint if endpoint[:1] == "/" else self._root + endpoint
 
     def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
@@ -195,7 +200,7 @@ class AiohttpTransport(Transport):
             try:
                 return await pool.session.request(
                     request.method,
-                    self._root + request.endpoint,
+                    self._url(request.endpoint),
                     data=body,
                     headers=headers,
                     timeout=limits,
@@ -312,7 +317,7 @@ class AiohttpTransport(Transport):
     # -- errors --------------------------------------------------------------------------
 
     def _where(self, request: LLMRequest) -> str:
-        return f"{request.method} {self._root}{request.endpoint}"
+        return f"{request.method} {self._url(request.endpoint)}"
 
     def _mapped_while_reading(self, exc: BaseException, request: LLMRequest) -> BaseException:
         return self._mapped(exc, request, 0)

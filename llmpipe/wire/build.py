@@ -2,13 +2,20 @@
 
 Keyword arguments are JSON body fields, except ``CALL_KEYWORDS``: the
 per-call options that layers read (``CallOptions``), the deadline, the
-attempt timeout and extra headers.
+attempt timeout and extra headers. A field given as ``OMIT`` is not sent at
+all, even if the config has a value for it (reasoning models reject any
+``temperature`` but their own).
+
+Token limits: ``max_tokens`` (the argument, else the config's) goes out under
+the name ``config.max_tokens_field`` selects; a call's own
+``max_completion_tokens`` replaces it. The two names are never sent together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -16,7 +23,56 @@ import attrs
 from llmpipe.config import LLMConfig
 from llmpipe.request import CALL_KEYWORDS, NO_OPTIONS, CallOptions, LLMRequest
 
-__all__ = ["call_settings", "generation_request"]
+__all__ = ["OMIT", "Omit", "Prompt", "call_settings", "generation_request", "prompt_value"]
+
+Prompt = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+"""What ``prompt`` and embeddings ``input`` take, as the spec allows: text, a
+list of texts, a token array, or a list of token arrays."""
+
+
+def _tokens(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        type(token) is int and token >= 0 for token in value
+    )
+
+
+def prompt_value(value: Any, name: str) -> Any:
+    """``value`` as JSON (lists, not tuples), or ``TypeError`` saying what is allowed."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        items = list(value)
+        if all(isinstance(item, str) for item in items):
+            return items
+        if _tokens(items):
+            return items
+        if items and all(_tokens(item) for item in items):
+            return [list(item) for item in items]
+    raise TypeError(
+        f"{name} must be a str, a list of str, a list of token ids (int >= 0) or a list of "
+        f"such lists, got {type(value).__name__}"
+    )
+
+
+class Omit:
+    """The type of ``OMIT``: "do not send this field"."""
+
+    _instance: Omit | None = None
+
+    def __new__(cls) -> Omit:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+OMIT = Omit()
+"""Pass as a field's value to leave the field out of the request body."""
 
 _OPTION_KEYWORDS = tuple(name for name in CALL_KEYWORDS if name in attrs.fields_dict(CallOptions))
 
@@ -56,24 +112,41 @@ def generation_request(
     endpoint: str,
     key: str,
     value: Any,
-    temperature: float | None,
-    max_tokens: int | None,
+    temperature: float | Omit | None,
+    max_tokens: int | Omit | None,
     stream: bool,
     kwargs: dict[str, Any],
 ) -> LLMRequest:
     """The request for a chat or text completion."""
     settings = call_settings(config, kwargs, stream=stream)
-    body: dict[str, Any] = {
-        "model": kwargs.pop("model", None) or config.model,
-        key: value,
-        "temperature": config.temperature if temperature is None else temperature,
-    }
-    limit = config.max_tokens if max_tokens is None else max_tokens
-    if limit is not None:
-        body["max_tokens"] = limit
+    body: dict[str, Any] = {"model": kwargs.pop("model", None) or config.model, key: value}
+    chosen = config.temperature if temperature is None else temperature
+    if chosen is not None and chosen is not OMIT:
+        body["temperature"] = chosen
+    _token_limit(body, config, max_tokens, kwargs)
     if stream:
         body["stream"] = True
         if config.stream_usage:
             body["stream_options"] = {"include_usage": True}
-    body.update(kwargs)
+    for field, given in kwargs.items():
+        if given is OMIT:
+            body.pop(field, None)
+        else:
+            body[field] = given
     return LLMRequest(endpoint, body=body, stream=stream, **settings)
+
+
+def _token_limit(
+    body: dict[str, Any], config: LLMConfig, max_tokens: int | Omit | None, kwargs: dict[str, Any]
+) -> None:
+    completion_limit = kwargs.get("max_completion_tokens")
+    if completion_limit is not None and completion_limit is not OMIT:
+        if max_tokens is not None and max_tokens is not OMIT:
+            raise ValueError(
+                "give max_tokens or max_completion_tokens, not both: servers reject a request "
+                "with the two"
+            )
+        return  # the call's own limit replaces the config's
+    limit = config.max_tokens if max_tokens is None else max_tokens
+    if limit is not None and limit is not OMIT:
+        body[config.max_tokens_field] = limit

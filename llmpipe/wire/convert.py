@@ -1,32 +1,50 @@
 """The one cattrs converter: every JSON wire rule of llmpipe lives here.
 
-Replies are read leniently (unknown keys ignored, absent optional fields
-defaulted); what callers build is checked strictly (a message dict needs a
-role). A reply that cannot be structured becomes ``LLMResponseError`` naming
-the field.
+Replies are read leniently and losslessly: absent optional fields default,
+and keys a model does not know are kept in its ``extra`` (unstructuring puts
+them back, so a reply round-trips to the JSON it came from). What callers
+build is checked strictly (a message dict needs a role). A reply that cannot
+be structured becomes ``LLMResponseError`` naming the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import enum
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from llmpipe.errors import LLMResponseError, snippet
 from llmpipe.request import LLMResponse
 from llmpipe.wire.fastpath import FAST_BUILDERS, NotPlain
-from llmpipe.wire.models import ImagePart, Message, MessageContent, TextPart
+from llmpipe.wire.models import (
+    ChatCompletionChunk,
+    ChatCompletionResponse,
+    CompletionResponse,
+    CompletionTokensDetails,
+    ImagePart,
+    MessageContent,
+    PromptTokensDetails,
+    TextPart,
+)
+from llmpipe.wire.models.extra import set_extra
+from llmpipe.wire.vendor import usage_of
 
-__all__ = ["converter", "dump_messages", "structure_payload", "structure_reply"]
+__all__ = ["converter", "misfit", "structure_payload", "structure_reply"]
 
 T = TypeVar("T")
 
 converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 
 
-def _strict_str(value: Any, _: type) -> str:
+def _strict_str(value: Any, cls: type) -> Any:
     """Reject objects where text belongs; numbers are servers' harmless quirks."""
+    if cls is not str and issubclass(cls, enum.Enum):
+        return cls(value)  # a str-valued enum (StrEnum): str's hook is found first
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -34,12 +52,21 @@ def _strict_str(value: Any, _: type) -> str:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
-def _strict_int(value: Any, _: type) -> int:
+def _strict_int(value: Any, cls: type) -> Any:
+    if cls is not int and issubclass(cls, enum.Enum):
+        return cls(value)  # IntEnum, IntFlag: int's hook is found first
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    """Only JSON true and false: ``bool`` is an ``int`` to Python, not to JSON."""
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 def _structure_part(part: Any) -> Any:
@@ -71,16 +98,73 @@ def _structure_vector(value: Any, _: Any) -> list[float] | str:
 
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(bool, _strict_bool)
 converter.register_structure_hook(MessageContent, _structure_content)
 converter.register_structure_hook(list[float] | str, _structure_vector)
 
 
-def _without_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
+# -- extra fields ---------------------------------------------------------
+
+_NULL_MEANS_ZERO = (
+    PromptTokensDetails,
+    CompletionTokensDetails,
+)  # servers send "audio_tokens": null
+_VENDOR_USAGE = (ChatCompletionResponse, ChatCompletionChunk, CompletionResponse)
+
+
+def _keeps_extra(cls: Any) -> bool:
+    return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
+
+
+def _wire_names(cls: type) -> frozenset[str]:
+    return frozenset(a.name for a in attrs.fields(cls) if a.init and a.name != "extra")
+
+
+def _structure_keeping_extra(cls: type) -> Callable[[Any, Any], Any]:
+    """Structure the modelled keys as usual; the others go to ``extra``, as sent."""
+    base: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, converter, extra=override(omit=True)
+    )
+    names = _wire_names(cls)
+    null_means_zero = cls in _NULL_MEANS_ZERO
+    vendor_usage = cls in _VENDOR_USAGE
+
+    def structure(value: Any, _: Any) -> Any:
+        if null_means_zero and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        elif vendor_usage and isinstance(value, dict) and value.get("usage") is None:
+            usage = usage_of(value)
+            if usage is not None:
+                value = {**value, "usage": usage}
+        model = base(value, cls)
+        if not value.keys() <= names:
+            set_extra(model, {k: v for k, v in value.items() if k not in names})
+        return model
+
+    return structure
+
+
+def _unstructure_with_extra(cls: type) -> Callable[[Any], Any]:
+    """The wire JSON again: modelled fields, then the extra keys they do not shadow."""
+    skip: dict[str, Any] = {
+        a.name: override(omit=True) for a in attrs.fields(cls) if a.name in ("extra", "http")
+    }
+    base: Callable[[Any], Any] = make_dict_unstructure_fn(cls, converter, **skip)
+
+    def unstructure(model: Any) -> Any:
+        out = base(model)
+        for key, value in model.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    return unstructure
+
+
+converter.register_structure_hook_factory(_keeps_extra, _structure_keeping_extra)
+converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_with_extra)
+
+
+# -- replies --------------------------------------------------------------
 
 
 def structure_reply(response: LLMResponse, model: type[T]) -> T:
@@ -101,9 +185,22 @@ def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[
             return converter.structure(payload, model)
         problems = f"expected a JSON object, got {type(payload).__name__}"
     except Exception as exc:  # cattrs raises several kinds; all mean "does not fit"
-        problems = "; ".join(cattrs.transform_error(exc, path="reply"))
+        problems = misfit(exc, "reply")
         raise _unfit(where, model, problems, payload, text()) from exc
     raise _unfit(where, model, problems, payload, text())
+
+
+def _problem(exc: BaseException, type: Any) -> str:
+    """cattrs' wording, plus the validator's own message, which names the field."""
+    text = format_exception(exc, type)
+    if isinstance(exc, ValueError) and str(exc):
+        text = f"{text}: {exc}"
+    return text
+
+
+def misfit(exc: BaseException, path: str) -> str:
+    """What did not fit, one problem per field, for an error message."""
+    return "; ".join(cattrs.transform_error(exc, path=path, format_exception=_problem))
 
 
 def _unfit(where: str, model: type, problems: str, payload: Any, text: str) -> LLMResponseError:
@@ -111,33 +208,3 @@ def _unfit(where: str, model: type, problems: str, payload: Any, text: str) -> L
         f"{where}: the reply does not fit {model.__name__} ({problems}); body: {snippet(text)}",
         body=payload,
     )
-
-
-def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapping[str, Any]:
-    if isinstance(message, Message):
-        content = message.content
-        if content is not None and not isinstance(content, str):
-            content = _without_none(converter.unstructure(content))
-        out: dict[str, Any] = {"role": message.role, "content": content}
-        if message.name is not None:
-            out["name"] = message.name
-        if message.tool_calls is not None:
-            out["tool_calls"] = converter.unstructure(message.tool_calls)
-        if message.tool_call_id is not None:
-            out["tool_call_id"] = message.tool_call_id
-        return out
-    if isinstance(message, Mapping) and isinstance(message.get("role"), str):
-        return message
-    raise TypeError(
-        f"each message must be a Message or a dict with a 'role' key, got {snippet(repr(message))}"
-    )
-
-
-def dump_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[Any]:
-    """Messages as JSON-ready dicts; plain dicts pass through untouched."""
-    if isinstance(messages, (str, bytes, Mapping)):
-        raise TypeError("messages must be a list of Message objects or dicts, not a single one")
-    dumped = [_dump_message(m) for m in messages]
-    if not dumped:
-        raise ValueError("messages must contain at least one message")
-    return dumped

@@ -3,32 +3,64 @@
 cattrs handles every shape and explains every misfit, at a few microseconds
 a reply. Most replies have one plain shape, so these builders take that
 shape directly and bail out (``NotPlain``) on anything else: tool calls,
-content parts, an unexpected type. The caller then uses cattrs, which gives
-the same result or the detailed error.
+content parts, an unexpected type, a value the model would reject (an empty
+role). The caller then uses cattrs, which gives the same result or the
+detailed error. "The same result" is a contract, not a hope:
+``tests/test_fastpath.py`` compares the two paths on generated replies,
+unknown keys (kept in ``extra``) included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 from llmpipe.wire.models import (
+    EMPTY,
     ChatChoice,
     ChatCompletionChunk,
     ChatCompletionResponse,
     ChunkChoice,
     CompletionChoice,
     CompletionResponse,
+    CompletionTokensDetails,
     Delta,
     Message,
+    PromptTokensDetails,
     Usage,
 )
+from llmpipe.wire.vendor import usage_of
 
 __all__ = ["FAST_BUILDERS", "NotPlain"]
 
 
 class NotPlain(Exception):
     """The payload is not the plain shape: let cattrs structure it."""
+
+
+def _names(cls: type) -> frozenset[str]:
+    return frozenset(a.name for a in attrs.fields(cls) if a.init and a.name != "extra")
+
+
+_CHAT = _names(ChatCompletionResponse)
+_CHUNK = _names(ChatCompletionChunk)
+_COMPLETION = _names(CompletionResponse)
+_CHAT_CHOICE = _names(ChatChoice)
+_CHUNK_CHOICE = _names(ChunkChoice)
+_COMPLETION_CHOICE = _names(CompletionChoice)
+_MESSAGE = _names(Message)
+_DELTA = _names(Delta)
+_USAGE = _names(Usage)
+_PROMPT_DETAILS = _names(PromptTokensDetails)
+_COMPLETION_DETAILS = _names(CompletionTokensDetails)
+
+
+def _extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
+    """The keys the model does not know. Callers test ``value.keys() <= names``
+    first, inline: the plain shape, with none, then costs no call."""
+    return {k: v for k, v in value.items() if k not in names}
 
 
 def _text(value: Any) -> str:
@@ -54,21 +86,57 @@ def _usage(value: Any) -> Usage | None:
         return None
     if type(value) is not dict:
         raise NotPlain
+    get = value.get
+    prompt_details = get("prompt_tokens_details")
+    completion_details = get("completion_tokens_details")
     return Usage(
-        prompt_tokens=_int(value.get("prompt_tokens", 0)),
-        completion_tokens=_int(value.get("completion_tokens", 0)),
-        total_tokens=_int(value.get("total_tokens", 0)),
+        prompt_tokens=_int(get("prompt_tokens", 0)),
+        completion_tokens=_int(get("completion_tokens", 0)),
+        total_tokens=_int(get("total_tokens", 0)),
+        prompt_tokens_details=None
+        if prompt_details is None
+        else _details(prompt_details, PromptTokensDetails, _PROMPT_DETAILS),
+        completion_tokens_details=None
+        if completion_details is None
+        else _details(completion_details, CompletionTokensDetails, _COMPLETION_DETAILS),
+        extra=EMPTY if value.keys() <= _USAGE else _extra(value, _USAGE),
     )
 
 
-def _header(payload: dict[str, Any], kind: str) -> dict[str, Any]:
+_DETAILS: dict[tuple[Any, ...], Any] = {}
+_DETAILS_KEPT = 256
+
+
+def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
+    """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'.
+
+    The same few details come back reply after reply (OpenAI's are mostly
+    zeros), and the models are frozen: built ones are shared.
+    """
+    if type(value) is not dict or not value.keys() <= names:
+        raise NotPlain
+    for count in value.values():
+        if type(count) is not int:
+            raise NotPlain
+    key = (cls, *value.items())
+    details = _DETAILS.get(key)
+    if details is None:
+        details = cls(**value)
+        if len(_DETAILS) < _DETAILS_KEPT:
+            _DETAILS[key] = details
+    return details
+
+
+def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> dict[str, Any]:
+    usage = payload.get("usage")
     return {
         "id": _text(payload.get("id", "")),
         "object": _text(payload.get("object", kind)),
         "created": _int(payload.get("created", 0)),
         "model": _text(payload.get("model", "")),
-        "usage": _usage(payload.get("usage")),
+        "usage": _usage(usage if usage is not None else usage_of(payload)),
         "system_fingerprint": _optional_text(payload.get("system_fingerprint")),
+        "extra": EMPTY if payload.keys() <= names else _extra(payload, names),
     }
 
 
@@ -83,12 +151,19 @@ def _choices(payload: dict[str, Any]) -> list[Any]:
 
 
 def _message(value: Any) -> Message:
-    if type(value) is not dict or value.get("tool_calls") or len(value) > 4:
-        raise NotPlain  # tool calls, names, refusals and the like: cattrs
+    if type(value) is not dict or value.get("tool_calls") is not None:
+        raise NotPlain  # tool calls (even an empty list): cattrs
+    role = value.get("role")
+    if type(role) is not str or not role:
+        raise NotPlain  # cattrs explains what is wrong with it
+    get = value.get
     return Message(
-        _text(value.get("role")),
-        _optional_text(value.get("content")),
-        refusal=_optional_text(value.get("refusal")),
+        role,
+        _optional_text(get("content")),
+        name=_optional_text(get("name")),
+        tool_call_id=_optional_text(get("tool_call_id")),
+        refusal=_optional_text(get("refusal")),
+        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),
     )
 
 
@@ -99,46 +174,54 @@ def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
+            extra=EMPTY if c.keys() <= _CHAT_CHOICE else _extra(c, _CHAT_CHOICE),
         )
         for c in _choices(payload)
     ]
-    return ChatCompletionResponse(choices=choices, **_header(payload, "chat.completion"))
+    return ChatCompletionResponse(choices=choices, **_header(payload, "chat.completion", _CHAT))
 
 
 def _delta(value: Any) -> Delta:
-    if type(value) is not dict or value.get("tool_calls"):
+    if type(value) is not dict or value.get("tool_calls") is not None:
         raise NotPlain
+    get = value.get
     return Delta(
-        role=_optional_text(value.get("role")),
-        content=_optional_text(value.get("content")),
-        refusal=_optional_text(value.get("refusal")),
+        role=_optional_text(get("role")),
+        content=_optional_text(get("content")),
+        refusal=_optional_text(get("refusal")),
+        extra=EMPTY if value.keys() <= _DELTA else _extra(value, _DELTA),
     )
+
+
+_NO_DELTA = Delta()
 
 
 def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
     choices = [
         ChunkChoice(
-            delta=_delta(c.get("delta", {})),
+            delta=_delta(c["delta"]) if "delta" in c else _NO_DELTA,
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
+            extra=EMPTY if c.keys() <= _CHUNK_CHOICE else _extra(c, _CHUNK_CHOICE),
         )
         for c in _choices(payload)
     ]
-    return ChatCompletionChunk(choices=choices, **_header(payload, "chat.completion.chunk"))
+    return ChatCompletionChunk(choices=choices, **_header(payload, "chat.completion.chunk", _CHUNK))
 
 
 def completion(payload: dict[str, Any]) -> CompletionResponse:
     choices = [
         CompletionChoice(
-            text=_text(c.get("text")),
+            text=_text(c.get("text", "")),
             index=_int(c.get("index", 0)),
             finish_reason=_optional_text(c.get("finish_reason")),
             logprobs=c.get("logprobs"),
+            extra=EMPTY if c.keys() <= _COMPLETION_CHOICE else _extra(c, _COMPLETION_CHOICE),
         )
         for c in _choices(payload)
     ]
-    return CompletionResponse(choices=choices, **_header(payload, "text_completion"))
+    return CompletionResponse(choices=choices, **_header(payload, "text_completion", _COMPLETION))
 
 
 FAST_BUILDERS: dict[type, Callable[[dict[str, Any]], Any]] = {

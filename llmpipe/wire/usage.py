@@ -12,7 +12,12 @@ disagree about what a call cost. The rule, stated once:
 - a reply that reports only ``total_tokens`` has it counted as prompt tokens,
   so totals stay right;
 - a count that is not a non-negative integer is not a count: a ``usage``
-  without any is "no usage reported" (``None``).
+  without any is "no usage reported" (``None``);
+- ``cached_tokens`` (``prompt_tokens_details``) and ``reasoning_tokens``
+  (``completion_tokens_details``) are parts of the prompt and completion
+  counts, not additions: 0 when not reported;
+- a reply with no ``usage`` may report it in a vendor's field
+  (``x_groq.usage``, see ``vendor.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from llmpipe.errors import LLMError
 from llmpipe.request import LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
+from llmpipe.wire.vendor import usage_of
 
 __all__ = ["TokenCount", "UsageWatcher", "read_usage", "reply_usage"]
 
@@ -37,6 +43,8 @@ class TokenCount:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 def _count(value: Any) -> int | None:
@@ -56,7 +64,18 @@ def read_usage(usage: Any) -> TokenCount | None:
     completion = completion or 0
     if prompt is None:
         prompt = 0 if total is None else max(0, total - completion)
-    return TokenCount(prompt, completion, prompt + completion if total is None else total)
+    return TokenCount(
+        prompt,
+        completion,
+        prompt + completion if total is None else total,
+        _detail(usage, "prompt_tokens_details", "cached_tokens"),
+        _detail(usage, "completion_tokens_details", "reasoning_tokens"),
+    )
+
+
+def _detail(usage: dict[str, Any], details: str, name: str) -> int:
+    found = usage.get(details)
+    return (_count(found.get(name)) or 0) if isinstance(found, dict) else 0
 
 
 def reply_usage(response: LLMResponse) -> TokenCount | None:
@@ -65,7 +84,7 @@ def reply_usage(response: LLMResponse) -> TokenCount | None:
         payload = response.json()
     except LLMError:
         return None
-    return read_usage(payload.get("usage")) if isinstance(payload, dict) else None
+    return read_usage(usage_of(payload)) if isinstance(payload, dict) else None
 
 
 class UsageWatcher:
@@ -86,7 +105,7 @@ class UsageWatcher:
         except ValueError:
             return
         if isinstance(payload, dict):
-            count = read_usage(payload.get("usage"))
+            count = read_usage(usage_of(payload))
             if count is not None:
                 self.usage = count
 

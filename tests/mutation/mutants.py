@@ -30,6 +30,8 @@ RETRY_MIDDLEWARE = "llmpipe/middleware/retry/middleware.py"
 RETRY_BUDGET = "llmpipe/middleware/retry/budget.py"
 SSE = "llmpipe/streaming/sse.py"
 FOLDING = "llmpipe/streaming/folding.py"
+CALLS = "llmpipe/streaming/_calls.py"
+FASTPATH = "llmpipe/wire/fastpath.py"
 MASK = "llmpipe/transport/_mask.py"
 BODY = "llmpipe/transport/_body.py"
 AIOHTTP = "llmpipe/transport/aiohttp.py"
@@ -38,12 +40,19 @@ CACHE_KEY = "llmpipe/middleware/cache/key.py"
 CHECKPOINT = "llmpipe/batch/checkpoint.py"
 
 RETRY_TESTS = ("tests/test_retry_policy.py", "tests/test_retry.py", "tests/test_safety.py")
-SSE_TESTS = ("tests/test_sse.py", "tests/test_stream_faults.py")
+SSE_TESTS = (
+    "tests/test_sse.py",
+    "tests/test_sse_vectors.py",
+    "tests/test_stream_wire.py",
+    "tests/test_stream_faults.py",
+)
 FOLD_TESTS = (
     "tests/test_streaming.py",
+    "tests/test_folding.py",
     "tests/test_chat_surface.py",
     "tests/test_stream_faults.py",
 )
+FAST_TESTS = ("tests/test_fastpath.py", "tests/test_extra_fields.py")
 MASK_TESTS = (
     "tests/test_key_mask.py",
     "tests/test_secrets.py",
@@ -158,8 +167,8 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "hint = self.base_delay * 2**retries",
-        "hint = self.base_delay * 2 ** (retries + 1)",
+        "delay: float = self.base_delay * 2**retries",
+        "delay: float = self.base_delay * 2 ** (retries + 1)",
         ("tests/test_retry.py",),
         "the policy's schedule is doubled (caught end to end, without the unit tests)",
     ),
@@ -174,10 +183,26 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "        return min(hint, self.max_delay)",
-        "        return hint",
+        "            return min(delay, self.max_delay)",
+        "            return delay",
         RETRY_TESTS,
         "max_delay does not cap a delay",
+    ),
+    Mutant(
+        "retry",
+        RETRY_POLICY,
+        "        if hint <= self.max_delay or request.options.deadline_at is not None:",
+        "        if True:",
+        RETRY_TESTS,
+        "a server's wait beyond the cap is waited in full, with no deadline to allow it",
+    ),
+    Mutant(
+        "retry",
+        RETRY_POLICY,
+        '    ("llm_provider-retry-after-ms", "llm_provider-retry-after"),\n',
+        "",
+        RETRY_TESTS,
+        "LiteLLM's llm_provider-retry-after hint is ignored",
     ),
     Mutant(
         "retry",
@@ -271,16 +296,16 @@ MUTANTS = [
     Mutant(
         "SSE parser",
         SSE,
-        'if buffer.endswith(b"\\r"):\n',
-        "if False:\n",
+        '            self._after_cr = buffer.endswith(b"\\r")',
+        "            self._after_cr = False",
         SSE_TESTS,
         "a \\r\\n cut between two pieces counts as two line ends",
     ),
     Mutant(
         "SSE parser",
         SSE,
-        "        self._tail = lines.pop() + held",
-        "        self._tail = held",
+        "        self._tail = lines.pop()\n",
+        '        self._tail = b"" if lines.pop() else b""\n',
         SSE_TESTS,
         "a line cut between two pieces loses its first part",
     ),
@@ -311,10 +336,26 @@ MUTANTS = [
     Mutant(
         "SSE parser",
         SSE,
-        '        if tail:\n            self._line(tail, events)\n        self._line(b"", events)',
-        "        if tail:\n            self._line(tail, events)",
+        '        if self._data == [_DONE]:\n            self._line(b"", events)',
+        '        if False:\n            self._line(b"", events)',
         SSE_TESTS,
-        "an unterminated last event is dropped at the end of the stream",
+        "an unterminated data: [DONE] is dropped at the end: a full answer looks truncated",
+    ),
+    Mutant(
+        "SSE parser",
+        SSE,
+        '        if self._data == [_DONE]:\n            self._line(b"", events)',
+        '        if self._data:\n            self._line(b"", events)',
+        SSE_TESTS,
+        "an event cut off by the end of the stream is dispatched (WHATWG discards it)",
+    ),
+    Mutant(
+        "SSE parser",
+        SSE,
+        '        elif field == b"error":\n',
+        '        elif field == b"error-line-ignored":\n',
+        SSE_TESTS,
+        "an error: field line is ignored and the stream ends as an empty success",
     ),
     Mutant(
         "SSE parser",
@@ -339,7 +380,7 @@ MUTANTS = [
     # --- folding ------------------------------------------------------------------
     Mutant(
         "folding",
-        FOLDING,
+        CALLS,
         "                self.arguments.append(function.arguments)",
         "                self.arguments = [function.arguments]",
         FOLD_TESTS,
@@ -348,42 +389,68 @@ MUTANTS = [
     Mutant(
         "folding",
         FOLDING,
-        "            if delta.content:\n                state.content.append(delta.content)",
-        "            if delta.content:\n                state.content = [delta.content]",
+        "        if delta.content:\n            self.content.append(delta.content)",
+        "        if delta.content:\n            self.content = [delta.content]",
         FOLD_TESTS,
         "only the last piece of text is kept",
     ),
     Mutant(
         "folding",
         FOLDING,
-        "            self.usage = chunk.usage\n        for part",
-        "            pass\n        for part",
+        "            self.usage = chunk.usage\n        if chunk.extra:\n"
+        "            self._extra = _latest(self._extra, chunk.extra)\n        for part",
+        "            pass\n        if chunk.extra:\n"
+        "            self._extra = _latest(self._extra, chunk.extra)\n        for part",
         FOLD_TESTS,
         "a stream's usage is lost",
     ),
     Mutant(
         "folding",
         FOLDING,
-        "                state.finish_reason = part.finish_reason",
-        "                pass",
+        "            self.finish_reason = part.finish_reason",
+        "            pass",
         FOLD_TESTS,
         "a streamed finish_reason is lost",
     ),
     Mutant(
         "folding",
         FOLDING,
-        "            self._text.setdefault(choice.index, []).append(choice.text)",
-        "            self._text.setdefault(0, []).append(choice.text)",
+        "                state = self._texts[choice.index] = _Text()",
+        "                state = self._texts[0] = _Text()",
         FOLD_TESTS,
         "the text of every prompt folds into the first choice",
     ),
     Mutant(
         "folding",
-        FOLDING,
-        "        calls = [self.calls[i].build() for i in sorted(self.calls)] or None",
-        "        calls = [call.build() for call in reversed(self.calls.values())] or None",
+        CALLS,
+        "        return [call.build() for call in self._calls] or None",
+        "        return [call.build() for call in reversed(self._calls)] or None",
         FOLD_TESTS,
         "tool calls are listed in reverse order of their first fragment",
+    ),
+    Mutant(
+        "folding",
+        CALLS,
+        "        if delta.id and self.id and delta.id != self.id:\n            return False",
+        "        if False:\n            return False",
+        FOLD_TESTS,
+        "two whole calls at one index (Ollama) merge into one",
+    ),
+    Mutant(
+        "folding",
+        FOLDING,
+        "            self.logprobs = fold_logprobs(self.logprobs, part.logprobs)",
+        "            self.logprobs = part.logprobs",
+        FOLD_TESTS,
+        "only the last chunk's logprobs are kept",
+    ),
+    Mutant(
+        "folding",
+        FOLDING,
+        "            if isinstance(value, str):\n                self.texts",
+        "            if False:\n                self.texts",
+        FOLD_TESTS,
+        "streamed reasoning_content keeps only its last piece",
     ),
     # --- error mapping ------------------------------------------------------------
     Mutant(
@@ -405,8 +472,8 @@ MUTANTS = [
     Mutant(
         "error mapping",
         ERRORS,
-        "            if isinstance(code, int) and 400 <= code <= 599:",
-        "            if isinstance(code, int) and 400 <= code <= 499:",
+        "    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:",
+        "    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 499:",
         ERROR_TESTS,
         "a 5xx code in a stream's error event falls back to its type",
     ),
@@ -433,6 +500,49 @@ MUTANTS = [
         "        if isinstance(exc, KeyError):",
         ERROR_TESTS,
         "a server that disconnects gives an unmapped aiohttp error",
+    ),
+    # --- fast path ------------------------------------------------------------------
+    Mutant(
+        "fast path",
+        FASTPATH,
+        '        refusal=_optional_text(get("refusal")),\n'
+        "        extra=EMPTY if value.keys() <= _MESSAGE",
+        "        refusal=None,\n        extra=EMPTY if value.keys() <= _MESSAGE",
+        FAST_TESTS,
+        "a message's refusal is dropped (the survivor issue 9 named)",
+    ),
+    Mutant(
+        "fast path",
+        FASTPATH,
+        '        refusal=_optional_text(get("refusal")),\n'
+        "        extra=EMPTY if value.keys() <= _DELTA",
+        "        refusal=None,\n        extra=EMPTY if value.keys() <= _DELTA",
+        FAST_TESTS,
+        "a delta's refusal is dropped",
+    ),
+    Mutant(
+        "fast path",
+        FASTPATH,
+        '        name=_optional_text(get("name")),',
+        "        name=None,",
+        FAST_TESTS,
+        "a message's name is dropped",
+    ),
+    Mutant(
+        "fast path",
+        FASTPATH,
+        "    if type(role) is not str or not role:",
+        "    if type(role) is not str:",
+        FAST_TESTS,
+        "an empty role escapes as a bare ValueError",
+    ),
+    Mutant(
+        "fast path",
+        FASTPATH,
+        "        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),",
+        "        extra=EMPTY,",
+        FAST_TESTS,
+        "a message's unknown fields (reasoning_content) are dropped",
     ),
     # --- cache key ----------------------------------------------------------------
     Mutant(

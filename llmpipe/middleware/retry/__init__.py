@@ -10,6 +10,7 @@ from llmpipe.middleware.retry.middleware import RetryMiddleware
 from llmpipe.middleware.retry.policy import (
     RETRY_STATUSES,
     ExponentialBackoff,
+    NotRetried,
     RetryPolicy,
     parse_retry_after,
 )
@@ -17,6 +18,7 @@ from llmpipe.middleware.retry.policy import (
 __all__ = [
     "RETRY_STATUSES",
     "ExponentialBackoff",
+    "NotRetried",
     "RetryBudget",
     "RetryMiddleware",
     "RetryPolicy",

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from llmpipe import logs
 from llmpipe.errors import LLMError
 from llmpipe.middleware.retry.budget import RetryBudget
-from llmpipe.middleware.retry.policy import ExponentialBackoff, RetryPolicy
+from llmpipe.middleware.retry.policy import ExponentialBackoff, NotRetried, RetryPolicy
 from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
 
@@ -56,6 +56,8 @@ class RetryMiddleware(Middleware):
                 delay = self.policy.retry_delay(request, error, retries)
                 if delay is None:
                     raise
+                if isinstance(delay, NotRetried):
+                    raise error.not_retried_because(delay.reason) from error.__cause__
                 deadline = request.options.deadline_at
                 if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
                     why = f"waiting {delay:.2f} s would pass the call's deadline"

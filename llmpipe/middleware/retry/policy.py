@@ -1,7 +1,10 @@
 """Retry decisions as pure policy objects: "retry after this delay, or not".
 
 The policy never sleeps or sends; ``RetryMiddleware`` does the waiting. That
-keeps strategies easy to test and to replace.
+keeps strategies easy to test and to replace. A policy that declines a
+retryable failure for a reason worth telling (the server asks for a longer
+wait than the cap) returns ``NotRetried(reason)``; the reason reaches the
+caller in the error's ``not_retried``.
 """
 
 from __future__ import annotations
@@ -17,36 +20,70 @@ import attrs
 from llmpipe.errors import LLMAPIError, LLMConnectionError, LLMError
 from llmpipe.request import LLMRequest
 
-__all__ = ["RETRY_STATUSES", "ExponentialBackoff", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "RETRY_STATUSES",
+    "ExponentialBackoff",
+    "NotRetried",
+    "RetryPolicy",
+    "parse_retry_after",
+]
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
+"""The spec's 429, 500, 502, 503, 504; the timeout and conflict statuses
+openai-python also retries (408, 409); Cloudflare's origin errors 520-524 and
+the 529 "overloaded" of Anthropic-style gateways."""
+
+_HINT_HEADERS = (
+    ("retry-after-ms", "retry-after"),
+    ("llm_provider-retry-after-ms", "llm_provider-retry-after"),
+)
+"""The standard hints first; LiteLLM's proxy forwards its upstream's only under
+an ``llm_provider-`` prefix."""
+
+
+@attrs.frozen
+class NotRetried:
+    """A policy's "no", with the reason the caller is told."""
+
+    reason: str
 
 
 class RetryPolicy(Protocol):
     """Decides whether a failed attempt is retried, and after how long."""
 
-    def retry_delay(self, request: LLMRequest, error: LLMError, retries: int) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up.
+    def retry_delay(
+        self, request: LLMRequest, error: LLMError, retries: int
+    ) -> float | NotRetried | None:
+        """Seconds to wait before the next attempt; None (or ``NotRetried``) to give up.
 
         ``retries`` counts the retries already made for this call.
         """
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asks us to wait: ``retry-after-ms``, then ``Retry-After``.
+    """Seconds the server asks us to wait: ``retry-after-ms``, then ``Retry-After``;
+    without either, LiteLLM's ``llm_provider-retry-after-ms`` and
+    ``llm_provider-retry-after``.
 
     ``Retry-After`` may be seconds or an HTTP date. Unparseable values are
     ignored rather than trusted.
     """
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
+    for millis_name, seconds_name in _HINT_HEADERS:
+        millis = headers.get(millis_name)
+        if millis is not None:
+            try:
+                return max(0.0, float(millis) / 1000)
+            except ValueError:
+                pass
+        value = headers.get(seconds_name)
+        if value is not None:
+            seconds = _seconds(value, now)
+            if seconds is not None:
+                return seconds
+    return None
+
+
+def _seconds(value: str, now: float | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -62,8 +99,12 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 class ExponentialBackoff:
     """The spec's strategy: ``base_delay * 2**n``, honouring the server's hints.
 
-    Retries 429/5xx-listed statuses, connection errors and timeouts; obeys an
+    Retries ``RETRY_STATUSES``, connection errors and timeouts; obeys an
     ``x-should-retry`` header; never retries other 4xx or malformed replies.
+    A server's wait longer than ``max_delay`` is not cut short (retrying
+    early only meets the same refusal): the call gives up at once, saying
+    how long the server asked for, unless the call's ``deadline`` leaves room
+    for the whole wait.
     ``jitter`` (0..1) removes up to that fraction of each delay at random, so
     many clients do not retry in lockstep. A per-call ``max_retries`` option
     overrides ``max_retries``.
@@ -75,7 +116,9 @@ class ExponentialBackoff:
     jitter: float = 0.0
     retry_statuses: frozenset[int] = RETRY_STATUSES
 
-    def retry_delay(self, request: LLMRequest, error: LLMError, retries: int) -> float | None:
+    def retry_delay(
+        self, request: LLMRequest, error: LLMError, retries: int
+    ) -> float | NotRetried | None:
         limit = request.options.max_retries
         if limit is None:
             limit = self.max_retries
@@ -83,10 +126,16 @@ class ExponentialBackoff:
             return None
         hint = parse_retry_after(error.headers) if isinstance(error, LLMAPIError) else None
         if hint is None:
-            hint = self.base_delay * 2**retries
+            delay: float = self.base_delay * 2**retries
             if self.jitter:
-                hint *= 1 - self.jitter * random.random()  # noqa: S311 - not for security
-        return min(hint, self.max_delay)
+                delay *= 1 - self.jitter * random.random()  # noqa: S311 - not for security
+            return min(delay, self.max_delay)
+        if hint <= self.max_delay or request.options.deadline_at is not None:
+            return hint  # the middleware checks that the deadline leaves room for it
+        return NotRetried(
+            f"the server asked to wait {hint:g} s, longer than the {self.max_delay:g} s "
+            "cap (max_retry_delay); give the call a deadline to wait that long"
+        )
 
     def _retryable(self, error: LLMError) -> bool:
         if isinstance(error, LLMAPIError):

@@ -29,6 +29,10 @@ class UsageTotals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens served from the server's prompt cache (part of ``prompt_tokens``)."""
+    reasoning_tokens: int = 0
+    """Completion tokens spent on reasoning (part of ``completion_tokens``)."""
     cost: float = 0.0
 
     def plus(self, used: TokenCount, cost: float) -> UsageTotals:
@@ -37,6 +41,8 @@ class UsageTotals:
             prompt_tokens=self.prompt_tokens + used.prompt_tokens,
             completion_tokens=self.completion_tokens + used.completion_tokens,
             total_tokens=self.total_tokens + used.total_tokens,
+            cached_tokens=self.cached_tokens + used.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens + used.reasoning_tokens,
             cost=self.cost + cost,
         )
 

@@ -8,6 +8,8 @@ from llmpipe.wire.models.chunks import (
     ToolCallDelta,
 )
 from llmpipe.wire.models.embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+from llmpipe.wire.models.extra import EMPTY
+from llmpipe.wire.models.http import HTTPInfo, RawReply
 from llmpipe.wire.models.messages import (
     ContentPart,
     FunctionCall,
@@ -23,18 +25,22 @@ from llmpipe.wire.models.replies import (
     ChatCompletionResponse,
     CompletionChoice,
     CompletionResponse,
+    CompletionTokensDetails,
     Model,
     ModelsResponse,
+    PromptTokensDetails,
     Usage,
 )
 
 __all__ = [
+    "EMPTY",
     "ChatChoice",
     "ChatCompletionChunk",
     "ChatCompletionResponse",
     "ChunkChoice",
     "CompletionChoice",
     "CompletionResponse",
+    "CompletionTokensDetails",
     "ContentPart",
     "Delta",
     "Embedding",
@@ -42,12 +48,15 @@ __all__ = [
     "EmbeddingUsage",
     "FunctionCall",
     "FunctionCallDelta",
+    "HTTPInfo",
     "ImagePart",
     "ImageURL",
     "Message",
     "MessageContent",
     "Model",
     "ModelsResponse",
+    "PromptTokensDetails",
+    "RawReply",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",

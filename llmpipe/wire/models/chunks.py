@@ -1,11 +1,20 @@
-"""Streamed chat chunks: each carries a delta of the message being written."""
+"""Streamed chat chunks: each carries a delta of the message being written.
+
+Every field of a chunk is optional: servers send chunks with no ``delta``,
+no ``index``, no ``role`` or no ``finish_reason`` (usage-only chunks,
+Azure's content-filter chunks, LiteLLM's finish chunks). Fields a chunk does
+not model are kept in ``extra``; the folded reply concatenates text extras
+of deltas (``reasoning_content``) as it does ``content``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from llmpipe.wire.models.extra import extra_field
 from llmpipe.wire.models.replies import Usage
 
 __all__ = ["ChatCompletionChunk", "ChunkChoice", "Delta", "FunctionCallDelta", "ToolCallDelta"]
@@ -15,16 +24,22 @@ __all__ = ["ChatCompletionChunk", "ChunkChoice", "Delta", "FunctionCallDelta", "
 class FunctionCallDelta:
     name: str | None = None
     arguments: str | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
 class ToolCallDelta:
-    """A fragment of one tool call; ``index`` says which call it extends."""
+    """A fragment of one tool call; ``index`` says which call it extends.
 
-    index: int = 0
+    Some servers send no ``index`` (None here), or give every call index 0
+    (Ollama): folding then tells calls apart by their ``id``.
+    """
+
+    index: int | None = None
     id: str | None = None
     type: str | None = None
     function: FunctionCallDelta | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +48,7 @@ class Delta:
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
     refusal: str | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -41,6 +57,7 @@ class ChunkChoice:
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -54,3 +71,4 @@ class ChatCompletionChunk:
     model: str = ""
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    extra: Mapping[str, Any] = extra_field()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
+
+from llmpipe.wire.models.extra import extra_field
+from llmpipe.wire.models.http import HTTPInfo
 
 __all__ = ["Embedding", "EmbeddingResponse", "EmbeddingUsage"]
 
@@ -14,12 +20,14 @@ class Embedding:
     embedding: list[float] | str
     index: int = 0
     object: str = "embedding"
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
 class EmbeddingUsage:
     prompt_tokens: int = 0
     total_tokens: int = 0
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -28,3 +36,5 @@ class EmbeddingResponse:
     model: str = ""
     object: str = "list"
     usage: EmbeddingUsage | None = None
+    extra: Mapping[str, Any] = extra_field()
+    http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)

@@ -2,14 +2,19 @@
 
 Roles are open strings (system, developer, user, assistant, tool, and
 whatever a newer server adds). Content is text, or a list of parts for
-multimodal input; unknown part types pass through as dicts.
+multimodal input; unknown part types pass through as dicts. Fields llmpipe
+does not model (``reasoning_content``, a vendor's own) are kept in
+``extra`` and sent back with the message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
+
+from llmpipe.wire.models.extra import extra_field
 
 __all__ = [
     "ContentPart",
@@ -54,6 +59,7 @@ MessageContent = str | list[ContentPart] | None
 class FunctionCall:
     name: str = ""
     arguments: str = ""  # JSON text, exactly as the model wrote it
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -61,11 +67,16 @@ class ToolCall:
     function: FunctionCall
     id: str = ""
     type: str = "function"
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen
 class Message:
-    """One chat message, as sent by the caller or returned by the model."""
+    """One chat message, as sent by the caller or returned by the model.
+
+    ``extra`` holds fields llmpipe does not model; they are sent with the
+    message (those whose value is null or empty are left out).
+    """
 
     role: str = attrs.field(validator=_role)
     content: MessageContent = None
@@ -73,6 +84,7 @@ class Message:
     tool_calls: list[ToolCall] | None = attrs.field(default=None, kw_only=True)
     tool_call_id: str | None = attrs.field(default=None, kw_only=True)
     refusal: str | None = attrs.field(default=None, kw_only=True)
+    extra: Mapping[str, Any] = extra_field()
 
     @property
     def text(self) -> str:

@@ -1,15 +1,21 @@
 """Complete (non-streamed) replies: chat, text completions, the model list.
 
 Fields a server may omit have defaults; only what a caller cannot do without
-(``choices``, a message, a model id) is required.
+(``choices``, a message, a model id) is required. Every model keeps the
+fields it does not model in ``extra``; a top-level reply also carries the
+HTTP facts of the call that fetched it in ``http`` (None for a reply built
+in process).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from llmpipe.wire.models.extra import extra_field
+from llmpipe.wire.models.http import HTTPInfo
 from llmpipe.wire.models.messages import Message
 
 __all__ = [
@@ -17,10 +23,32 @@ __all__ = [
     "ChatCompletionResponse",
     "CompletionChoice",
     "CompletionResponse",
+    "CompletionTokensDetails",
     "Model",
     "ModelsResponse",
+    "PromptTokensDetails",
     "Usage",
 ]
+
+
+@attrs.frozen(kw_only=True)
+class PromptTokensDetails:
+    """How the prompt tokens divide: ``cached_tokens`` were served from a prompt cache."""
+
+    cached_tokens: int = 0
+    audio_tokens: int = 0
+    extra: Mapping[str, Any] = extra_field()
+
+
+@attrs.frozen(kw_only=True)
+class CompletionTokensDetails:
+    """How the completion tokens divide: ``reasoning_tokens`` were thought, not shown."""
+
+    reasoning_tokens: int = 0
+    audio_tokens: int = 0
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -28,6 +56,21 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens served from the server's prompt cache (0 if not reported)."""
+        details = self.prompt_tokens_details
+        return 0 if details is None else details.cached_tokens
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Completion tokens spent on reasoning (0 if not reported)."""
+        details = self.completion_tokens_details
+        return 0 if details is None else details.reasoning_tokens
 
 
 @attrs.frozen(kw_only=True)
@@ -36,6 +79,7 @@ class ChatChoice:
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -47,14 +91,17 @@ class ChatCompletionResponse:
     model: str = ""
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    extra: Mapping[str, Any] = extra_field()
+    http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
 class CompletionChoice:
-    text: str
+    text: str = ""  # a streamed piece may have none (LiteLLM's finish and usage chunks)
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -68,6 +115,8 @@ class CompletionResponse:
     model: str = ""
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    extra: Mapping[str, Any] = extra_field()
+    http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,9 +125,12 @@ class Model:
     object: str = "model"
     created: int = 0
     owned_by: str = ""
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
 class ModelsResponse:
     data: list[Model]
     object: str = "list"
+    extra: Mapping[str, Any] = extra_field()
+    http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
