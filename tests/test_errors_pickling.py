@@ -15,6 +15,7 @@ from llmpipe.errors import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
+    IncompleteOutputError,
     InternalServerError,
     LLMAPIError,
     LLMConnectionError,
@@ -24,6 +25,7 @@ from llmpipe.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RefusalError,
     UnprocessableEntityError,
     UsageLimitExceeded,
 )
@@ -59,6 +61,8 @@ EXAMPLES: list[LLMError] = [
     api(InternalServerError, 503),
     NoDeploymentAvailable("chat: every deployment is cooling down"),
     UnknownAlias("no alias 'gpt-5' in this router"),
+    IncompleteOutputError("cut by the token limit", finish_reason="length", reply={"id": "r"}),
+    RefusalError("refused", refusal="I cannot help with that", reply={"id": "r"}),
 ]
 
 

@@ -11,16 +11,42 @@ keeping nothing costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn
 
 import attrs
 
 __all__ = ["EMPTY", "extra_field", "set_extra"]
 
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+class _NoExtra(Mapping[str, Any]):
+    """An empty read-only mapping that pickles (a ``mappingproxy`` does not, and a
+    reply rides along in errors that cross processes: ``StreamTruncatedError.partial``)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> NoReturn:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_no_extra, ())
+
+
+EMPTY: Mapping[str, Any] = _NoExtra()
 """The ``extra`` of a model whose JSON had no unmodelled keys."""
+
+
+def _no_extra() -> Mapping[str, Any]:
+    return EMPTY
 
 
 def _repr(value: Mapping[str, Any]) -> str:

@@ -54,6 +54,28 @@ class HTTPInfo:
             f"attempts={self.attempts})"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # aiohttp's header proxy does not pickle, and a reply travels inside errors
+        # that cross processes (StreamTruncatedError.partial): send a plain copy.
+        facts = (self.status, list(self.headers.items()), self.elapsed, self.attempts)
+        return (_unpickled, (*facts, self.endpoint, self.method))
+
+
+def _unpickled(
+    status: int,
+    headers: list[tuple[str, str]],
+    elapsed: float,
+    attempts: int,
+    endpoint: str,
+    method: str,
+) -> HTTPInfo:
+    from multidict import CIMultiDict
+
+    info = HTTPInfo.__new__(HTTPInfo)
+    info.status, info.headers, info.elapsed = status, CIMultiDict(headers), elapsed
+    info.attempts, info.endpoint, info.method = attempts, endpoint, method
+    return info
+
 
 def attach_http(model: object, info: HTTPInfo) -> None:
     """Set ``http`` on a reply model the client has just built (frozen to its users)."""
