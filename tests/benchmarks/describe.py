@@ -140,8 +140,8 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         f"connection, against a bare asyncio server (trickle_server.py, on uvloop) that "
         f"writes one event to every open stream each {s.many_interval * 1000:g} ms, "
         f"{s.many_events} events per stream. RSS per stream = (peak RSS sampled every 10 ms "
-        "- the warm idle baseline) / streams; CPU per event counts from the moment every "
-        "stream has its first event to the end; each stream's rate is (events - 1) / "
+        "- the warm idle baseline) / streams; CPU per event = the batch's CPU (opening, "
+        "every event, the ends) / events; each stream's rate is (events - 1) / "
         "(last event - first event), and the slowest over the median shows whether any "
         "stream starved.",
         f"- Memory: a separate aiohttp.web process holds each request {s.hold_seconds:g} s "

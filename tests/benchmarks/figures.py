@@ -6,8 +6,8 @@ stream-1  stream_us (CPU per one-event stream: a streamed call's fixed cost), ra
           (streams/s), rss_mib
 hold      added_mib (RSS added over the warm idle client), batch_s (wall time of the
           batch: about the hold time when every request really was in flight), rss_mib
-many      stream_kib (RSS added per open stream), cpu_us (per event once all streams
-          are open), fairness (slowest stream's events/s over the median's), open_s
+many      stream_kib (RSS added per open stream), cpu_us (the batch's CPU per event),
+          fairness (slowest stream's events/s over the median's), open_s
           (until every stream had its first event), rss_mib
 import    ms (import time, net of interpreter start-up)
 """
