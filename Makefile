@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-venvs bench-routing soak mutate conformance clean redis-server
+.PHONY: install demo test lint format bench bench-venvs bench-instructions bench-routing soak mutate conformance clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,14 @@ bench: bench-venvs
 # `make bench-routing ARGS=--quick` takes about a minute.
 bench-routing: $(STAMP)
 	$(PY) -m tests.benchmarks.routing $(ARGS)
+
+# Instructions per call under valgrind: the same ratios, immune to a busy machine (slow).
+bench-instructions: bench-venvs
+	@command -v valgrind >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq valgrind >/dev/null; }
+	$(BENCH_PY) -m tests.benchmarks.instructions --fast-python $(BENCH_FAST_PY) $(ARGS)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=
