@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import signal
 import sys
 
 from tests.benchmarks.clients import CLIENTS, INSTALLS
@@ -49,6 +50,10 @@ def _instructions(python: str, client: str, mode: str, url: str, c: int, calls: 
     return int(found.group(1).replace(",", ""))
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every `finally`: nginx and valgrind stop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low", type=int, default=100, help="timed calls in the short run")
     parser.add_argument("--high", type=int, default=600, help="timed calls in the long run")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (make bench-instructions installs Debian's)")
     pythons = {"default": sys.executable}
