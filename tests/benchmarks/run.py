@@ -191,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         write_readme([*head[2:], "", *table_of_targets(results)])
         _log(f"tables written to {README}")
-    failed = [case for case, r in results.items() if isinstance(r, Missing) and r.text == "failed"]
+    # A case of llmpipe or the floor that failed fails the run; the SDK's own
+    # failures (timeouts with 1,000 calls in flight on a busy machine) are reported only.
+    failed = [
+        case
+        for case, r in results.items()
+        if isinstance(r, Missing) and r.text == "failed" and not case.client.startswith("openai")
+    ]
     return 1 if failed else 0
 
 
