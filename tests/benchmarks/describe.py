@@ -76,7 +76,11 @@ def preamble(
     settings: Settings, argv: list[str], elapsed: float, pythons: dict[str, str]
 ) -> list[str]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    shown = [a for a in argv if not a.startswith("--fast-python") and a != "--readme"]
+    shown, skip = [], False  # the command as typed: without what the Makefile adds
+    for arg in argv:
+        if not skip and not arg.startswith("--fast-python") and arg != "--readme":
+            shown.append(arg)
+        skip = arg == "--fast-python"
     command = "make bench" + (f" ARGS={shlex.quote(' '.join(shown))}" if shown else "")
     fast = pythons.get("fast")
     return [
