@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-routing soak mutate conformance clean redis-server
+.PHONY: install demo test lint format bench bench-venvs bench-instructions bench-routing soak mutate conformance clean redis-server
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,34 +33,60 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --config .ci/ruff.toml --fix llmpipe tests examples
 	$(VENV)/bin/ruff format --config .ci/ruff.toml llmpipe tests examples
 
-# `make bench` (full run, about 10 minutes) or `make bench ARGS=--quick` (under 2).
-# Its own venv holds what llmpipe must not depend on: openai, requests, py-spy.
-# nginx comes from Debian; the benchmark starts and stops it itself.
-BENCH_VENV  := .venv-bench
-BENCH_PY    := $(BENCH_VENV)/bin/python
-BENCH_STAMP := $(BENCH_VENV)/.installed
-BENCH_DEPS  := 'openai[aiohttp]' requests py-spy
-ARGS        ?=
+# `make bench` (full run, about 12 minutes) or `make bench ARGS=--quick` (under 3).
+# llmpipe is measured as each install gives it, in a venv of its own:
+#   .venv-bench       `pip install -e .` (stdlib json, stock asyncio), plus what llmpipe
+#                     must not depend on: openai, requests, py-spy; every other client runs here
+#   .venv-bench-fast  `pip install -e .[fast]` plus uvloop (and py-spy)
+# nginx comes from Debian; the benchmark starts and stops it itself. BENCH_README=1
+# also writes the tables into README.md's Performance section.
+BENCH_VENV       := .venv-bench
+BENCH_PY         := $(BENCH_VENV)/bin/python
+BENCH_STAMP      := $(BENCH_VENV)/.installed
+BENCH_DEPS       := 'openai[aiohttp]' requests py-spy
+BENCH_FAST_VENV  := .venv-bench-fast
+BENCH_FAST_PY    := $(BENCH_FAST_VENV)/bin/python
+BENCH_FAST_STAMP := $(BENCH_FAST_VENV)/.installed
+BENCH_FAST_DEPS  := uvloop py-spy
+ARGS             ?=
+BENCH_README     ?=
 
-bench:
+# A venv is rebuilt when setup.cfg or setup.py changed since it was made.
+define bench_venv
+	@if [ ! -f $(1)/.installed ] || [ setup.cfg -nt $(1)/.installed ] || [ setup.py -nt $(1)/.installed ]; then \
+	  echo "bench: installing $(1)"; \
+	  rm -rf $(1) && $(PYTHON) -m venv $(1) && \
+	  $(1)/bin/python -m pip install --quiet --upgrade pip && \
+	  $(1)/bin/python -m pip install --quiet -e $(2) $(3) && \
+	  touch $(1)/.installed; fi
+endef
+
+bench-venvs:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
 	  echo "bench: installing Debian's nginx"; \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
-	@if [ ! -f $(BENCH_STAMP) ] || [ setup.cfg -nt $(BENCH_STAMP) ] || [ setup.py -nt $(BENCH_STAMP) ]; then \
-	  echo "bench: installing $(BENCH_VENV)"; \
-	  { test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV); } && \
-	  $(BENCH_PY) -m pip install --quiet --upgrade pip && \
-	  $(BENCH_PY) -m pip install --quiet -e '.[fast]' $(BENCH_DEPS) && \
-	  touch $(BENCH_STAMP); fi
-	$(BENCH_PY) -m tests.benchmarks.run $(ARGS)
+	$(call bench_venv,$(BENCH_VENV),.,$(BENCH_DEPS))
+	$(call bench_venv,$(BENCH_FAST_VENV),'.[fast]',$(BENCH_FAST_DEPS))
+	@! $(BENCH_PY) -c 'import orjson' 2>/dev/null || { echo "bench: $(BENCH_VENV) must not have orjson"; exit 1; }
+
+bench: bench-venvs
+	$(BENCH_PY) -m tests.benchmarks.run --fast-python $(BENCH_FAST_PY) $(if $(BENCH_README),--readme) $(ARGS)
 	$(MAKE) bench-routing ARGS="$(filter --quick,$(ARGS))"
 
 # Issue 14's routing scenarios (a fleet of bundled servers in a process of their own);
 # `make bench-routing ARGS=--quick` takes about a minute.
 bench-routing: $(STAMP)
 	$(PY) -m tests.benchmarks.routing $(ARGS)
+
+# Instructions per call under valgrind: the same ratios, immune to a busy machine (slow).
+bench-instructions: bench-venvs
+	@command -v valgrind >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq valgrind >/dev/null; }
+	$(BENCH_PY) -m tests.benchmarks.instructions --fast-python $(BENCH_FAST_PY) $(ARGS)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow -o addopts=
@@ -78,4 +104,4 @@ conformance: $(STAMP)
 	REALSERVER=$(REALSERVER) PY=$(PY) bash tests/conformance/run.sh
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(BENCH_FAST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

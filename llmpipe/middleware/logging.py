@@ -8,6 +8,7 @@ a user's data nor the API key reaches a log. Records go to loguru's
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from llmpipe import logs
@@ -42,9 +43,12 @@ class LoggingMiddleware(Middleware):
     def __repr__(self) -> str:
         return "LoggingMiddleware()"
 
-    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
         if not logs.active(__name__, logs.ERROR):
-            return await call_next(request)  # logging is off: build no records
+            return call_next(request)  # logging is off: no records, no coroutine of our own
+        return self._logged(request, call_next)
+
+    async def _logged(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         body: Any = request.body or {}
         messages = body.get("messages")
         logs.info(

@@ -7,6 +7,8 @@ In-flight calls finish on the old pool first.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from llmpipe import logs
 from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import LLMRequest, LLMResponse
@@ -32,9 +34,14 @@ class SessionMiddleware(Middleware):
         """Called once by ``Pipeline``: the transport whose pool this layer manages."""
         self._transport = transport
 
-    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
         if self.recycle_after is None or self._transport is None:
-            return await call_next(request)
+            return call_next(request)  # nothing to count: no coroutine of this layer's own
+        return self._counted(request, call_next)
+
+    async def _counted(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
+        assert self._transport is not None
+        assert self.recycle_after is not None
         try:
             return await call_next(request)
         finally:

@@ -6,11 +6,19 @@ Every loop here stops at its request count or at ``--deadline``, whichever
 comes first.
 
 Modes:
-  chat    warm up, then chat calls by ``--concurrency`` workers for ``--seconds``
-          (at most ``--requests``)
-  stream  warm up, then streamed calls one after another, the same way
-  hold    warm up, then ``--requests`` calls all at once against the hold server,
-          sampling the resident set while they are in flight
+  chat      warm up, then chat calls by ``--concurrency`` workers for ``--seconds``
+            (at most ``--requests``)
+  stream    warm up, then streamed calls by ``--concurrency`` workers, the same way
+  stream-1  the same on one-event streams
+  hold      warm up, then ``--requests`` calls all at once against the hold server,
+            sampling the resident set while they are in flight
+  many      warm up, then ``--requests`` streams all at once against the trickle
+            server: resident set, CPU per event once all are open, and each
+            stream's own event rate
+
+An async client runs on ``asyncio.run``, or ``uvloop.run`` when its spec says
+so. The result names the JSON library and event loop the process loaded, so
+the report can show that each install measured what it claims.
 """
 
 from __future__ import annotations
@@ -20,8 +28,11 @@ import asyncio
 import gc
 import json
 import os
+import resource
+import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.benchmarks import payloads
@@ -53,13 +64,23 @@ async def _chat_loop(client: AsyncClient, count: int, concurrency: int, deadline
     return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
 
 
-async def _stream_loop(client: AsyncClient, count: int, deadline: float) -> int:
-    events = 0
-    for _ in range(count):
-        if time.monotonic() >= deadline:
-            break
-        events += await client.stream()
-    return events
+async def _stream_loop(
+    client: AsyncClient, count: int, concurrency: int, deadline: float
+) -> tuple[int, int]:
+    """(streams, events) of ``count`` streams read by ``concurrency`` workers."""
+    remaining = count
+    streams = events = 0
+
+    async def worker() -> None:
+        nonlocal remaining, streams, events
+        while remaining > 0 and time.monotonic() < deadline:
+            remaining -= 1
+            seen = await client.stream(payloads.MODEL)  # not `events += await`: that loses updates
+            events += seen
+            streams += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return streams, events
 
 
 def _timed(done: int, cpu_before: float, started: float) -> Result:
@@ -86,14 +107,103 @@ async def _chat(client: AsyncClient, args: argparse.Namespace, deadline: float) 
 
 
 async def _stream(client: AsyncClient, args: argparse.Namespace, deadline: float) -> Result:
-    events = await client.stream()  # the probe: raises Unsupported if the library can't
-    if events != payloads.STREAM_EVENTS:
-        raise RuntimeError(f"saw {events} events, the stream has {payloads.STREAM_EVENTS}")
-    await _stream_loop(client, args.warmup, deadline)
+    expected = 1 if args.mode == "stream-1" else payloads.STREAM_EVENTS
+    events = await client.stream(payloads.MODEL)
+    if events != expected:
+        raise RuntimeError(f"saw {events} events, the stream has {expected}")
+    await _stream_loop(client, args.warmup, args.concurrency, deadline)
     gc.collect()
     cpu, started = cpu_seconds(), time.perf_counter()
-    done = await _stream_loop(client, args.requests, _window(args, deadline))
-    return _timed(done, cpu, started)
+    streams, events = await _stream_loop(
+        client, args.requests, args.concurrency, _window(args, deadline)
+    )
+    return {**_timed(events, cpu, started), "streams": streams}
+
+
+_RAMP_BATCH, _RAMP_PAUSE = 100, 0.02  # 5,000 streams opened per second
+
+
+class _Watch:
+    """Every stream's first and last event times, and when the last stream began."""
+
+    def __init__(self, streams: int) -> None:
+        self.first = [0.0] * streams
+        self.last = [0.0] * streams
+        self.counts = [0] * streams
+        self.begun = 0
+        self.events = 0
+        self.all_begun: float | None = None
+
+    def recorder(self, i: int) -> Callable[[], None]:
+        first, last, counts = self.first, self.last, self.counts
+
+        def on_event() -> None:
+            now = time.monotonic()
+            if not counts[i]:
+                first[i] = now
+                self.begun += 1
+                if self.begun == len(counts):
+                    self.all_begun = now
+            counts[i] += 1
+            last[i] = now
+            self.events += 1
+
+        return on_event
+
+    def rates(self) -> list[float]:
+        return [
+            (n - 1) / (b - a) if b > a else 0.0
+            for n, a, b in zip(self.counts, self.first, self.last, strict=True)
+        ]
+
+
+async def _many(client: AsyncClient, args: argparse.Namespace, deadline: float) -> Result:
+    """Thousands of streams open at once, each paced by the server (one event per tick)."""
+    for _ in range(3):  # warm: imports, the session and a few connections
+        counts = await asyncio.gather(
+            *(client.stream(payloads.WARM_UP_MODEL) for _ in range(args.warmup))
+        )
+        if counts[0] < 2:
+            raise RuntimeError(f"the warm-up stream had {counts[0]} events")
+    gc.collect()
+    baseline = current_rss_bytes()
+    watch = _Watch(args.requests)
+    sampler = RssSampler()
+    sampler.start()
+    cpu = cpu_seconds()
+    started, began = time.perf_counter(), time.monotonic()
+
+    async def one(i: int) -> int:
+        # Open at a steady pace, as streams arrive in a service: a burst of thousands of
+        # connects at once would overflow the listen backlog and measure SYN retries.
+        await asyncio.sleep(i // _RAMP_BATCH * _RAMP_PAUSE)
+        return await client.stream(payloads.MODEL, watch.recorder(i))
+
+    try:
+        counts = await asyncio.wait_for(
+            asyncio.gather(*(one(i) for i in range(args.requests))),
+            timeout=max(deadline - time.monotonic(), 1.0),
+        )
+    finally:
+        await sampler.stop()
+    cpu = cpu_seconds() - cpu
+    if watch.all_begun is None or min(counts) < 2:
+        raise RuntimeError("some streams never began, or had fewer than 2 events")
+    rates = watch.rates()
+    return {
+        "ops": watch.events,
+        "cpu_s": cpu,  # the whole batch: opening, every event, the ends
+        "wall_s": time.perf_counter() - started,
+        "open_s": watch.all_begun - began,  # until every stream had its first event
+        "streams": args.requests,
+        "events": watch.events,
+        "baseline_rss": baseline,
+        "added_rss": sampler.peak - baseline,
+        "median_rate": statistics.median(rates),
+        "fairness": min(rates) / statistics.median(rates),
+        "samples": sampler.samples,
+        "peak_rss": peak_rss_bytes(),
+    }
 
 
 async def _hold(client: AsyncClient, args: argparse.Namespace, deadline: float) -> Result:
@@ -129,7 +239,7 @@ async def _hold(client: AsyncClient, args: argparse.Namespace, deadline: float) 
     }
 
 
-_MODES = {"chat": _chat, "stream": _stream, "hold": _hold}
+_MODES = {"chat": _chat, "stream": _stream, "stream-1": _stream, "hold": _hold, "many": _many}
 
 
 async def _run_async(spec: ClientSpec, args: argparse.Namespace) -> Result:
@@ -177,13 +287,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _loaded() -> dict[str, str]:
+    """What the process ran on: the JSON library llmpipe chose, and the event loop."""
+    found = {"json": "orjson" if "orjson" in sys.modules else "json"}
+    found["loop"] = "uvloop" if "uvloop" in sys.modules else "asyncio"
+    return found
+
+
+def _runner(spec: ClientSpec) -> Callable[[Awaitable[Result]], Result]:
+    if spec.loop == "uvloop":
+        import uvloop
+
+        return uvloop.run  # type: ignore[no-any-return]
+    return asyncio.run  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of connections
     spec = CLIENTS[args.client]
     try:
-        result = _run_sync(spec, args) if spec.sync else asyncio.run(_run_async(spec, args))
+        result = _run_sync(spec, args) if spec.sync else _runner(spec)(_run_async(spec, args))
+        result.update(_loaded())
     except Unsupported as exc:
         result = {"unsupported": str(exc)}
     sys.stdout.write(json.dumps(result) + "\n")

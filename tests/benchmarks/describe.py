@@ -22,15 +22,29 @@ from tests.benchmarks.server import find_nginx
 __all__ = ["notes", "preamble"]
 
 
+_NAMES = ("aiohttp", "llmpipe", "openai", "httpx2", "httpx", "requests", "orjson", "uvloop")
+
+
 def _versions() -> str:
-    names = ["aiohttp", "llmpipe", "openai", "httpx2", "httpx", "requests", "orjson"]
     found = []
-    for name in names:
+    for name in _NAMES:
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
     return ", ".join(found)
+
+
+def _versions_in(python: str) -> str:
+    """The same list, as another venv's interpreter sees it."""
+    code = (
+        "from importlib import metadata as m\n"
+        f"for n in {_NAMES!r}:\n"
+        "    try: print(n, m.version(n))\n"
+        "    except m.PackageNotFoundError: pass\n"
+    )
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return ", ".join(done.stdout.split("\n")).strip(", ") or "unknown"
 
 
 def _git_state() -> str:
@@ -58,20 +72,32 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def preamble(settings: Settings, argv: list[str], elapsed: float) -> list[str]:
+def preamble(
+    settings: Settings, argv: list[str], elapsed: float, pythons: dict[str, str]
+) -> list[str]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "make bench" + (f" ARGS={shlex.quote(' '.join(argv))}" if argv else "")
+    shown, skip = [], False  # the command as typed: without what the Makefile adds
+    for arg in argv:
+        if not skip and not arg.startswith("--fast-python") and arg != "--readme":
+            shown.append(arg)
+        skip = arg == "--fast-python"
+    command = "make bench" + (f" ARGS={shlex.quote(' '.join(shown))}" if shown else "")
+    fast = pythons.get("fast")
     return [
         "# llmpipe benchmark",
         "",
-        f"`{command}` — {settings.name} mode, {now}, {elapsed:.0f} s.",
+        f"`{command}` — {settings.name} mode, {settings.reps} repetitions, {now}, {elapsed:.0f} s.",
         f"Machine: {os.cpu_count()} cores ({_cpu_model()}), Linux {platform.release()}, "
-        f"Python {platform.python_version()}.",
-        f"Versions: {_versions()}; nginx {_nginx_version()}; llmpipe at {_git_state()}.",
+        f"Python {platform.python_version()}; nginx {_nginx_version()}; llmpipe at "
+        f"{_git_state()}.",
+        f"Default-install venv: {_versions()}.",
+        f"Fast venv: {_versions_in(fast) if fast else 'not measured'}.",
         "",
-        "Ratios are to raw aiohttp (the floor) in the same table and row group; the floor's "
-        "own figures are in bold. CPU is the client process's alone. Lower is better for "
-        "CPU, memory and time; higher for requests/s and events/s.",
+        "Ratios are to raw aiohttp (`ClientSession.post` + stdlib `json.loads`, on the stock "
+        "asyncio loop: the floor) in the same table and row group; the floor's own figures "
+        "are in bold. A target's ratio is of medians, with its range over the repetitions "
+        "in brackets. CPU is the client process's alone. Lower is better for CPU, memory "
+        "and time; higher for requests/s, events/s and the slowest/median ratio.",
     ]
 
 
@@ -86,9 +112,16 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
     return [
         f"- Server: Debian's nginx, 1 worker, static replies (tests/benchmarks/nginx.conf), "
         f"keep-alive for the whole run, on 127.0.0.1. Pinning: {pinning}.",
-        f"- Each sample is a fresh process of the bench venv's python running one client. "
-        f"Figures are medians of {s.reps} samples per case; repetitions interleave the "
-        "clients (A B C … A B C …, rotated each repetition).",
+        "- Two installs, each in its own venv: `.venv-bench` has `pip install -e .` (no "
+        "orjson, no uvloop) plus openai, requests and py-spy; `.venv-bench-fast` has "
+        "`pip install -e .[fast]` plus uvloop. The `llmpipe-fast…` rows run in the second, "
+        "every other client in the first; a sample whose process loaded another JSON "
+        "library than its install has (orjson in the fast venv, none in the other) fails.",
+        f"- Each sample is a fresh process running one client. Figures are medians of "
+        f"{s.reps} samples per case; repetitions interleave the clients (A B C … A B C …, "
+        "rotated each repetition).",
+        "- Every call passes `temperature` and `max_tokens` (llmpipe: as per-call "
+        "arguments; the others: in the body they build), as most users do.",
         f"- Chat: a {len(payloads.chat_reply())}-byte chat.completion reply. After a "
         f"warm-up of max({s.warmup}, 2 × concurrency) calls, a timed loop "
         f"of {s.seconds:g} s (at most {s.max_requests:,} calls) shared by `concurrency` "
@@ -99,15 +132,22 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         "TCPConnector(limit), LLMConfig(connection_limit), httpx Limits, requests' "
         "HTTPAdapter(pool_maxsize); at concurrency 256 calls wait for a connection in "
         "every client. Retries are off (max_retries=0). Every client encodes its "
-        "request body on each call and reads the reply's message content; raw aiohttp "
-        "uses the stdlib json, llmpipe uses orjson when installed (the bench venv "
-        "installs llmpipe[fast]).",
-        f"- Streaming: one stream at a time, {s.seconds:g} s per sample. Each stream is an "
-        f"OpenAI-style chat.completion.chunk SSE file of {payloads.STREAM_EVENTS} events "
-        f"({len(payloads.stream_body()) // 1024} KiB) ending in `data: [DONE]`. The floor "
-        "iterates aiohttp's lines and json.loads each data line. llmpipe is measured when "
-        "`AsyncLLM.chat_completion(..., stream=True)` gives an async iterator (detected at "
-        "run time), otherwise the row says n/a.",
+        "request body on each call and reads the reply's message content.",
+        f"- Streaming: `concurrency` workers, each reading one stream after another, "
+        f"{s.seconds:g} s per sample. A stream is an OpenAI-style chat.completion.chunk SSE "
+        f"reply of {payloads.STREAM_EVENTS} events ({len(payloads.stream_body()):,} bytes) "
+        "ending in `data: [DONE]`; the fixed cost of a streamed call is measured on a "
+        f"stream of one event ({len(payloads.short_stream_body())} bytes). The floor "
+        "iterates aiohttp's lines and json.loads each data line; every client reads each "
+        "chunk's delta text.",
+        f"- Many streams: {s.many_streams:,} streams opened 5,000 a second, each on its own "
+        f"connection, against a bare asyncio server (trickle_server.py, on uvloop) that "
+        f"writes one event to every open stream each {s.many_interval * 1000:g} ms, "
+        f"{s.many_events} events per stream. RSS per stream = (peak RSS sampled every 10 ms "
+        "- the warm idle baseline) / streams; CPU per event = the batch's CPU (opening, "
+        "every event, the ends) / events; each stream's rate is (events - 1) / "
+        "(last event - first event), and the slowest over the median shows whether any "
+        "stream starved.",
         f"- Memory: a separate aiohttp.web process holds each request {s.hold_seconds:g} s "
         f"(nginx cannot sleep). Each client first makes 3 rounds of {s.hold_warmup} "
         f"concurrent calls that are answered at once, then {s.hold_requests:,} calls at "

@@ -1,17 +1,23 @@
 """The Markdown report: every figure as a ratio to the floor's, with the floor's
-absolute values so the ratios can be read, and issue 4's targets marked."""
+absolute values so the ratios can be read, and the targets marked.
+
+Each table names the install it measures: the default install (``pip install
+llmpipe``: stdlib json, stock asyncio) comes first, then ``[fast]`` + uvloop.
+A target's ratio is of medians; beside it, the range of the ratio taken
+repetition by repetition (each repetition ran both cases a few seconds apart).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tests.benchmarks.clients import CLIENTS
+from tests.benchmarks.clients import CLIENTS, INSTALLS
 from tests.benchmarks.figures import Figures
 from tests.benchmarks.plan import FLOOR, IMPORTS, Case
 from tests.benchmarks.targets import TARGETS, Target
 
-__all__ = ["Missing", "Result", "render"]
+__all__ = ["Missing", "Result", "render", "table_of_targets"]
 
 
 @dataclass(frozen=True)
@@ -35,19 +41,26 @@ def _label(case: Case) -> str:
     return CLIENTS[case.client].label
 
 
+def _install_of(case: Case) -> str | None:
+    return None if case.bench == "import" else CLIENTS[case.client].install
+
+
 def _num(value: float, unit: str) -> str:
     if unit == "/s":
         return f"{value:,.0f}{unit}"
     digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
-    return f"{value:,.{digits}f} {unit}"
+    return f"{value:,.{digits}f} {unit}".rstrip()
 
 
 def _cell(results: Results, case: Case, floor: Case, metric: str, unit: str) -> str:
-    """The floor's absolute value in bold; anyone else's as a ratio to it."""
+    """The floor's absolute value in bold; anyone else's as a ratio to it
+    (``unit`` "=": a figure that is already a ratio, shown as it is)."""
     mine, base = results.get(case), results.get(floor)
     if not isinstance(mine, Figures):
         return "—"
     value = mine.median[metric]
+    if unit == "=":
+        return f"**{value:.2f}**" if case == floor else f"{value:.2f}"
     if case == floor:
         return f"**{_num(value, unit)}**"
     if not isinstance(base, Figures) or not base.median[metric]:
@@ -55,13 +68,36 @@ def _cell(results: Results, case: Case, floor: Case, metric: str, unit: str) -> 
     return f"{value / base.median[metric]:.2f}×"
 
 
+def _spread(mine: Figures, ref: Figures | None, target: Target) -> str:
+    """The ratio repetition by repetition, as "min–max"."""
+    values = mine.values.get(target.metric, [])
+    if ref is None:
+        ratios = values
+    else:
+        pairs = zip(values, ref.values.get(target.metric, []), strict=False)
+        ratios = [target.ratio(a, b) for a, b in pairs]
+    if len(ratios) < 2:
+        return ""
+    return f" ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
 def verdict(results: Results, target: Target) -> tuple[bool | None, str]:
-    """(met, ratio text); met is None when either side has no figure."""
-    mine, ref = results.get(target.case), results.get(target.reference)
-    if not isinstance(mine, Figures) or not isinstance(ref, Figures):
+    """(met, ratio text with its per-repetition range); met is None when a side has no figure."""
+    mine = results.get(target.case)
+    ref = None if target.reference is None else results.get(target.reference)
+    if not isinstance(mine, Figures) or (
+        target.reference is not None and not isinstance(ref, Figures)
+    ):
         return None, "no figure"
-    ratio = target.ratio(mine.median[target.metric], ref.median[target.metric])
-    return ratio <= target.max_ratio, f"{ratio:.2f}×"
+    ref_figures = ref if isinstance(ref, Figures) else None
+    reference = None if ref_figures is None else ref_figures.median[target.metric]
+    ratio = target.ratio(mine.median[target.metric], reference)
+    unit = "" if target.reference is None else "×"
+    return target.met(ratio), f"{ratio:.2f}{unit}{_spread(mine, ref_figures, target)}"
+
+
+def _mark(met: bool | None) -> str:
+    return "—" if met is None else _YES if met else _NO
 
 
 def _targets_cells(results: Results, case: Case) -> tuple[str, str]:
@@ -72,7 +108,7 @@ def _targets_cells(results: Results, case: Case) -> tuple[str, str]:
     for target in mine:
         met, ratio = verdict(results, target)
         texts.append(target.text)
-        marks.append(f"{'—' if met is None else _YES if met else _NO} {ratio}")
+        marks.append(f"{_mark(met)} {ratio}")
     return "; ".join(texts), "; ".join(marks)
 
 
@@ -88,29 +124,40 @@ Column = tuple[str, str, str]  # (header, metric, unit)
 
 @dataclass(frozen=True)
 class _Section:
-    """One table: the cases of one benchmark, each compared with that benchmark's floor."""
+    """One table: one benchmark's cases for one install, each compared with the floor."""
 
     title: str
     bench: str
-    first: str  # the first column: its header, and its cell for benchmarks without concurrency
+    first: str  # the first column's cell for benchmarks without concurrency
     columns: tuple[Column, ...]
 
     def floor(self, case: Case) -> Case:
         return Case(case.bench, case.concurrency, IMPORTS[0] if case.bench == "import" else FLOOR)
 
     def first_cell(self, case: Case) -> str:
-        return str(case.concurrency) if self.bench == "chat" else self.first
+        return str(case.concurrency) if case.concurrency else self.first
 
-    def cases(self, results: Results) -> list[Case]:
+    def cases(self, results: Results, install: str | None) -> list[Case]:
+        """The floor, this install's llmpipe, and (with the default install) the others."""
         order = list(IMPORTS) if self.bench == "import" else list(CLIENTS)
-        mine = [c for c in results if c.bench == self.bench]
+        mine = [
+            c
+            for c in results
+            if c.bench == self.bench
+            and (
+                install is None
+                or c.client == FLOOR
+                or _install_of(c) == install
+                or (install == "default" and _install_of(c) is None)
+            )
+        ]
         return sorted(
             mine, key=lambda c: (c.concurrency, c != self.floor(c), order.index(c.client))
         )
 
-    def render(self, results: Results) -> list[str]:
+    def render(self, results: Results, install: str | None) -> list[str]:
         rows = []
-        for case in self.cases(results):
+        for case in self.cases(results, install):
             missing = results[case]
             if isinstance(missing, Missing):  # the reason once, not in every column
                 cells = [missing.text] + ["—"] * (len(self.columns) - 1)
@@ -119,9 +166,12 @@ class _Section:
             rows.append(
                 [self.first_cell(case), _label(case), *cells, *_targets_cells(results, case)]
             )
-        first = "concurrency" if self.bench == "chat" else "benchmark"
-        header = [first, "client", *(h for h, _, _ in self.columns), "issue-4 target", "met"]
-        return ["", f"## {self.title}", "", *_table(header, rows)]
+        if not rows or (install == "fast" and all(len(r) and "floor" in r[1] for r in rows)):
+            return []
+        first = "concurrency" if self.first == "" else "benchmark"
+        header = [first, "client", *(h for h, _, _ in self.columns), "target", "met"]
+        title = self.title if install is None else f"{self.title} — {INSTALLS[install]}"
+        return ["", f"### {title}", "", *_table(header, rows)]
 
 
 _RSS: Column = ("peak RSS", "rss_mib", "MiB")
@@ -129,14 +179,37 @@ _SECTIONS = (
     _Section(
         "Chat completions (not streamed)",
         "chat",
-        "chat",
+        "",
         (("CPU / request", "cpu_us", "µs"), ("requests / s", "rate", "/s"), _RSS),
     ),
     _Section(
-        "Streaming (one stream at a time)",
+        "Streams of 20 events (~6 KB)",
         "stream",
-        "stream",
-        (("CPU / event", "cpu_us", "µs"), ("events / s", "rate", "/s"), _RSS),
+        "",
+        (
+            ("CPU / event", "cpu_us", "µs"),
+            ("CPU / stream", "stream_us", "µs"),
+            ("events / s", "rate", "/s"),
+            _RSS,
+        ),
+    ),
+    _Section(
+        "Streams of one event (a streamed call's fixed cost)",
+        "stream-1",
+        "",
+        (("CPU / stream", "stream_us", "µs"), ("streams / s", "rate", "/s"), _RSS),
+    ),
+    _Section(
+        "Many long-lived streams (one event per 100 ms each)",
+        "many",
+        "streams",
+        (
+            ("RSS / stream", "stream_kib", "KiB"),
+            ("CPU / event", "cpu_us", "µs"),
+            ("slowest / median events/s", "fairness", "="),
+            ("all open after", "open_s", "s"),
+            _RSS,
+        ),
     ),
     _Section(
         "Memory with 1,000 requests in flight",
@@ -144,31 +217,41 @@ _SECTIONS = (
         "1,000 in flight",
         (("RSS added", "added_mib", "MiB"), ("batch wall time", "batch_s", "s"), _RSS),
     ),
-    _Section("Import time", "import", "import", (("import time", "ms", "ms"),)),
 )
+_IMPORT = _Section("Import time", "import", "import", (("import time", "ms", "ms"),))
 
 
 def summary(results: Results) -> list[str]:
     lines = []
-    for target in TARGETS:
-        met, ratio = verdict(results, target)
-        mark = "—" if met is None else _YES if met else _NO
-        where = (
-            f"{target.case.bench} c={target.case.concurrency}"
-            if target.case.bench == "chat"
-            else target.case.bench
-        )
-        lines.append(f"- {mark} {where}, {_label(target.case)}: {target.text} — measured {ratio}")
+    for install in INSTALLS:
+        lines += ["", f"{INSTALLS[install]}:", ""]
+        for target in TARGETS:
+            if (_install_of(target.case) or "default") != install:
+                continue
+            met, ratio = verdict(results, target)
+            case = target.case
+            where = f"{case.bench} c={case.concurrency}" if case.concurrency else case.bench
+            lines.append(
+                f"- {_mark(met)} {where}, {_label(case)}: {target.text} — measured {ratio}"
+            )
     return lines
+
+
+def table_of_targets(results: Results) -> list[str]:
+    """The targets and every table, for the README's Performance section."""
+    out = ["### Targets", *summary(results)]
+    for install in INSTALLS:
+        for section in _SECTIONS:
+            out += section.render(results, install)
+    out += _IMPORT.render(results, None)
+    return out
 
 
 def render(results: Results, preamble: list[str], notes: list[str]) -> str:
     """The whole report as Markdown."""
-    out = [*preamble, "", "## Issue-4 targets", "", *summary(results)]
-    for section in _SECTIONS:
-        out += section.render(results)
-    out += ["", "## Absolute medians (min–max over the samples)", "", *_absolute(results)]
-    out += ["", "## How it was measured", "", *notes, ""]
+    out = [*preamble, "", *table_of_targets(results)]
+    out += ["", "### Absolute medians (min–max over the samples)", "", *_absolute(results)]
+    out += ["", "### How it was measured", "", *notes, ""]
     return "\n".join(out)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.clients import CLIENTS
 from tests.benchmarks.plan import Case, Settings
 from tests.benchmarks.procs import run_bounded
 
@@ -53,46 +54,66 @@ def interleave(cases: list[Case], reps: int) -> Iterator[tuple[int, Case]]:
 
 
 class Runner:
-    """Runs samples with the bench venv's python, pinned to ``cpu`` when given."""
+    """Runs samples with the python of each client's venv (``pythons``: install name ->
+    interpreter; a client whose install has none is "n/a"), pinned to ``cpu`` when given."""
 
     def __init__(
         self,
         settings: Settings,
         base_url: Callable[[Case], str],
-        python: str = sys.executable,
+        pythons: dict[str, str] | None = None,
         cpu: int | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = base_url
-        self.python = python
+        self.pythons = pythons if pythons is not None else {"default": sys.executable}
         self.cpu = cpu
+
+    def python(self, case: Case) -> str | None:
+        return self.pythons.get(CLIENTS[case.client].venv)
 
     def command(self, case: Case) -> list[str]:
         s = self.settings
+        python = self.python(case)
+        assert python is not None
         args = ["--client", case.client, "--mode", case.bench, "--base-url", self.base_url(case)]
-        if case.bench == "chat":
+        if case.bench in ("chat", "stream", "stream-1"):
+            chat = case.bench == "chat"
+            warmup = s.warmup_for(case.concurrency) if chat else s.stream_warmup
             args += ["--concurrency", str(case.concurrency), "--requests", str(s.max_requests)]
-            args += ["--warmup", str(s.warmup_for(case.concurrency)), "--seconds", str(s.seconds)]
+            args += [
+                "--warmup",
+                str(max(warmup, 2 * case.concurrency)),
+                "--seconds",
+                str(s.seconds),
+            ]
             args += ["--connections", str(s.connections)]
-        elif case.bench == "stream":
-            args += ["--requests", str(s.max_requests), "--warmup", str(s.stream_warmup)]
-            args += ["--seconds", str(s.seconds), "--connections", str(s.connections)]
-        else:  # hold: a pool big enough that every request is on the wire at once
+        elif case.bench == "hold":  # a pool big enough that every request is on the wire at once
             args += ["--requests", str(s.hold_requests), "--warmup", str(s.hold_warmup)]
             args += ["--connections", str(s.hold_requests)]
+        else:  # many: every stream open at once, each on its own connection
+            args += ["--requests", str(s.many_streams), "--warmup", str(s.hold_warmup)]
+            args += ["--connections", str(s.many_streams)]
         args += ["--deadline", str(self.deadline(case))]
         if self.cpu is not None:
             args += ["--cpu", str(self.cpu)]
-        return [self.python, "-m", _CHILD, *args]
+        return [python, "-m", _CHILD, *args]
 
     def deadline(self, case: Case) -> float:
         """Seconds a sample may take in all; the process is killed a little after."""
         if case.bench == "hold":
             return 10 * self.settings.hold_seconds + 30
+        if case.bench == "many":
+            return 3 * self.settings.many_events * self.settings.many_interval + 60
         return 10 * self.settings.seconds + 30
 
     def sample(self, case: Case, outcome: Outcome) -> None:
         """Run one sample of ``case`` and add what it gave to ``outcome``."""
+        if self.python(case) is None:
+            outcome.unsupported = (
+                f"not installed: no venv for the {CLIENTS[case.client].venv} install"
+            )
+            return
         code, out, err = run_bounded(self.command(case), self.deadline(case) + 15, cwd=str(REPO))
         last = out.strip().splitlines()[-1] if out.strip() else ""
         try:
@@ -104,6 +125,8 @@ class Runner:
             outcome.errors.append(f"exit {code}: {tail}")
         elif "unsupported" in result:
             outcome.unsupported = str(result["unsupported"])
+        elif (wrong := _wrong_install(case, result)) is not None:
+            outcome.errors.append(wrong)
         else:
             outcome.samples.append(result)
 
@@ -124,6 +147,15 @@ class Runner:
         return outcomes
 
 
+def _wrong_install(case: Case, result: dict[str, Any]) -> str | None:
+    """Why a sample did not measure the install it claims (None: it did)."""
+    install = CLIENTS[case.client].venv
+    want = "orjson" if install == "fast" else "json"
+    if result.get("json") != want:
+        return f"the {install} install's process used {result.get('json')}, not {want}"
+    return None
+
+
 def _brief(outcome: Outcome, before: int) -> str:
     """The sample just run, for the progress log (``before``: errors before it)."""
     if len(outcome.errors) > before:
@@ -131,6 +163,10 @@ def _brief(outcome: Outcome, before: int) -> str:
     if outcome.unsupported:
         return f"n/a ({outcome.unsupported})"
     last = outcome.samples[-1]
+    if "fairness" in last:
+        per = last["added_rss"] / last["streams"] / 1024
+        cpu = last["cpu_s"] / max(last["ops"], 1) * 1e6
+        return f"{per:.1f} KiB/stream, {cpu:.1f} µs/event, slowest/median {last['fairness']:.2f}"
     if "added_rss" in last:
         return f"+{last['added_rss'] / 2**20:.1f} MiB in {last['wall_s']:.2f} s"
     return f"{last['cpu_s'] / max(last['ops'], 1) * 1e6:.1f} µs/op, {last['ops']} ops"

@@ -1,10 +1,10 @@
 """The servers the clients talk to, started and stopped by the benchmark itself.
 
 ``Nginx`` serves the fixed replies for the throughput and streaming runs.
-``HoldServer`` is for the one thing nginx cannot do: hold 1,000 requests open
-(nginx has no sleep; its echo module is a separate Debian package), so a tiny
-aiohttp.web process of its own sleeps before answering. Both listen on
-127.0.0.1 only, on a free port, and die with the run.
+``HoldServer`` and ``TrickleServer`` do what nginx cannot (it has no sleep;
+its echo module is a separate Debian package): hold 1,000 requests open, and
+pace 5,000 streams at one event per 100 ms. All listen on 127.0.0.1 only, on
+a free port, and die with the run.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from types import TracebackType
 from tests.benchmarks import payloads
 from tests.benchmarks.procs import HOST, free_port, start, stop, wait_for_port
 
-__all__ = ["HoldServer", "Nginx", "find_nginx"]
+__all__ = ["HoldServer", "Nginx", "TrickleServer", "find_nginx"]
 
 _TEMPLATE = Path(__file__).with_name("nginx.conf")
-_HOLD_SCRIPT = "tests.benchmarks.hold_server"
 
 
 def find_nginx() -> str:
@@ -53,6 +52,10 @@ class Nginx:
     @property
     def stream_base_url(self) -> str:
         return self.base_url + payloads.STREAM_PREFIX
+
+    @property
+    def short_stream_base_url(self) -> str:
+        return self.base_url + payloads.SHORT_STREAM_PREFIX
 
     def __enter__(self) -> Nginx:
         self._dir = tempfile.TemporaryDirectory(prefix="llmpipe-bench-nginx-")
@@ -105,16 +108,14 @@ class Nginx:
             self._dir = None
 
 
-class HoldServer:
-    """An aiohttp.web process that holds each chat request ``hold`` seconds.
+class _ScriptServer:
+    """A Python server process of ours (``module`` with ``args``) on a free port."""
 
-    Requests for ``payloads.WARM_UP_MODEL`` are answered at once, so a client
-    can warm up through the very pool it is then measured with.
-    """
+    module = ""
 
-    def __init__(self, python: str = sys.executable, hold: float = 2.0, cpu: int | None = None):
+    def __init__(self, python: str, args: list[str], cpu: int | None) -> None:
         self.python = python
-        self.hold = hold
+        self.args = args
         self.cpu = cpu
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -123,9 +124,9 @@ class HoldServer:
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def __enter__(self) -> HoldServer:
+    def __enter__(self) -> _ScriptServer:
         self.port = free_port()
-        cmd = [self.python, "-m", _HOLD_SCRIPT, "--port", str(self.port), "--hold", str(self.hold)]
+        cmd = [self.python, "-m", self.module, "--port", str(self.port), *self.args]
         if self.cpu is not None:
             cmd += ["--cpu", str(self.cpu)]
         self._proc = start(cmd, stdout=subprocess.DEVNULL)
@@ -145,3 +146,27 @@ class HoldServer:
         if self._proc is not None:
             stop(self._proc)
             self._proc = None
+
+
+class HoldServer(_ScriptServer):
+    """An aiohttp.web process that holds each chat request ``hold`` seconds.
+
+    Requests for ``payloads.WARM_UP_MODEL`` are answered at once, so a client
+    can warm up through the very pool it is then measured with.
+    """
+
+    module = "tests.benchmarks.hold_server"
+
+    def __init__(self, python: str = sys.executable, hold: float = 2.0, cpu: int | None = None):
+        super().__init__(python, ["--hold", str(hold)], cpu)
+
+
+class TrickleServer(_ScriptServer):
+    """Streams that send one event every ``interval`` seconds, thousands at once."""
+
+    module = "tests.benchmarks.trickle_server"
+
+    def __init__(
+        self, python: str, events: int, interval: float = 0.1, cpu: int | None = None
+    ) -> None:
+        super().__init__(python, ["--events", str(events), "--interval", str(interval)], cpu)

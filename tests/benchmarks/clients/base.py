@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["AsyncClient", "SyncClient", "Unsupported"]
+__all__ = ["AsyncClient", "OnEvent", "SyncClient", "Unsupported"]
+
+OnEvent = Callable[[], None]
+"""Called once per chunk by ``stream`` (the many-streams benchmark times events)."""
 
 
 class Unsupported(Exception):
@@ -15,8 +19,9 @@ class AsyncClient(Protocol):
     async def chat(self, model: str) -> str:
         """Send one chat request; return the reply's message content."""
 
-    async def stream(self) -> int:
-        """Send one streamed chat request, touch every chunk; return the chunks seen."""
+    async def stream(self, model: str, on_event: OnEvent | None = None) -> int:
+        """Send one streamed chat request, read every chunk's delta text (calling
+        ``on_event`` after each when given); return the chunks seen."""
 
     async def aclose(self) -> None: ...
 

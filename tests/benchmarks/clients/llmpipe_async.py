@@ -1,72 +1,62 @@
 """llmpipe's AsyncLLM, with the default middleware stack or an empty one.
 
-Streaming is measured only once ``chat_completion(..., stream=True)`` really
-streams: until then ``stream`` raises ``Unsupported`` and the table says so.
+Every call passes ``temperature`` and ``max_tokens``, as most users do.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import llmpipe
 from tests.benchmarks import payloads
-from tests.benchmarks.clients.base import Unsupported
+from tests.benchmarks.clients.base import OnEvent
+
+_MESSAGES: Any = payloads.MESSAGES
+_T, _N = payloads.TEMPERATURE, payloads.MAX_TOKENS
 
 
-def _takes_stream() -> bool:
-    """Whether ``chat_completion`` names ``stream`` (rather than passing it into the body)."""
-    return "stream" in inspect.signature(llmpipe.AsyncLLM.chat_completion).parameters
-
-
-def _touch(chunk: Any) -> None:
-    """Read the delta text as a caller would; chunk models may still change shape."""
-    choices = getattr(chunk, "choices", None)
-    if choices:
-        delta = getattr(choices[0], "delta", None)
-        getattr(delta, "content", None)
+def config(base_url: str, connections: int) -> llmpipe.LLMConfig:
+    return llmpipe.LLMConfig(
+        base_url=base_url,
+        api_key="x",
+        model=payloads.MODEL,
+        max_retries=0,
+        connection_limit=connections,
+    )
 
 
 class LlmpipeAsync:
     def __init__(self, base_url: str, connections: int, stack: str) -> None:
-        config = llmpipe.LLMConfig(
-            base_url=base_url,
-            api_key="x",
-            model=payloads.MODEL,
-            temperature=payloads.TEMPERATURE,
-            max_retries=0,
-            connection_limit=connections,
-        )
-        self._llm = llmpipe.AsyncLLM(config, middlewares=None if stack == "default" else [])
+        middlewares = None if stack == "default" else []
+        self._llm = llmpipe.AsyncLLM(config(base_url, connections), middlewares=middlewares)
 
     async def chat(self, model: str) -> str:
         if model == payloads.MODEL:  # the usual call: the model comes from the config
-            reply = await self._llm.chat_completion(payloads.MESSAGES)
+            reply = await self._llm.chat_completion(_MESSAGES, temperature=_T, max_tokens=_N)
         else:
-            reply = await self._llm.chat_completion(payloads.MESSAGES, model=model)
+            reply = await self._llm.chat_completion(
+                _MESSAGES, temperature=_T, max_tokens=_N, model=model
+            )
         content = reply.choices[0].message.content
         return content if isinstance(content, str) else ""
 
-    async def stream(self) -> int:
-        named = _takes_stream()
-        try:
-            result: Any = self._llm.chat_completion(payloads.MESSAGES, stream=True)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            if named:
-                raise
-            raise Unsupported(
-                f"not implemented: chat_completion(stream=True) raised {type(exc).__name__}"
-            ) from exc
-        if not hasattr(result, "__aiter__"):
-            raise Unsupported(
-                f"not implemented: chat_completion(stream=True) returned {type(result).__name__}"
-            )
+    async def stream(self, model: str, on_event: OnEvent | None = None) -> int:
+        extra = {} if model == payloads.MODEL else {"model": model}
+        chunks = await self._llm.chat_completion(
+            _MESSAGES, temperature=_T, max_tokens=_N, stream=True, **extra
+        )
         events = 0
-        async for chunk in result:
-            _touch(chunk)
+        if on_event is None:
+            async for chunk in chunks:
+                if chunk.choices:
+                    chunk.choices[0].delta.content  # noqa: B018 - read it, as a caller would
+                events += 1
+            return events
+        async for chunk in chunks:
+            if chunk.choices:
+                chunk.choices[0].delta.content  # noqa: B018
             events += 1
+            on_event()
         return events
 
     async def aclose(self) -> None:

@@ -1,28 +1,26 @@
-"""llmpipe's sync shim ``LLM``, called sequentially (its loop thread counts too)."""
+"""llmpipe's sync shim ``LLM``, called sequentially, with per-call arguments."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import llmpipe
 from tests.benchmarks import payloads
+from tests.benchmarks.clients.llmpipe_async import config
+
+_MESSAGES: Any = payloads.MESSAGES
+_T, _N = payloads.TEMPERATURE, payloads.MAX_TOKENS
 
 
 class LlmpipeSync:
     def __init__(self, base_url: str, connections: int) -> None:
-        config = llmpipe.LLMConfig(
-            base_url=base_url,
-            api_key="x",
-            model=payloads.MODEL,
-            temperature=payloads.TEMPERATURE,
-            max_retries=0,
-            connection_limit=connections,
-        )
-        self._llm = llmpipe.LLM(config)
+        self._llm = llmpipe.LLM(config(base_url, connections))
 
     def chat(self, model: str) -> str:
         if model == payloads.MODEL:
-            reply = self._llm.chat_completion(payloads.MESSAGES)
+            reply = self._llm.chat_completion(_MESSAGES, temperature=_T, max_tokens=_N)
         else:
-            reply = self._llm.chat_completion(payloads.MESSAGES, model=model)
+            reply = self._llm.chat_completion(_MESSAGES, temperature=_T, max_tokens=_N, model=model)
         content = reply.choices[0].message.content
         return content if isinstance(content, str) else ""
 

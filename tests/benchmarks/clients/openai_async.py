@@ -13,7 +13,7 @@ import openai
 
 from tests.benchmarks import payloads
 from tests.benchmarks.clients._openai_limits import limits
-from tests.benchmarks.clients.base import Unsupported
+from tests.benchmarks.clients.base import OnEvent, Unsupported
 
 # The SDK types messages as TypedDicts; the shared payload is plain dicts.
 _MESSAGES: Any = payloads.MESSAGES
@@ -45,14 +45,16 @@ class OpenAIAsync:
             model=model,
             messages=_MESSAGES,
             temperature=payloads.TEMPERATURE,
+            max_tokens=payloads.MAX_TOKENS,
         )
         return reply.choices[0].message.content or ""
 
-    async def stream(self) -> int:
+    async def stream(self, model: str, on_event: OnEvent | None = None) -> int:
         stream = await self._client.chat.completions.create(
-            model=payloads.MODEL,
+            model=model,
             messages=_MESSAGES,
             temperature=payloads.TEMPERATURE,
+            max_tokens=payloads.MAX_TOKENS,
             stream=True,
         )
         events = 0
@@ -60,6 +62,8 @@ class OpenAIAsync:
             if chunk.choices:
                 chunk.choices[0].delta.content  # noqa: B018 - read it, as a caller would
             events += 1
+            if on_event is not None:
+                on_event()
         return events
 
     async def aclose(self) -> None:

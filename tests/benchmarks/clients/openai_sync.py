@@ -27,6 +27,7 @@ class OpenAISync:
             model=model,
             messages=_MESSAGES,
             temperature=payloads.TEMPERATURE,
+            max_tokens=payloads.MAX_TOKENS,
         )
         return reply.choices[0].message.content or ""
 

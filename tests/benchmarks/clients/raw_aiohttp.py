@@ -12,6 +12,7 @@ import json
 import aiohttp
 
 from tests.benchmarks import payloads
+from tests.benchmarks.clients.base import OnEvent
 
 _HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer x"}
 _DATA = b"data: "
@@ -35,8 +36,8 @@ class RawAiohttp:
         content: str = reply["choices"][0]["message"]["content"]
         return content
 
-    async def stream(self) -> int:
-        body = json.dumps({**payloads.request_body(), "stream": True}).encode()
+    async def stream(self, model: str, on_event: OnEvent | None = None) -> int:
+        body = json.dumps({**payloads.request_body(model), "stream": True}).encode()
         events = 0
         async with self._session.post(self._url, data=body, headers=_HEADERS) as resp:
             if resp.status != 200:
@@ -50,6 +51,8 @@ class RawAiohttp:
                     continue
                 json.loads(data)["choices"][0]["delta"].get("content")
                 events += 1
+                if on_event is not None:
+                    on_event()
         return events
 
     async def aclose(self) -> None:

@@ -1,0 +1,100 @@
+"""Instructions per call, counted by valgrind: the same ratios, without the noise.
+
+    .venv-bench/bin/python -m tests.benchmarks.instructions [--fast-python PATH]
+    (or: make bench-instructions)
+
+CPU time on a shared two-core machine moves by tens of percent from one
+minute to the next; the number of instructions a client executes does not.
+Each case runs the usual client process (child.py) under ``valgrind
+--tool=cachegrind`` twice, with ``--low`` and ``--high`` timed calls after
+the same warm-up, and reports (high - low) / (high - low calls): the
+instructions of one more call, user space only (the kernel's share of a
+call, about equal for every client, is not counted). Ratios are to raw
+aiohttp, as in ``make bench``. Slow (each process runs ~50x slower under
+valgrind), so it is a separate command, not part of ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import signal
+import sys
+
+from tests.benchmarks.clients import CLIENTS, INSTALLS
+from tests.benchmarks.plan import FLOOR
+from tests.benchmarks.procs import run_bounded
+from tests.benchmarks.runner import REPO
+from tests.benchmarks.server import Nginx
+
+_CASES = [  # (mode, concurrency, clients)
+    ("chat", 1, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-uvloop")),
+    ("chat", 1, ("llmpipe-sync", "llmpipe-fast-sync", "requests")),
+    ("chat", 64, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-empty")),
+    ("stream", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
+    ("stream-1", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
+]
+_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def _instructions(python: str, client: str, mode: str, url: str, c: int, calls: int) -> int:
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    cmd += [python, "-m", "tests.benchmarks.child", "--client", client, "--mode", mode]
+    cmd += ["--base-url", url, "--concurrency", str(c), "--requests", str(calls)]
+    cmd += ["--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
+    code, _, err = run_bounded(cmd, timeout=900, cwd=str(REPO))
+    found = _REFS.search(err)
+    if code != 0 or found is None:
+        raise RuntimeError(f"{client} {mode}: exit {code}: {err.strip()[-500:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every `finally`: nginx and valgrind stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--fast-python", help="the python of the [fast] + uvloop venv")
+    parser.add_argument("--low", type=int, default=100, help="timed calls in the short run")
+    parser.add_argument("--high", type=int, default=600, help="timed calls in the long run")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if shutil.which("valgrind") is None:
+        parser.error("valgrind is not installed (make bench-instructions installs Debian's)")
+    pythons = {"default": sys.executable}
+    if args.fast_python:
+        pythons["fast"] = args.fast_python
+    print("| mode | concurrency | client | install | instructions / call | ratio to floor |")
+    print("|---|---|---|---|---|---|")
+    with Nginx() as nginx:
+        urls = {
+            "chat": nginx.base_url,
+            "stream": nginx.stream_base_url,
+            "stream-1": nginx.short_stream_base_url,
+        }
+        floors: dict[tuple[str, int], float] = {}
+        for mode, c, clients in _CASES:
+            for client in clients:
+                spec = CLIENTS[client]
+                python = pythons.get(spec.venv)
+                if python is None:
+                    continue
+                low = _instructions(python, client, mode, urls[mode], c, args.low)
+                high = _instructions(python, client, mode, urls[mode], c, args.high)
+                per = (high - low) / (args.high - args.low)
+                if client == FLOOR:
+                    floors[mode, c] = per
+                floor = floors.get((mode, c))
+                ratio = "floor" if client == FLOOR else f"{per / floor:.2f}×" if floor else "—"
+                install = INSTALLS[spec.install] if spec.install else "—"
+                label = spec.label + (" (calls)" if mode == "chat" else " (streams)")
+                print(f"| {mode} | {c} | {label} | {install} | {per:,.0f} | {ratio} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
