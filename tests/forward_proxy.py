@@ -80,7 +80,7 @@ class ForwardProxy:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            writer.close()
+            await _closed(writer)
 
     async def _tunnel(
         self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -92,7 +92,7 @@ class ForwardProxy:
             await writer.drain()
             await _pipe_both(reader, writer, up_reader, up_writer)
         finally:
-            up_writer.close()
+            await _closed(up_writer)
 
     async def _forward(
         self,
@@ -118,7 +118,7 @@ class ForwardProxy:
                 writer.write(chunk)
                 await writer.drain()
         finally:
-            up_writer.close()
+            await _closed(up_writer)
 
 
 async def _pipe_both(
@@ -128,15 +128,24 @@ async def _pipe_both(
     up_writer: asyncio.StreamWriter,
 ) -> None:
     async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            with contextlib.suppress(ConnectionError):
-                while chunk := await source.read(65536):
-                    sink.write(chunk)
-                    await sink.drain()
-        finally:
-            sink.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+            if sink.can_write_eof():
+                sink.write_eof()  # a half-close, passed on as a proxy should
 
     await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def _closed(writer: asyncio.StreamWriter) -> None:
+    """Close and wait until the socket is closed; abort what will not close at once
+    (unsent bytes to a peer that stopped reading), so no socket outlives the proxy."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    except (TimeoutError, OSError, asyncio.CancelledError):
+        writer.transport.abort()
 
 
 @contextlib.contextmanager
