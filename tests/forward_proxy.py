@@ -42,6 +42,12 @@ class ForwardProxy:
             self._expected = f"Basic {token}"
         self.seen: list[Seen] = []
         self.port = 0
+        self._open: set[asyncio.StreamWriter] = set()  # sockets to abort when the proxy stops
+
+    @property
+    def open_connections(self) -> int:
+        """Sockets the proxy holds right now (client side and upstream)."""
+        return len(self._open)
 
     @property
     def url(self) -> str:
@@ -51,10 +57,20 @@ class ForwardProxy:
         server = await asyncio.start_server(self._client, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
         ready(self.url)
-        async with server:
-            await server.serve_forever()
+        try:
+            async with server:
+                await server.serve_forever()
+        finally:
+            # Stopping cancels connection tasks mid-await; their sockets must not
+            # outlive the proxy into a later test. Abort them, then let the loop
+            # run the transports' connection_lost, which closes each socket.
+            for writer in list(self._open):
+                writer.transport.abort()
+            for _ in range(3):
+                await asyncio.sleep(0)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.split(b"\r\n")
@@ -81,18 +97,21 @@ class ForwardProxy:
             pass
         finally:
             await _closed(writer)
+            self._open.discard(writer)
 
     async def _tunnel(
         self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         host, _, port = target.rpartition(":")
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        self._open.add(up_writer)
         try:
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
             await _pipe_both(reader, writer, up_reader, up_writer)
         finally:
             await _closed(up_writer)
+            self._open.discard(up_writer)
 
     async def _forward(
         self,
@@ -109,6 +128,7 @@ class ForwardProxy:
         length = next((int(v) for k, v in headers if k.lower() == b"content-length"), 0)
         body = await reader.readexactly(length)
         up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port or 80)
+        self._open.add(up_writer)
         try:
             request_line = f"{method} {path} {version}".encode()
             head = b"\r\n".join([request_line, *kept, b"Connection: close", b"", b""])
@@ -119,6 +139,7 @@ class ForwardProxy:
                 await writer.drain()
         finally:
             await _closed(up_writer)
+            self._open.discard(up_writer)
 
 
 async def _pipe_both(

@@ -7,6 +7,7 @@ proxy outright, credentials included.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 
@@ -115,6 +116,13 @@ async def test_https_goes_through_the_proxy_in_a_connect_tunnel(monkeypatch, pro
         config = LLMConfig(base_url=server.base_url, ca_bundle=str(bundle))
         assert await ask(config) == "Echo: hello"
         tunnel = ("CONNECT", f"127.0.0.1:{server.port}")
+        # Let the tunnel finish closing before the TLS server stops: a TLS server
+        # torn down mid-shutdown of a connection leaves that socket to the collector.
+        for _ in range(200):
+            if proxy.open_connections == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert proxy.open_connections == 0
     assert [(s.method, s.target) for s in proxy.seen] == [tunnel]
 
 
