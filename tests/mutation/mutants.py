@@ -35,6 +35,7 @@ FASTPATH = "llmpipe/wire/fastpath.py"
 MASK = "llmpipe/transport/_mask.py"
 BODY = "llmpipe/transport/_body.py"
 AIOHTTP = "llmpipe/transport/aiohttp.py"
+TRANSPORT_ERRORS = "llmpipe/transport/_errors.py"
 ERRORS = "llmpipe/errors.py"
 CACHE_KEY = "llmpipe/middleware/cache/key.py"
 CHECKPOINT = "llmpipe/batch/checkpoint.py"
@@ -69,10 +70,10 @@ MUTANTS = [
     Mutant(
         "key masking",
         AIOHTTP,
-        """                    if reply.status >= 300 and self._mask is not None:
-                        content = self._mask.body(content)
-                    return LLMResponse(""",
-        """                    return LLMResponse(""",
+        """                        self._masked_headers(reply.headers),
+                        content if self._mask is None else self._mask.body(content),""",
+        """                        self._masked_headers(reply.headers),
+                        content,""",
         MASK_TESTS,
         "an error reply to a stream=True request is not masked",
     ),
@@ -120,10 +121,10 @@ MUTANTS = [
     Mutant(
         "key masking",
         AIOHTTP,
-        """                if reply.status >= 300 and self._mask is not None:
-                    content = self._mask.body(content)
-                return LLMResponse(""",
-        """                return LLMResponse(""",
+        """                self._masked_headers(reply.headers),
+                content if self._mask is None else self._mask.body(content),""",
+        """                self._masked_headers(reply.headers),
+                content,""",
         MASK_TESTS,
         "an error reply to a plain request is not masked",
     ),
@@ -487,17 +488,17 @@ MUTANTS = [
     ),
     Mutant(
         "error mapping",
-        AIOHTTP,
-        "        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):",
-        "        if isinstance(exc, asyncio.CancelledError):",
+        TRANSPORT_ERRORS,
+        "    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):\n",
+        "    if isinstance(exc, asyncio.CancelledError):\n",
         ERROR_TESTS,
         "a timeout is not mapped to LLMTimeoutError",
     ),
     Mutant(
         "error mapping",
-        AIOHTTP,
-        "        if isinstance(exc, aiohttp.ServerDisconnectedError):",
-        "        if isinstance(exc, KeyError):",
+        TRANSPORT_ERRORS,
+        "    if isinstance(exc, aiohttp.ServerDisconnectedError):",
+        "    if isinstance(exc, KeyError):",
         ERROR_TESTS,
         "a server that disconnects gives an unmapped aiohttp error",
     ),
