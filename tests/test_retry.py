@@ -176,10 +176,11 @@ async def test_retry_after_beyond_max_retry_delay_gives_up_at_once_stating_the_w
 
 
 async def test_retry_after_beyond_the_cap_is_waited_in_full_within_a_deadline(llm_server, client):
-    llm_server.add_faults(Fault(status=429, headers={"Retry-After": "1"}))  # cap: 0.5 s
+    retry_after = 1.0  # above the cap of 0.5 s
+    llm_server.add_faults(Fault(status=429, headers={"Retry-After": f"{retry_after:g}"}))
     await client.chat_completion(HELLO, deadline=5)
     [gap] = gaps(llm_server)
-    assert 1.0 <= gap < 1.0 + SLACK
+    assert retry_after <= gap < retry_after + SLACK
 
 
 async def test_retry_after_beyond_what_the_deadline_leaves_is_not_waited(llm_server, client):
