@@ -72,3 +72,15 @@ class ChatCompletionChunk:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def text(self) -> str:
+        """The first choice's new content, '' when there is none.
+
+        The final chunk of a stream with usage has no choice at all
+        (``"choices": []``), and role or finish chunks have no content: a
+        caller printing ``chunk.text`` needs no guard for either.
+        """
+        if not self.choices:
+            return ""
+        return self.choices[0].delta.content or ""

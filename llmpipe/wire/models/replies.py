@@ -118,6 +118,11 @@ class CompletionResponse:
     extra: Mapping[str, Any] = extra_field()
     http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
+    @property
+    def text(self) -> str:
+        """The first choice's text, '' when there is no choice (a stream's usage-only chunk)."""
+        return self.choices[0].text if self.choices else ""
+
 
 @attrs.frozen(kw_only=True)
 class Model:
