@@ -15,8 +15,12 @@ $(STAMP): setup.cfg setup.py
 install: $(STAMP)
 
 # The Redis-backed middlewares are tested against a real redis-server.
+# apt-get through sudo when not root and sudo exists (CI runs as root), as bench-venvs does.
 redis-server:
-	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 demo: $(STAMP)
 	$(PY) examples/run_all.py
