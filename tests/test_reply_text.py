@@ -24,7 +24,8 @@ async def test_the_final_usage_chunk_of_a_chat_stream_has_empty_text(client: Asy
     stream = await client.chat_completion(USER, stream=True)
     async with stream:
         chunks = [c async for c in stream]
-    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
     assert chunks[-1].text == ""
 
 
@@ -40,7 +41,8 @@ async def test_the_final_usage_chunk_of_a_completion_stream_has_empty_text(clien
     stream = await client.completion("Once upon", stream=True)
     async with stream:
         chunks = [c async for c in stream]
-    assert chunks[-1].choices == [] and chunks[-1].text == ""
+    assert chunks[-1].choices == []
+    assert chunks[-1].text == ""
 
 
 def test_a_role_only_delta_has_empty_text():
