@@ -57,6 +57,16 @@ def test_every_python_fence_is_a_snippet():
     assert len(SNIPPETS) == fences > 20
 
 
+def test_python_is_never_fenced_under_another_name():
+    """`py`, `python3` or `pycon` fences would escape the runner: write ```python."""
+    fences = {
+        line.strip()[3:]
+        for line in README.read_text().splitlines()
+        if line.strip().startswith("```")
+    }
+    assert fences & {"py", "python3", "pycon", "Python"} == set()
+
+
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.where for s in SNIPPETS])
 def test_readme_snippet_runs(
     snippet: Snippet, readme_server: LLMServer, redis_url: str, tmp_path: Path
