@@ -13,13 +13,22 @@ $(STAMP): setup.cfg setup.py
 	touch $(STAMP)
 
 install: $(STAMP)
+	@echo "$(CLI_HINT)"
 
 # The Redis-backed middlewares are tested against a real redis-server.
+# apt-get through sudo when not root and sudo exists (CI runs as root), as bench-venvs does.
 redis-server:
-	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+# README's Quick start shows the same two commands.
+CLI_HINT := The llmpipe CLI is in the venv: .venv/bin/llmpipe --help (or: source .venv/bin/activate, then llmpipe --help)
 
 demo: $(STAMP)
 	$(PY) examples/run_all.py
+	@echo "$(CLI_HINT)"
 
 test: $(STAMP) redis-server
 	$(PY) -m pytest -q

@@ -16,19 +16,20 @@ import attrs
 
 from llmpipe.wire.models.extra import extra_field
 from llmpipe.wire.models.replies import Usage
+from llmpipe.wire.models.wire_dict import WireDict
 
 __all__ = ["ChatCompletionChunk", "ChunkChoice", "Delta", "FunctionCallDelta", "ToolCallDelta"]
 
 
 @attrs.frozen(kw_only=True)
-class FunctionCallDelta:
+class FunctionCallDelta(WireDict):
     name: str | None = None
     arguments: str | None = None
     extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class ToolCallDelta:
+class ToolCallDelta(WireDict):
     """A fragment of one tool call; ``index`` says which call it extends.
 
     Some servers send no ``index`` (None here), or give every call index 0
@@ -43,25 +44,34 @@ class ToolCallDelta:
 
 
 @attrs.frozen(kw_only=True)
-class Delta:
+class Delta(WireDict):
     role: str | None = None
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
     refusal: str | None = None
     extra: Mapping[str, Any] = extra_field()
 
+    def to_dict(self) -> dict[str, Any]:
+        """As sent: the delta that opens the message (it has the role) says ``"content": null``."""
+        out = super().to_dict()
+        if self.role is not None:
+            out.setdefault("content", None)
+        return out
+
 
 @attrs.frozen(kw_only=True)
-class ChunkChoice:
+class ChunkChoice(WireDict):
     delta: Delta = Delta()
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = extra_field()
 
+    wire_nulls = frozenset({"finish_reason", "logprobs"})
+
 
 @attrs.frozen(kw_only=True)
-class ChatCompletionChunk:
+class ChatCompletionChunk(WireDict):
     """One event of a streamed chat completion. The last may carry only ``usage``."""
 
     choices: list[ChunkChoice] = attrs.field(factory=list)
@@ -72,3 +82,17 @@ class ChatCompletionChunk:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = extra_field()
+
+    wire_nulls = frozenset({"system_fingerprint", "usage"})
+
+    @property
+    def text(self) -> str:
+        """The first choice's new content, '' when there is none.
+
+        The final chunk of a stream with usage has no choice at all
+        (``"choices": []``), and role or finish chunks have no content: a
+        caller printing ``chunk.text`` needs no guard for either.
+        """
+        if not self.choices:
+            return ""
+        return self.choices[0].delta.content or ""

@@ -9,12 +9,13 @@ import attrs
 
 from llmpipe.wire.models.extra import extra_field
 from llmpipe.wire.models.http import HTTPInfo
+from llmpipe.wire.models.wire_dict import WireDict
 
 __all__ = ["Embedding", "EmbeddingResponse", "EmbeddingUsage"]
 
 
 @attrs.frozen(kw_only=True)
-class Embedding:
+class Embedding(WireDict):
     """One vector; a str when ``encoding_format="base64"`` was asked for."""
 
     embedding: list[float] | str
@@ -24,14 +25,14 @@ class Embedding:
 
 
 @attrs.frozen(kw_only=True)
-class EmbeddingUsage:
+class EmbeddingUsage(WireDict):
     prompt_tokens: int = 0
     total_tokens: int = 0
     extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class EmbeddingResponse:
+class EmbeddingResponse(WireDict):
     data: list[Embedding]
     model: str = ""
     object: str = "list"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from llmpipe.wire.models.extra import extra_field
+from llmpipe.wire.models.wire_dict import WireDict
 
 __all__ = [
     "ContentPart",
@@ -56,14 +57,14 @@ MessageContent = str | list[ContentPart] | None
 
 
 @attrs.frozen(kw_only=True)
-class FunctionCall:
+class FunctionCall(WireDict):
     name: str = ""
     arguments: str = ""  # JSON text, exactly as the model wrote it
     extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class ToolCall:
+class ToolCall(WireDict):
     function: FunctionCall
     id: str = ""
     type: str = "function"
@@ -71,7 +72,7 @@ class ToolCall:
 
 
 @attrs.frozen
-class Message:
+class Message(WireDict):
     """One chat message, as sent by the caller or returned by the model.
 
     ``extra`` holds fields llmpipe does not model; they are sent with the
@@ -85,6 +86,8 @@ class Message:
     tool_call_id: str | None = attrs.field(default=None, kw_only=True)
     refusal: str | None = attrs.field(default=None, kw_only=True)
     extra: Mapping[str, Any] = extra_field()
+
+    wire_nulls = frozenset({"content", "refusal"})
 
     @property
     def text(self) -> str:

@@ -17,6 +17,7 @@ import attrs
 from llmpipe.wire.models.extra import extra_field
 from llmpipe.wire.models.http import HTTPInfo
 from llmpipe.wire.models.messages import Message
+from llmpipe.wire.models.wire_dict import WireDict
 
 __all__ = [
     "ChatChoice",
@@ -32,7 +33,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class PromptTokensDetails:
+class PromptTokensDetails(WireDict):
     """How the prompt tokens divide: ``cached_tokens`` were served from a prompt cache."""
 
     cached_tokens: int = 0
@@ -41,7 +42,7 @@ class PromptTokensDetails:
 
 
 @attrs.frozen(kw_only=True)
-class CompletionTokensDetails:
+class CompletionTokensDetails(WireDict):
     """How the completion tokens divide: ``reasoning_tokens`` were thought, not shown."""
 
     reasoning_tokens: int = 0
@@ -52,7 +53,7 @@ class CompletionTokensDetails:
 
 
 @attrs.frozen(kw_only=True)
-class Usage:
+class Usage(WireDict):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -74,16 +75,18 @@ class Usage:
 
 
 @attrs.frozen(kw_only=True)
-class ChatChoice:
+class ChatChoice(WireDict):
     message: Message
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = extra_field()
 
+    wire_nulls = frozenset({"finish_reason", "logprobs"})
+
 
 @attrs.frozen(kw_only=True)
-class ChatCompletionResponse:
+class ChatCompletionResponse(WireDict):
     choices: list[ChatChoice]
     id: str = ""
     object: str = "chat.completion"
@@ -92,20 +95,24 @@ class ChatCompletionResponse:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = extra_field()
+
+    wire_nulls = frozenset({"system_fingerprint"})
     http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
-class CompletionChoice:
+class CompletionChoice(WireDict):
     text: str = ""  # a streamed piece may have none (LiteLLM's finish and usage chunks)
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
     extra: Mapping[str, Any] = extra_field()
 
+    wire_nulls = frozenset({"finish_reason", "logprobs"})
+
 
 @attrs.frozen(kw_only=True)
-class CompletionResponse:
+class CompletionResponse(WireDict):
     """A text completion; streamed completions arrive as a series of these."""
 
     choices: list[CompletionChoice]
@@ -116,11 +123,18 @@ class CompletionResponse:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     extra: Mapping[str, Any] = extra_field()
+
+    wire_nulls = frozenset({"system_fingerprint", "usage"})  # a chunk's "usage": null
     http: HTTPInfo | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The first choice's text, '' when there is no choice (a stream's usage-only chunk)."""
+        return self.choices[0].text if self.choices else ""
 
 
 @attrs.frozen(kw_only=True)
-class Model:
+class Model(WireDict):
     id: str
     object: str = "model"
     created: int = 0
@@ -129,7 +143,7 @@ class Model:
 
 
 @attrs.frozen(kw_only=True)
-class ModelsResponse:
+class ModelsResponse(WireDict):
     data: list[Model]
     object: str = "list"
     extra: Mapping[str, Any] = extra_field()
