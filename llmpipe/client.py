@@ -21,9 +21,9 @@ from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
 from llmpipe.wire.build import (
-    OMIT,
     Omit,
     Prompt,
+    add_body_fields,
     call_settings,
     generation_request,
     prompt_value,
@@ -141,7 +141,10 @@ class AsyncLLM:
         (an attrs class) asks for JSON of that shape and returns an instance.
         Other ``kwargs`` go into the JSON body, except the per-call options
         ``model``, ``timeout``, ``max_retries``, ``extra_headers``,
-        ``first_event_timeout`` and ``idle_timeout``.
+        ``first_event_timeout`` and ``idle_timeout``. They are checked before
+        anything is sent: ranges as ``LLMConfig`` checks them (``ValueError``),
+        a name one typo away from a known parameter or a value JSON cannot
+        encode (``TypeError``). ``extra_body={...}`` is merged into the body as is.
         """
         if response_model is not None:
             if stream:
@@ -217,11 +220,8 @@ class AsyncLLM:
         ``config.embedding_model``, then ``config.model``)."""
         value = prompt_value(input, "input")
         options = call_settings(self.config, kwargs)
-        body = {
-            "model": model or self.config.embedding_model or self.config.model,
-            "input": value,
-            **{k: v for k, v in kwargs.items() if v is not OMIT},
-        }
+        body = {"model": model or self.config.embedding_model or self.config.model, "input": value}
+        add_body_fields(body, kwargs)
         request = LLMRequest("embeddings", body=body, **options)
         return self._structure(await self._send(request), EmbeddingResponse)
 
