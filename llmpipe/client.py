@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
+from llmpipe._config_from import config_from
 from llmpipe._urls import shown
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
@@ -55,19 +56,23 @@ LastResponse = ChatCompletionResponse | CompletionResponse
 class AsyncLLM:
     """An async client for one OpenAI-compatible server.
 
-    ``middlewares=None`` uses ``default_middlewares(config)``; a list replaces
-    the stack. Construction does no I/O: the connection pool opens on the
-    first call, inside the running loop.
+    ``AsyncLLM("http://host:8000/v1", api_key=..., model=...)`` is short for
+    ``AsyncLLM(LLMConfig(base_url=..., api_key=..., model=...))``; every
+    ``LLMConfig`` field is a keyword. ``middlewares=None`` uses
+    ``default_middlewares(config)``; a list replaces the stack. Construction
+    does no I/O: the connection pool opens on the first call, inside the
+    running loop.
     """
 
     def __init__(
         self,
-        config: LLMConfig | None = None,
+        config: LLMConfig | str | None = None,
         middlewares: Sequence[MiddlewareLike] | None = None,
         *,
         transport: Transport | None = None,
+        **settings: Any,
     ) -> None:
-        self.config = config if config is not None else LLMConfig()
+        self.config = config_from(config, settings, type(self).__name__)
         self.transport = transport if transport is not None else AiohttpTransport(self.config)
         stack = default_middlewares(self.config) if middlewares is None else middlewares
         self.pipeline = Pipeline(stack, self.transport)

@@ -12,7 +12,7 @@ known name costs one dict lookup; only unknown ones are compared, once each.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from llmpipe import _json
@@ -25,6 +25,8 @@ __all__ = [
     "check_extra_body",
     "check_option",
     "check_sampling",
+    "closest",
+    "edit_distance",
     "likely_meant",
 ]
 
@@ -60,6 +62,7 @@ _BODY_CHECKS: dict[str, Check] = {
 
 _NAMES = KNOWN_PARAMETERS | frozenset(CALL_KEYWORDS) | {"extra_body", "response_model"}
 _KNOWN: dict[str, Check | None] = {name: _BODY_CHECKS.get(name) for name in _NAMES}
+_SORTED_NAMES = tuple(sorted(_NAMES))
 _UNKNOWN: Any = object()
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -153,15 +156,20 @@ def _first_unencodable(path: str, value: Any, seen: set[int]) -> tuple[str, Any]
 def likely_meant(name: str) -> str | None:
     """The known parameter ``name`` most likely misspells, or None.
 
-    Within one edit (a letter added, dropped, changed, or two swapped) for
-    names of 4 to 7 letters, two for longer ones; shorter names are never
-    guessed at. Cached: a server's own parameter is compared once.
+    Cached: a server's own parameter is compared with the known ones once.
     """
+    return closest(name, _SORTED_NAMES)
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``name`` is a typo of, or None: within one edit (a letter
+    added, dropped, changed, or two swapped) for names of 4 to 7 letters, two
+    for longer ones; shorter names are never guessed at. Ties: the first."""
     if len(name) < 4:
         return None
     limit = 1 if len(name) <= 7 else 2
     best: tuple[int, str] | None = None
-    for known in sorted(_NAMES):
+    for known in candidates:
         if abs(len(known) - len(name)) > limit:
             continue
         distance = edit_distance(name, known, limit)
