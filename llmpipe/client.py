@@ -14,7 +14,7 @@ from llmpipe._config_from import config_from
 from llmpipe._urls import shown
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
-from llmpipe.middleware import default_middlewares
+from llmpipe.middleware import RetryMiddleware, default_middlewares
 from llmpipe.middleware.reports import CallCounter, Stats, UsageReporter
 from llmpipe.pipeline import MiddlewareLike, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
@@ -75,6 +75,9 @@ class AsyncLLM:
         self.config = config_from(config, settings, type(self).__name__)
         self.transport = transport if transport is not None else AiohttpTransport(self.config)
         stack = default_middlewares(self.config) if middlewares is None else middlewares
+        for layer in stack:
+            if isinstance(layer, RetryMiddleware):  # a policy of the user's: the config's numbers
+                layer.use_config(self.config)
         self.pipeline = Pipeline(stack, self.transport)
         # mypy rejects a Protocol as type[T]; find() takes runtime protocols by design
         self._counter = self.pipeline.find(CallCounter)  # type: ignore[type-abstract]

@@ -168,8 +168,8 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "delay: float = self.base_delay * 2**retries",
-        "delay: float = self.base_delay * 2 ** (retries + 1)",
+        "delay: float = base_delay * 2**retries",
+        "delay: float = base_delay * 2 ** (retries + 1)",
         ("tests/test_retry.py",),
         "the policy's schedule is doubled (caught end to end, without the unit tests)",
     ),
@@ -184,7 +184,7 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "            return min(delay, self.max_delay)",
+        "            return min(delay, max_delay)",
         "            return delay",
         RETRY_TESTS,
         "max_delay does not cap a delay",
@@ -192,7 +192,7 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "        if hint <= self.max_delay or request.options.deadline_at is not None:",
+        "        if hint <= max_delay or request.options.deadline_at is not None:",
         "        if True:",
         RETRY_TESTS,
         "a server's wait beyond the cap is waited in full, with no deadline to allow it",
@@ -240,8 +240,8 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "        if limit is None:\n            limit = self.max_retries",
-        "        if True:\n            limit = self.max_retries",
+        "        if limit is None:\n            limit = max_retries",
+        "        if True:\n            limit = max_retries",
         RETRY_TESTS,
         "a per-call max_retries is ignored",
     ),
