@@ -331,13 +331,24 @@ def _server_message(body: Any) -> str:
     return snippet(repr(body))
 
 
+_KEY_HINT = (
+    " (check the API key: give api_key= to LLM() or LLMConfig(), or set LLMPIPE_API_KEY "
+    "or OPENAI_API_KEY, which LLMConfig.from_env() and the llmpipe CLI read)"
+)
+"""Added to every 401: where the key a call sends comes from (never the key)."""
+
+
+def _hinted(cls: type[LLMAPIError], message: str) -> str:
+    return message + _KEY_HINT if cls is AuthenticationError else message
+
+
 def api_error_from(response: LLMResponse) -> LLMAPIError:
     """The ``LLMAPIError`` subclass that describes a non-2xx response."""
     headers = CIMultiDict(response.headers)  # a copy the error owns (and pickles)
     body = _decode(response.content)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     cls = error_for_status(response.status)
-    message = f"{response.request.endpoint}: {_server_message(body)}"
+    message = _hinted(cls, f"{response.request.endpoint}: {_server_message(body)}")
     return cls(
         message, status_code=response.status, body=body, request_id=request_id, headers=headers
     )
@@ -364,7 +375,7 @@ def api_error_from_event(payload: Any, endpoint: str) -> LLMAPIError:
             known = (_STATUS_BY_TYPE.get(str(error.get(key))) for key in ("code", "type"))
             status = next((s for s in known if s is not None), 500)
     cls = error_for_status(status)
-    message = f"{endpoint}: error event in stream: {_server_message(payload)}"
+    message = _hinted(cls, f"{endpoint}: error event in stream: {_server_message(payload)}")
     return cls(message, status_code=status, body=payload)
 
 
