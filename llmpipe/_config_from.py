@@ -35,6 +35,12 @@ def config_from(config: Any, settings: dict[str, Any], owner: str) -> LLMConfig:
             )
         return config
     if isinstance(config, str):
+        if not config.startswith(("http://", "https://")):
+            raise TypeError(
+                f"{owner}() takes a base URL first, such as 'http://127.0.0.1:8000/v1'; the "
+                f"string given is not one (not shown: it may be a key). A key goes in "
+                f"{owner}(base_url, api_key=...)"
+            )
         if "base_url" in settings:
             raise TypeError(
                 f"{owner}() got the base URL twice (first argument and base_url=); give it once"

@@ -21,6 +21,7 @@ from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
+from llmpipe.wire.arguments import check_option
 from llmpipe.wire.build import (
     Omit,
     Prompt,
@@ -73,6 +74,8 @@ class AsyncLLM:
         **settings: Any,
     ) -> None:
         self.config = config_from(config, settings, type(self).__name__)
+        if isinstance(middlewares, (str, bytes)):  # a key passed second: never echo it
+            raise TypeError("middlewares must be a list of middlewares (or None)")
         self.transport = transport if transport is not None else AiohttpTransport(self.config)
         stack = default_middlewares(self.config) if middlewares is None else middlewares
         for layer in stack:
@@ -235,6 +238,8 @@ class AsyncLLM:
 
     async def list_models(self, *, timeout: float | None = None) -> ModelsResponse:  # noqa: ASYNC109 - a per-call option, as on every method
         """List the models the server offers."""
+        if timeout is not None:
+            check_option("timeout", timeout)
         request = LLMRequest("models", method="GET", timeout=timeout)
         return self._structure(await self._send(request), ModelsResponse)
 

@@ -244,3 +244,10 @@ def test_a_swap_of_two_letters_is_one_edit():
 
 def test_a_name_two_edits_off_is_not_guessed_when_short():
     assert likely_meant("stremmm") is None
+
+
+async def test_list_models_checks_its_timeout(llm_server, config):
+    async with AsyncLLM(config) as llm:
+        with pytest.raises(ValueError, match=r"^timeout must be a finite number > 0"):
+            await llm.list_models(timeout=0)
+    assert llm_server.requests == []

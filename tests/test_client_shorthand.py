@@ -81,3 +81,15 @@ def test_the_key_given_as_a_keyword_never_shows_in_repr():
     client = AsyncLLM("http://h:1/v1", api_key=KEY)
     assert KEY not in repr(client)
     assert "api_key='***'" in repr(client)
+
+
+def test_a_key_given_where_the_url_goes_is_refused_without_showing_it():
+    with pytest.raises(TypeError, match="takes a base URL first") as raised:
+        LLM(KEY)
+    assert KEY not in str(raised.value)
+
+
+def test_a_key_given_where_the_middlewares_go_is_refused_without_showing_it():
+    with pytest.raises(TypeError, match="middlewares must be a list") as raised:
+        AsyncLLM("http://h:1", KEY)
+    assert KEY not in str(raised.value)
