@@ -123,7 +123,7 @@ def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) 
 def _with_reason(text: str, error: LLMError) -> str:
     """The message, then the attempts made (after retries) and why no more were."""
     if error.elapsed is not None:
-        text = f"{text} after {error.attempts} attempts over {error.elapsed:.1f} s"
+        text = f"{text}; gave up after {error.attempts} attempts over {error.elapsed:.1f} s"
     if error.not_retried is not None:
         text = f"{text} (not retried: {error.not_retried})"
     return text

@@ -135,4 +135,4 @@ def test_the_attempts_and_time_of_a_retried_call_survive_pickle(error):
     counted = error.after_attempts(4, 6.84)
     copy = pickle.loads(pickle.dumps(counted))
     assert (copy.attempts, copy.elapsed) == (4, 6.84)
-    assert str(copy).endswith("after 4 attempts over 6.8 s")
+    assert str(copy).endswith("; gave up after 4 attempts over 6.8 s")
