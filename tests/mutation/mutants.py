@@ -285,6 +285,30 @@ MUTANTS = [
         RETRY_TESTS,
         "calls and retries are remembered for two windows instead of one",
     ),
+    Mutant(
+        "retry",
+        RETRY_POLICY,
+        "            max_retries=_given(self.max_retries, config.max_retries),",
+        "            max_retries=self.max_retries,",
+        ("tests/test_retry_config.py",),
+        "a custom policy drops the config's max_retries for the spec's 3",
+    ),
+    Mutant(
+        "retry",
+        RETRY_MIDDLEWARE,
+        "            if config.retry_budget is not None:",
+        "            if False:",
+        ("tests/test_retry_config.py",),
+        "a retry layer without a budget of its own drops the config's",
+    ),
+    Mutant(
+        "retry",
+        RETRY_MIDDLEWARE,
+        "        error = error.after_attempts(retries + 1, _now() - started)",
+        "        error = error.after_attempts(retries, _now() - started)",
+        ("tests/test_retry_config.py",),
+        "the final error counts the retries, not the attempts",
+    ),
     # --- SSE parser ---------------------------------------------------------------
     Mutant(
         "SSE parser",
