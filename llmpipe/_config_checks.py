@@ -1,5 +1,9 @@
 """The validators of ``LLMConfig``'s fields: a bad value fails when the config
-is built, naming the field, rather than deep inside aiohttp mid-call."""
+is built, naming the field, rather than deep inside aiohttp mid-call.
+
+The same checks serve the per-call options (``temperature=5`` on one call),
+with ``owner=""``: the message is the config's, without the ``LLMConfig.``.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ __all__ = [
     "copy_mapping",
     "extra_headers",
     "header_name",
+    "headers",
     "integer",
     "number",
     "one_of",
@@ -33,9 +38,12 @@ __all__ = [
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def check(field: str, ok: bool, expected: str, value: object) -> None:
+_CONFIG = "LLMConfig."
+
+
+def check(field: str, ok: bool, expected: str, value: object, owner: str = _CONFIG) -> None:
     if not ok:
-        raise ValueError(f"LLMConfig.{field} must be {expected}, got {value!r}")
+        raise ValueError(f"{owner}{field} must be {expected}, got {value!r}")
 
 
 def _control(text: str, allow_tab: bool) -> int | None:
@@ -46,11 +54,11 @@ def _control(text: str, allow_tab: bool) -> int | None:
     return None
 
 
-def _no_control(field: str, text: str, *, allow_tab: bool = True) -> None:
+def _no_control(field: str, text: str, *, allow_tab: bool = True, owner: str = _CONFIG) -> None:
     position = _control(text, allow_tab)
     if position is not None:
         raise ValueError(
-            f"LLMConfig.{field} contains a control character ({text[position]!r} at position "
+            f"{owner}{field} contains a control character ({text[position]!r} at position "
             f"{position}); it cannot go into an HTTP header. A value read from a file often "
             "ends with a newline: strip it"
         )
@@ -80,7 +88,9 @@ def proxy_url(_: Any, __: Any, value: Any) -> None:
     _no_control("proxy", value, allow_tab=False)
 
 
-def number(field: str, low: float, high: float | None, *, low_open: bool = False) -> Any:
+def number(
+    field: str, low: float, high: float | None, *, low_open: bool = False, owner: str = _CONFIG
+) -> Any:
     """A validator for a finite number in [low, high] (or (low, high] when low_open)."""
     expected = f"{'>' if low_open else '>='} {low}" if high is None else f"between {low} and {high}"
 
@@ -88,7 +98,7 @@ def number(field: str, low: float, high: float | None, *, low_open: bool = False
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         ok = is_number and math.isfinite(value) and (value > low if low_open else value >= low)
         ok = ok and (high is None or value <= high)
-        check(field, ok, f"a finite number {expected}", value)
+        check(field, ok, f"a finite number {expected}", value, owner)
 
     return validate
 
@@ -103,16 +113,16 @@ def optional(inner: Any) -> Any:
     return validate
 
 
-def integer(field: str, low: int) -> Any:
+def integer(field: str, low: int, *, owner: str = _CONFIG) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
-        check(field, type(value) is int and value >= low, f"an integer >= {low}", value)
+        check(field, type(value) is int and value >= low, f"an integer >= {low}", value, owner)
 
     return validate
 
 
-def boolean(field: str) -> Any:
+def boolean(field: str, *, owner: str = _CONFIG) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
-        check(field, isinstance(value, bool), "True or False", value)
+        check(field, isinstance(value, bool), "True or False", value, owner)
 
     return validate
 
@@ -124,29 +134,38 @@ def one_of(field: str, options: tuple[str, ...]) -> Any:
     return validate
 
 
-def text(field: str) -> Any:
+def text(field: str, *, owner: str = _CONFIG) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
-        check(field, isinstance(value, str) and bool(value.strip()), "a non-empty string", value)
+        ok = isinstance(value, str) and bool(value.strip())
+        check(field, ok, "a non-empty string", value, owner)
 
     return validate
 
 
-def header_name(field: str) -> Any:
+def header_name(field: str, *, owner: str = _CONFIG) -> Any:
     def validate(_: Any, __: Any, value: Any) -> None:
         ok = isinstance(value, str) and bool(value) and set(value) <= _TOKEN
-        check(field, ok, "a header name (letters, digits and !#$%&'*+-.^_`|~)", value)
+        check(field, ok, "a header name (letters, digits and !#$%&'*+-.^_`|~)", value, owner)
 
     return validate
 
 
-def extra_headers(_: Any, __: Any, value: Any) -> None:
-    ok = isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
-    check("extra_headers", ok, "a mapping of str to str", value)
-    for name, content in value.items():
-        header_name(f"extra_headers[{name!r}]")(None, None, name)
-        _no_control(f"extra_headers[{name!r}]", content)
+def headers(field: str, *, owner: str = _CONFIG) -> Any:
+    """Header names and values that can go on the wire as given."""
+
+    def validate(_: Any, __: Any, value: Any) -> None:
+        ok = isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        )
+        check(field, ok, "a mapping of str to str", value, owner)
+        for name, content in value.items():
+            header_name(f"{field}[{name!r}]", owner=owner)(None, None, name)
+            _no_control(f"{field}[{name!r}]", content, owner=owner)
+
+    return validate
+
+
+extra_headers = headers("extra_headers")
 
 
 def api_key(_: Any, __: Any, value: Any) -> None:

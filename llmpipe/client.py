@@ -10,20 +10,22 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
+from llmpipe._config_from import config_from
 from llmpipe._urls import shown
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
-from llmpipe.middleware import default_middlewares
+from llmpipe.middleware import RetryMiddleware, default_middlewares
 from llmpipe.middleware.reports import CallCounter, Stats, UsageReporter
 from llmpipe.pipeline import MiddlewareLike, Pipeline
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.streaming.typed import ChatStream, CompletionStream
 from llmpipe.transport.aiohttp import AiohttpTransport
 from llmpipe.transport.base import Transport
+from llmpipe.wire.arguments import check_option
 from llmpipe.wire.build import (
-    OMIT,
     Omit,
     Prompt,
+    add_body_fields,
     call_settings,
     generation_request,
     prompt_value,
@@ -55,21 +57,30 @@ LastResponse = ChatCompletionResponse | CompletionResponse
 class AsyncLLM:
     """An async client for one OpenAI-compatible server.
 
-    ``middlewares=None`` uses ``default_middlewares(config)``; a list replaces
-    the stack. Construction does no I/O: the connection pool opens on the
-    first call, inside the running loop.
+    ``AsyncLLM("http://host:8000/v1", api_key=..., model=...)`` is short for
+    ``AsyncLLM(LLMConfig(base_url=..., api_key=..., model=...))``; every
+    ``LLMConfig`` field is a keyword. ``middlewares=None`` uses
+    ``default_middlewares(config)``; a list replaces the stack. Construction
+    does no I/O: the connection pool opens on the first call, inside the
+    running loop.
     """
 
     def __init__(
         self,
-        config: LLMConfig | None = None,
+        config: LLMConfig | str | None = None,
         middlewares: Sequence[MiddlewareLike] | None = None,
         *,
         transport: Transport | None = None,
+        **settings: Any,
     ) -> None:
-        self.config = config if config is not None else LLMConfig()
+        self.config = config_from(config, settings, type(self).__name__)
+        if isinstance(middlewares, (str, bytes)):  # a key passed second: never echo it
+            raise TypeError("middlewares must be a list of middlewares (or None)")
         self.transport = transport if transport is not None else AiohttpTransport(self.config)
         stack = default_middlewares(self.config) if middlewares is None else middlewares
+        for layer in stack:
+            if isinstance(layer, RetryMiddleware):  # a policy of the user's: the config's numbers
+                layer.use_config(self.config)
         self.pipeline = Pipeline(stack, self.transport)
         # mypy rejects a Protocol as type[T]; find() takes runtime protocols by design
         self._counter = self.pipeline.find(CallCounter)  # type: ignore[type-abstract]
@@ -141,7 +152,10 @@ class AsyncLLM:
         (an attrs class) asks for JSON of that shape and returns an instance.
         Other ``kwargs`` go into the JSON body, except the per-call options
         ``model``, ``timeout``, ``max_retries``, ``extra_headers``,
-        ``first_event_timeout`` and ``idle_timeout``.
+        ``first_event_timeout`` and ``idle_timeout``. They are checked before
+        anything is sent: ranges as ``LLMConfig`` checks them (``ValueError``),
+        a name one typo away from a known parameter or a value JSON cannot
+        encode (``TypeError``). ``extra_body={...}`` is merged into the body as is.
         """
         if response_model is not None:
             if stream:
@@ -217,16 +231,15 @@ class AsyncLLM:
         ``config.embedding_model``, then ``config.model``)."""
         value = prompt_value(input, "input")
         options = call_settings(self.config, kwargs)
-        body = {
-            "model": model or self.config.embedding_model or self.config.model,
-            "input": value,
-            **{k: v for k, v in kwargs.items() if v is not OMIT},
-        }
+        body = {"model": model or self.config.embedding_model or self.config.model, "input": value}
+        add_body_fields(body, kwargs)
         request = LLMRequest("embeddings", body=body, **options)
         return self._structure(await self._send(request), EmbeddingResponse)
 
     async def list_models(self, *, timeout: float | None = None) -> ModelsResponse:  # noqa: ASYNC109 - a per-call option, as on every method
         """List the models the server offers."""
+        if timeout is not None:
+            check_option("timeout", timeout)
         request = LLMRequest("models", method="GET", timeout=timeout)
         return self._structure(await self._send(request), ModelsResponse)
 

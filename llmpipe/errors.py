@@ -72,13 +72,19 @@ class LLMError(Exception):
     """Base of every error llmpipe raises.
 
     ``not_retried`` says why a retryable failure was not retried (deadline,
-    retry budget); it is part of the message.
+    retry budget); after retries, ``attempts`` and ``elapsed`` say how many
+    attempts the call made over how long. All are part of the message.
     """
 
     not_retried: str | None = None
+    attempts: int = 1
+    """Attempts the call made, the last one included (set by ``RetryMiddleware``)."""
+    elapsed: float | None = None
+    """Seconds from the first attempt's start to this error, when the call was
+    retried; None when it was not (the message then says nothing of attempts)."""
 
     def __str__(self) -> str:
-        return _with_reason(super().__str__(), self.not_retried)
+        return _with_reason(super().__str__(), self)
 
     def not_retried_because(self, reason: str) -> Self:
         """A copy of this error that says why it was not retried.
@@ -87,9 +93,16 @@ class LLMError(Exception):
         single-flight waiters all receive the same one), and what one layer
         adds must not show up in another call's error.
         """
+        return self._copy(not_retried=reason)
+
+    def after_attempts(self, attempts: int, elapsed: float) -> Self:
+        """A copy of this error that says the call made ``attempts`` over ``elapsed`` s."""
+        return self._copy(attempts=attempts, elapsed=elapsed)
+
+    def _copy(self, **fields: Any) -> Self:
         copy = type(self).__new__(type(self), *self.args)
         copy.__dict__.update(self.__dict__)
-        copy.not_retried = reason
+        copy.__dict__.update(fields)
         copy.__cause__ = self.__cause__
         return copy
 
@@ -107,8 +120,13 @@ def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) 
     return error
 
 
-def _with_reason(text: str, not_retried: str | None) -> str:
-    return text if not_retried is None else f"{text} (not retried: {not_retried})"
+def _with_reason(text: str, error: LLMError) -> str:
+    """The message, then the attempts made (after retries) and why no more were."""
+    if error.elapsed is not None:
+        text = f"{text}; gave up after {error.attempts} attempts over {error.elapsed:.1f} s"
+    if error.not_retried is not None:
+        text = f"{text} (not retried: {error.not_retried})"
+    return text
 
 
 class LLMConnectionError(LLMError):
@@ -150,7 +168,11 @@ class StreamTruncatedError(LLMResponseError):
     def with_partial(self, partial: Any) -> StreamTruncatedError:
         """The same truncation, holding the reply folded from what came (a new error)."""
         error = StreamTruncatedError(self.args[0], events=self.events, partial=partial)
-        error.not_retried = self.not_retried
+        error.__dict__.update(
+            (name, value)
+            for name, value in self.__dict__.items()
+            if name in ("not_retried", "attempts", "elapsed")
+        )
         return error
 
 
@@ -202,7 +224,7 @@ class LLMAPIError(LLMError):
         text = f"{self.status_code}: {self.args[0]}"
         if self.request_id:
             text += f" (request id {self.request_id})"
-        return _with_reason(text, self.not_retried)
+        return _with_reason(text, self)
 
 
 class BadRequestError(LLMAPIError):
@@ -309,13 +331,24 @@ def _server_message(body: Any) -> str:
     return snippet(repr(body))
 
 
+_KEY_HINT = (
+    " (check the API key: give api_key= to LLM() or LLMConfig(), or set LLMPIPE_API_KEY "
+    "or OPENAI_API_KEY, which LLMConfig.from_env() and the llmpipe CLI read)"
+)
+"""Added to every 401: where the key a call sends comes from (never the key)."""
+
+
+def _hinted(cls: type[LLMAPIError], message: str) -> str:
+    return message + _KEY_HINT if cls is AuthenticationError else message
+
+
 def api_error_from(response: LLMResponse) -> LLMAPIError:
     """The ``LLMAPIError`` subclass that describes a non-2xx response."""
     headers = CIMultiDict(response.headers)  # a copy the error owns (and pickles)
     body = _decode(response.content)
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     cls = error_for_status(response.status)
-    message = f"{response.request.endpoint}: {_server_message(body)}"
+    message = _hinted(cls, f"{response.request.endpoint}: {_server_message(body)}")
     return cls(
         message, status_code=response.status, body=body, request_id=request_id, headers=headers
     )
@@ -342,7 +375,7 @@ def api_error_from_event(payload: Any, endpoint: str) -> LLMAPIError:
             known = (_STATUS_BY_TYPE.get(str(error.get(key))) for key in ("code", "type"))
             status = next((s for s in known if s is not None), 500)
     cls = error_for_status(status)
-    message = f"{endpoint}: error event in stream: {_server_message(payload)}"
+    message = _hinted(cls, f"{endpoint}: error event in stream: {_server_message(payload)}")
     return cls(message, status_code=status, body=payload)
 
 

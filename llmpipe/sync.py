@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from llmpipe._config_from import config_from
 from llmpipe._loop_driver import LoopDriver
 from llmpipe.client import AsyncLLM, LastResponse, MessageLike
 from llmpipe.config import LLMConfig
@@ -59,15 +60,21 @@ def _collected(runner: LoopDriver, client: AsyncLLM) -> None:
 
 
 class LLM:
-    """The synchronous client: the same API as ``AsyncLLM``, blocking."""
+    """The synchronous client: the same API as ``AsyncLLM``, blocking.
+
+    ``LLM("http://host:8000/v1", api_key=..., model=...)`` is short for
+    ``LLM(LLMConfig(base_url=..., api_key=..., model=...))``.
+    """
 
     def __init__(
         self,
-        config: LLMConfig | None = None,
+        config: LLMConfig | str | None = None,
         middlewares: Sequence[MiddlewareLike] | None = None,
         *,
         transport: Transport | None = None,
+        **settings: Any,
     ) -> None:
+        config = config_from(config, settings, "LLM")
         self._client = AsyncLLM(config, middlewares, transport=transport)
         self._runner = LoopDriver()
         self._finalizer = weakref.finalize(self, _collected, self._runner, self._client)

@@ -241,7 +241,11 @@ def test_a_key_echoed_back_by_the_server_is_masked(capsys: Capture, llm_server: 
     argv = ["--base-url", llm_server.base_url, "--api-key", WRONG_KEY, "models"]
     code, _, err = run(capsys, *argv)
     assert code == 1
-    assert err == "llmpipe: error: 401: models: bad key *** (request id req-1)\n"
+    assert err == (
+        "llmpipe: error: 401: models: bad key *** (check the API key: give api_key= to LLM() "
+        "or LLMConfig(), or set LLMPIPE_API_KEY or OPENAI_API_KEY, which LLMConfig.from_env() "
+        "and the llmpipe CLI read) (request id req-1)\n"
+    )
 
 
 @pytest.mark.parametrize(

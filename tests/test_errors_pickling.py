@@ -128,3 +128,11 @@ def test_a_truncated_stream_error_from_a_real_call_crosses_a_process_with_its_pa
     assert crossed.value.events == error.events == 3
     assert crossed.value.partial == error.partial
     assert str(crossed.value) == str(error)
+
+
+@pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_the_attempts_and_time_of_a_retried_call_survive_pickle(error):
+    counted = error.after_attempts(4, 6.84)
+    copy = pickle.loads(pickle.dumps(counted))
+    assert (copy.attempts, copy.elapsed) == (4, 6.84)
+    assert str(copy).endswith("; gave up after 4 attempts over 6.8 s")

@@ -6,6 +6,10 @@ attempt timeout and extra headers. A field given as ``OMIT`` is not sent at
 all, even if the config has a value for it (reasoning models reject any
 ``temperature`` but their own).
 
+Arguments are checked here, before anything is sent (``wire/arguments.py``):
+ranges as ``LLMConfig`` checks them, misspelt names, values JSON cannot
+encode. ``extra_body`` is merged into the body last, unchecked.
+
 Token limits: ``max_tokens`` (the argument, else the config's) goes out under
 the name ``config.max_tokens_field`` selects; a call's own
 ``max_completion_tokens`` replaces it. The two names are never sent together.
@@ -15,15 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from llmpipe.config import LLMConfig
 from llmpipe.request import CALL_KEYWORDS, NO_OPTIONS, CallOptions, LLMRequest
+from llmpipe.wire.arguments import (
+    check_body_field,
+    check_extra_body,
+    check_option,
+    check_sampling,
+)
 
-__all__ = ["OMIT", "Omit", "Prompt", "call_settings", "generation_request", "prompt_value"]
+__all__ = [
+    "OMIT",
+    "Omit",
+    "Prompt",
+    "add_body_fields",
+    "call_settings",
+    "generation_request",
+    "prompt_value",
+]
 
 Prompt = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 """What ``prompt`` and embeddings ``input`` take, as the spec allows: text, a
@@ -88,19 +106,29 @@ def call_settings(
     can drop duplicates a retry may cause.
     """
     given = {}
+    timeout = deadline = None
+    headers: Mapping[str, str] = {}
     if kwargs:
         for name in _OPTION_KEYWORDS:
             value = kwargs.pop(name, None)
             if value is not None:
+                check_option(name, value)
                 given[name] = value
-    timeout = kwargs.pop("timeout", None)
-    deadline = kwargs.pop("deadline", None) or config.deadline
+        timeout = kwargs.pop("timeout", None)
+        if timeout is not None:
+            check_option("timeout", timeout)
+        deadline = kwargs.pop("deadline", None)
+        if deadline is not None:
+            check_option("deadline", deadline)
+        headers = kwargs.pop("extra_headers", None) or {}
+        if headers:
+            check_option("extra_headers", headers)
+    deadline = deadline or config.deadline
     if deadline is not None:
         given["deadline_at"] = asyncio.get_running_loop().time() + deadline
     if stream:
         given.setdefault("first_event_timeout", timeout or config.first_event_timeout)
         given.setdefault("idle_timeout", config.idle_timeout)
-    headers = kwargs.pop("extra_headers", None) or {}
     if config.idempotency_header is not None:
         headers = {config.idempotency_header: os.urandom(16).hex(), **headers}
     options = CallOptions(**given) if given else NO_OPTIONS
@@ -118,8 +146,12 @@ def generation_request(
     kwargs: dict[str, Any],
 ) -> LLMRequest:
     """The request for a chat or text completion."""
+    check_sampling(temperature, max_tokens, OMIT)
     settings = call_settings(config, kwargs, stream=stream)
-    body: dict[str, Any] = {"model": kwargs.pop("model", None) or config.model, key: value}
+    model = kwargs.pop("model", None)
+    if model is not None:
+        check_body_field("model", model)
+    body: dict[str, Any] = {"model": model or config.model, key: value}
     chosen = config.temperature if temperature is None else temperature
     if chosen is not None and chosen is not OMIT:
         body["temperature"] = chosen
@@ -128,12 +160,23 @@ def generation_request(
         body["stream"] = True
         if config.stream_usage:
             body["stream_options"] = {"include_usage": True}
+    if kwargs:
+        add_body_fields(body, kwargs)
+    return LLMRequest(endpoint, body=body, stream=stream, **settings)
+
+
+def add_body_fields(body: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    """The call's keyword arguments into ``body``, checked; ``OMIT`` removes a
+    field; ``extra_body`` goes in last, as given."""
+    extra = kwargs.pop("extra_body", None)
     for field, given in kwargs.items():
         if given is OMIT:
             body.pop(field, None)
         else:
+            check_body_field(field, given)
             body[field] = given
-    return LLMRequest(endpoint, body=body, stream=stream, **settings)
+    if extra is not None:
+        body.update(check_extra_body(extra))
 
 
 def _token_limit(

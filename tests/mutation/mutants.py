@@ -168,8 +168,8 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "delay: float = self.base_delay * 2**retries",
-        "delay: float = self.base_delay * 2 ** (retries + 1)",
+        "delay: float = base_delay * 2**retries",
+        "delay: float = base_delay * 2 ** (retries + 1)",
         ("tests/test_retry.py",),
         "the policy's schedule is doubled (caught end to end, without the unit tests)",
     ),
@@ -184,7 +184,7 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "            return min(delay, self.max_delay)",
+        "            return min(delay, max_delay)",
         "            return delay",
         RETRY_TESTS,
         "max_delay does not cap a delay",
@@ -192,7 +192,7 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "        if hint <= self.max_delay or request.options.deadline_at is not None:",
+        "        if hint <= max_delay or request.options.deadline_at is not None:",
         "        if True:",
         RETRY_TESTS,
         "a server's wait beyond the cap is waited in full, with no deadline to allow it",
@@ -240,8 +240,8 @@ MUTANTS = [
     Mutant(
         "retry",
         RETRY_POLICY,
-        "        if limit is None:\n            limit = self.max_retries",
-        "        if True:\n            limit = self.max_retries",
+        "        if limit is None:\n            limit = max_retries",
+        "        if True:\n            limit = max_retries",
         RETRY_TESTS,
         "a per-call max_retries is ignored",
     ),
@@ -284,6 +284,30 @@ MUTANTS = [
         "        while slots and slots[0][0] < slot - 2 * _SLOTS:",
         RETRY_TESTS,
         "calls and retries are remembered for two windows instead of one",
+    ),
+    Mutant(
+        "retry",
+        RETRY_POLICY,
+        "            max_retries=_given(self.max_retries, config.max_retries),",
+        "            max_retries=self.max_retries,",
+        ("tests/test_retry_config.py",),
+        "a custom policy drops the config's max_retries for the spec's 3",
+    ),
+    Mutant(
+        "retry",
+        RETRY_MIDDLEWARE,
+        "            if config.retry_budget is not None:",
+        "            if False:",
+        ("tests/test_retry_config.py",),
+        "a retry layer without a budget of its own drops the config's",
+    ),
+    Mutant(
+        "retry",
+        RETRY_MIDDLEWARE,
+        "        error = error.after_attempts(retries + 1, _now() - started)",
+        "        error = error.after_attempts(retries, _now() - started)",
+        ("tests/test_retry_config.py",),
+        "the final error counts the retries, not the attempts",
     ),
     # --- SSE parser ---------------------------------------------------------------
     Mutant(

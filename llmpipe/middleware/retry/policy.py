@@ -13,10 +13,11 @@ import random
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Protocol, Self, TypeVar
 
 import attrs
 
+from llmpipe.config import LLMConfig
 from llmpipe.errors import LLMAPIError, LLMConnectionError, LLMError
 from llmpipe.request import LLMRequest
 
@@ -32,6 +33,11 @@ RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 521, 522, 52
 """The spec's 429, 500, 502, 503, 504; the timeout and conflict statuses
 openai-python also retries (408, 409); Cloudflare's origin errors 520-524 and
 the 529 "overloaded" of Anthropic-style gateways."""
+
+_SPEC = LLMConfig()
+"""Where a policy used outside a client takes the settings it leaves None."""
+
+T = TypeVar("T")
 
 _HINT_HEADERS = (
     ("retry-after-ms", "retry-after"),
@@ -58,6 +64,10 @@ class RetryPolicy(Protocol):
 
         ``retries`` counts the retries already made for this call.
         """
+
+
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -108,33 +118,62 @@ class ExponentialBackoff:
     ``jitter`` (0..1) removes up to that fraction of each delay at random, so
     many clients do not retry in lockstep. A per-call ``max_retries`` option
     overrides ``max_retries``.
+
+    A setting left None is the client's: ``RetryMiddleware`` fills it from the
+    ``LLMConfig`` (``max_retries``, ``retry_delay``, ``max_retry_delay``,
+    ``retry_jitter``), so a policy of your own keeps the config's numbers
+    unless it sets its own. Used outside a client, None is the spec's default.
     """
 
-    max_retries: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    jitter: float = 0.0
+    max_retries: int | None = None
+    """Retries after the first attempt (None: ``LLMConfig.max_retries``)."""
+    base_delay: float | None = None
+    """Seconds before the first retry, doubled for each next (None: ``retry_delay``)."""
+    max_delay: float | None = None
+    """The longest wait (None: ``LLMConfig.max_retry_delay``)."""
+    jitter: float | None = None
+    """0..1, the share of each wait removed at random (None: ``retry_jitter``)."""
     retry_statuses: frozenset[int] = RETRY_STATUSES
+
+    def with_config(self, config: LLMConfig) -> Self:
+        """This policy with every setting it leaves None taken from ``config``."""
+        return attrs.evolve(
+            self,
+            max_retries=_given(self.max_retries, config.max_retries),
+            base_delay=_given(self.base_delay, config.retry_delay),
+            max_delay=_given(self.max_delay, config.max_retry_delay),
+            jitter=_given(self.jitter, config.retry_jitter),
+        )
 
     def retry_delay(
         self, request: LLMRequest, error: LLMError, retries: int
     ) -> float | NotRetried | None:
+        max_retries, base_delay, max_delay, jitter = self._settings()
         limit = request.options.max_retries
         if limit is None:
-            limit = self.max_retries
+            limit = max_retries
         if retries >= limit or not self._retryable(error):
             return None
         hint = parse_retry_after(error.headers) if isinstance(error, LLMAPIError) else None
         if hint is None:
-            delay: float = self.base_delay * 2**retries
-            if self.jitter:
-                delay *= 1 - self.jitter * random.random()  # noqa: S311 - not for security
-            return min(delay, self.max_delay)
-        if hint <= self.max_delay or request.options.deadline_at is not None:
+            delay: float = base_delay * 2**retries
+            if jitter:
+                delay *= 1 - jitter * random.random()  # noqa: S311 - not for security
+            return min(delay, max_delay)
+        if hint <= max_delay or request.options.deadline_at is not None:
             return hint  # the middleware checks that the deadline leaves room for it
         return NotRetried(
-            f"the server asked to wait {hint:g} s, longer than the {self.max_delay:g} s "
+            f"the server asked to wait {hint:g} s, longer than the {max_delay:g} s "
             "cap (max_retry_delay); give the call a deadline to wait that long"
+        )
+
+    def _settings(self) -> tuple[int, float, float, float]:
+        """The four settings, the spec's default for any still None."""
+        return (
+            _given(self.max_retries, _SPEC.max_retries),
+            _given(self.base_delay, _SPEC.retry_delay),
+            _given(self.max_delay, _SPEC.max_retry_delay),
+            _given(self.jitter, _SPEC.retry_jitter),
         )
 
     def _retryable(self, error: LLMError) -> bool:
