@@ -1,0 +1,75 @@
+"""``--json``: stdout holds only JSON, failures are one JSON line on stderr."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmpipe.cli import main
+from llmpipe.testing import Fault, LLMServer
+from tests.cli_support import run_piped, unused_port
+
+Capture = pytest.CaptureFixture[str]
+
+
+def test_connection_refused_is_one_json_line_on_stderr_and_nothing_on_stdout(
+    capsys: Capture,
+) -> None:
+    url = f"http://127.0.0.1:{unused_port()}"
+    code = main(["--base-url", url, "--max-retries", "0", "chat", "Hi", "--json"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.count("\n")) == (1, "", 1)
+    error = json.loads(err)["error"]
+    assert (error["type"], error["status"], error["request_id"]) == (
+        "LLMConnectionError",
+        None,
+        None,
+    )
+    assert "cannot connect" in error["message"]
+
+
+def test_an_api_error_carries_its_status_and_request_id(
+    capsys: Capture, llm_server: LLMServer
+) -> None:
+    argv = ["--base-url", llm_server.base_url, "-m", "no-such-model", "--json", "chat", "Hi"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert json.loads(err) == {
+        "error": {
+            "type": "NotFoundError",
+            "message": "404: chat/completions: The model `no-such-model` does not exist. "
+            "(request id req-1)",
+            "status": 404,
+            "request_id": "req-1",
+        }
+    }
+
+
+def test_a_bad_setting_is_a_json_error_too(capsys: Capture) -> None:
+    code = main(["--json", "--timeout", "0", "models"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert json.loads(err)["error"]["type"] == "ValueError"
+
+
+def test_json_is_accepted_before_the_command(capsys: Capture, llm_server: LLMServer) -> None:
+    code = main(["--json", "--base-url", llm_server.base_url, "models"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["object"] == "list"
+
+
+def test_verbose_logs_stay_off_stdout(llm_server: LLMServer) -> None:
+    result = run_piped("-v", "chat", "--json", "Hi", LLMPIPE_BASE_URL=llm_server.base_url)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "Echo: Hi"
+    assert "request POST chat/completions" in result.stderr  # the log lines went here
+
+
+def test_a_retried_call_prints_only_the_reply_on_stdout(llm_server: LLMServer) -> None:
+    llm_server.add_faults(Fault(status=503))
+    result = run_piped("chat", "--json", "Hi", LLMPIPE_BASE_URL=llm_server.base_url)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "Echo: Hi"
+    assert len(llm_server.requests) == 2
