@@ -73,3 +73,17 @@ def test_a_retried_call_prints_only_the_reply_on_stdout(llm_server: LLMServer) -
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["choices"][0]["message"]["content"] == "Echo: Hi"
     assert len(llm_server.requests) == 2
+
+
+def test_a_usage_mistake_is_a_json_line_too_exit_2(capsys: Capture) -> None:
+    code = main(["chat", "Hi", "--json", "--no-such-option"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert json.loads(err) == {
+        "error": {
+            "type": "UsageError",
+            "message": "unrecognized arguments: --no-such-option",
+            "status": None,
+            "request_id": None,
+        }
+    }

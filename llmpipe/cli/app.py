@@ -18,9 +18,9 @@ from typing import Any
 from loguru import logger
 
 from llmpipe import logs
-from llmpipe.cli.commands import COMMANDS, UsageError, read_prompt
+from llmpipe.cli.commands import COMMANDS, read_prompt
 from llmpipe.cli.output import Output, error_line, scrubber, secrets, write
-from llmpipe.cli.parser import PROG, build_parser
+from llmpipe.cli.parser import PROG, UsageError, build_parser
 from llmpipe.cli.serve import ServeError, serve
 from llmpipe.cli.status import RetryStatus
 from llmpipe.config import LLMConfig
@@ -44,9 +44,12 @@ _CONFIG_FLAGS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (0, 1 on failure, 2 on usage)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # argparse has printed the help, version or usage error
+    except UsageError as error:
+        return _usage_error(error, "--json" in argv)
+    except SystemExit as stop:  # argparse has printed the help or the version
         return stop.code if isinstance(stop.code, int) else 2
     scrub = scrubber(secrets(getattr(args, "api_key", None), getattr(args, "server_api_key", None)))
     as_json = bool(getattr(args, "json", False))
@@ -65,9 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with LLM(config) as llm:
             COMMANDS[args.command](llm, args, prompt, out)
     except UsageError as error:
-        _clear(status)
-        write(sys.stderr, f"{PROG} {args.command}: error: {error}\n")
-        return 2
+        return _usage_error(error, as_json)
     except BrokenPipeError:
         _silence_stdout()
         return 1
@@ -88,10 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _prompt(args: argparse.Namespace) -> str:
     if args.command == "chat":
-        return read_prompt(args.message, sys.stdin, "MESSAGE")
+        return read_prompt(args.message, sys.stdin, f"{PROG} chat", "MESSAGE")
     if args.command == "complete":
-        return read_prompt(args.prompt, sys.stdin, "PROMPT")
+        return read_prompt(args.prompt, sys.stdin, f"{PROG} complete", "PROMPT")
     return ""
+
+
+def _usage_error(error: UsageError, as_json: bool) -> int:
+    """argparse's format (usage, then ``prog: error: ...``), or one JSON line."""
+    if as_json:
+        write(sys.stderr, error_line(error.prog, error, True, str))
+    else:
+        write(sys.stderr, f"{error.usage}{error.prog}: error: {error}\n")
+    return 2
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

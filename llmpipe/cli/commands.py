@@ -7,29 +7,26 @@ from collections.abc import Callable, Sequence
 from typing import TextIO, TypeVar
 
 from llmpipe.cli.output import Output
+from llmpipe.cli.parser import UsageError
 from llmpipe.errors import LLMResponseError
 from llmpipe.sync import LLM
 from llmpipe.wire.models import ChatCompletionChunk, CompletionResponse, Message
 
-__all__ = ["COMMANDS", "UsageError", "read_prompt"]
+__all__ = ["COMMANDS", "read_prompt"]
 
 T = TypeVar("T")
 Command = Callable[[LLM, argparse.Namespace, str, Output], None]
 
 
-class UsageError(Exception):
-    """The command line asks for something impossible (exit status 2)."""
-
-
-def read_prompt(given: str | None, stdin: TextIO | None, name: str) -> str:
+def read_prompt(given: str | None, stdin: TextIO | None, command: str, name: str) -> str:
     """``given``, or stdin's text when ``given`` is '-' or absent and stdin is a pipe."""
     if given is not None and given != "-":
         return given
     if stdin is None or (given is None and stdin.isatty()):
-        raise UsageError(f"give a {name}, or pipe one in ('-' reads it from stdin)")
+        raise UsageError(f"give a {name}, or pipe one in ('-' reads it from stdin)", command)
     text = stdin.read().rstrip("\r\n")
     if not text.strip():
-        raise UsageError(f"the {name} read from stdin is empty")
+        raise UsageError(f"the {name} read from stdin is empty", command)
     return text
 
 

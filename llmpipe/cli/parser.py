@@ -8,13 +8,14 @@ users type it); given after, they win.
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 import attrs
 
 from llmpipe._version import __version__
 from llmpipe.config import LLMConfig
 
-__all__ = ["PROG", "build_parser"]
+__all__ = ["PROG", "Parser", "UsageError", "build_parser"]
 
 PROG = "llmpipe"
 _DEFAULTS = {field.name: field.default for field in attrs.fields(LLMConfig)}
@@ -25,9 +26,26 @@ _EPILOG = (
 )
 
 
+class UsageError(Exception):
+    """The command line asks for something impossible (exit status 2)."""
+
+    def __init__(self, message: str, prog: str = PROG, usage: str = "") -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.usage = usage
+
+
+class Parser(argparse.ArgumentParser):
+    """Raises ``UsageError`` instead of printing and exiting, so that ``main``
+    reports it in the run's format (one JSON line with ``--json``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog, self.format_usage())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; separate from ``main`` so its help can be tested alone."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Talk to an OpenAI-compatible server, or run llmpipe's test server.",
         epilog=_EPILOG,
