@@ -62,3 +62,18 @@ def test_chat_help_shows_the_defaults_of_the_sampling_options(capsys: Capture) -
     assert "(default: --no-stream)" in help_text
     assert "-m MODEL, --model MODEL" in help_text
     assert "-s TEXT, --system TEXT" in help_text
+
+
+def test_a_prompt_without_a_command_is_a_chat(capsys: Capture, llm_server: LLMServer) -> None:
+    code = main(["--base-url", llm_server.base_url, "-m", "gpt-4o-mini", "Hello there"])
+    assert (code, capsys.readouterr().out) == (0, "Echo: Hello there\n")
+    assert llm_server.requests[0].json["model"] == "gpt-4o-mini"
+
+
+def test_a_word_close_to_a_command_is_refused_not_sent_as_a_prompt(
+    capsys: Capture, llm_server: LLMServer
+) -> None:
+    code = main(["--base-url", llm_server.base_url, "modles"])
+    assert code == 2
+    assert "invalid choice: 'modles'" in capsys.readouterr().err
+    assert llm_server.requests == []

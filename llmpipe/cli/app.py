@@ -22,6 +22,7 @@ from llmpipe.cli.commands import COMMANDS, read_prompt
 from llmpipe.cli.output import Output, error_line, scrubber, secrets, write
 from llmpipe.cli.parser import PROG, UsageError, build_parser
 from llmpipe.cli.serve import ServeError, serve
+from llmpipe.cli.shorthand import with_default_command
 from llmpipe.cli.status import RetryStatus
 from llmpipe.config import LLMConfig
 from llmpipe.errors import LLMError
@@ -44,7 +45,7 @@ _CONFIG_FLAGS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (0, 1 on failure, 2 on usage)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = with_default_command(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as error:

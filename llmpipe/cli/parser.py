@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; separate from ``main`` so its help can be tested alone."""
     parser = Parser(
         prog=PROG,
-        description="Talk to an OpenAI-compatible server, or run llmpipe's test server.",
+        usage="%(prog)s [options] COMMAND ... | %(prog)s [options] PROMPT",
+        description="Talk to an OpenAI-compatible server, or run llmpipe's test server. "
+        'A PROMPT with no COMMAND is a chat: llmpipe "Hello" is llmpipe chat "Hello".',
         epilog=_EPILOG,
     )
     _client_options(parser, None)
