@@ -273,12 +273,6 @@ def test_unknown_option_is_a_usage_error_exit_2(capsys: Capture) -> None:
     assert "usage: llmpipe" in err
 
 
-def test_missing_command_is_a_usage_error_exit_2(capsys: Capture) -> None:
-    code, _, err = run(capsys)
-    assert code == 2
-    assert "usage: llmpipe" in err
-
-
 def test_help_exits_0(capsys: Capture) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0

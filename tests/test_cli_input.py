@@ -43,3 +43,24 @@ def test_no_message_on_a_terminal_is_a_usage_error_not_a_wait_for_typing(
     assert result.terminal == (
         "llmpipe chat: error: give a MESSAGE, or pipe one in ('-' reads it from stdin)\n"
     )
+
+
+def test_a_pipe_with_no_command_at_all_is_a_chat(llm_server: LLMServer) -> None:
+    result = run_piped(stdin="Hello from a pipe", LLMPIPE_BASE_URL=llm_server.base_url)
+    assert (result.returncode, result.stdout) == (0, "Echo: Hello from a pipe\n")
+
+
+def test_no_command_on_a_terminal_is_a_usage_error_exit_2(llm_server: LLMServer) -> None:
+    result = run_on_terminal(stdin_terminal=True, LLMPIPE_BASE_URL=llm_server.base_url)
+    assert result.returncode == 2
+    assert result.terminal.startswith("usage: llmpipe")
+    assert result.terminal.endswith(
+        "llmpipe: error: the following arguments are required: COMMAND\n"
+    )
+    assert llm_server.requests == []
+
+
+def test_help_with_a_pipe_on_stdin_is_still_help() -> None:
+    result = run_piped("--help", stdin="not a prompt")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: llmpipe")

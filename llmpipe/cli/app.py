@@ -45,7 +45,8 @@ _CONFIG_FLAGS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (0, 1 on failure, 2 on usage)."""
-    argv = with_default_command(sys.argv[1:] if argv is None else argv)
+    stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
+    argv = with_default_command(sys.argv[1:] if argv is None else argv, stdin_is_pipe)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as error:

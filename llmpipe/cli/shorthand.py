@@ -1,9 +1,10 @@
 """``llmpipe "Hello"``: a prompt with no command is a chat, as with ``llm``.
 
 The first word that is neither an option nor an option's value names the
-command; when it is no command, ``chat`` is put before it. A word close to a
-command's name (``modles``) is left for argparse to refuse, so a typo is
-not sent to a paid model as a prompt.
+command; when it is no command, ``chat`` is put before it; with no such word at all, a pipe on
+stdin makes it a chat too (``echo Hello | llmpipe``). A word close to a
+command's name (``modles``) is left for argparse to refuse, so a typo is not
+sent to a paid model as a prompt.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ _TAKES_VALUE = frozenset(
 )
 
 
-def with_default_command(argv: Sequence[str]) -> list[str]:
+def with_default_command(argv: Sequence[str], stdin_is_pipe: bool) -> list[str]:
     """``argv`` with ``chat`` inserted before a prompt given without a command."""
     words = list(argv)
     index = 0
@@ -35,4 +36,5 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
         if word in COMMAND_NAMES or difflib.get_close_matches(word, COMMAND_NAMES, cutoff=0.75):
             return words
         return [*words[:index], "chat", *words[index:]]
-    return words
+    asks_about_itself = any(word in ("-h", "--help", "--version") for word in words)
+    return [*words, "chat"] if stdin_is_pipe and not asks_about_itself else words
