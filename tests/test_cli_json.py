@@ -87,3 +87,11 @@ def test_a_usage_mistake_is_a_json_line_too_exit_2(capsys: Capture) -> None:
             "request_id": None,
         }
     }
+
+
+def test_a_usage_mistake_masks_a_key_given_on_the_command_line(capsys: Capture) -> None:
+    code = main(["--key", "sk-secret-1234", "--timeout", "sk-secret-1234", "models"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "invalid float value: '***'" in err
+    assert "sk-secret-1234" not in err

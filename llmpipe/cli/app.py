@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from loguru import logger
 
@@ -32,6 +33,7 @@ __all__ = ["main"]
 
 # Failures a user can cause and fix: reported in one line, never as a traceback.
 _EXPECTED = (LLMError, ServeError, ValueError, TypeError, OSError)
+_KEY_FLAGS = ("--api-key", "--key")
 _CONFIG_FLAGS = (
     "base_url",
     "model",
@@ -45,12 +47,12 @@ _CONFIG_FLAGS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status (0, 1 on failure, 2 on usage)."""
-    stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
-    argv = with_default_command(sys.argv[1:] if argv is None else argv, stdin_is_pipe)
+    argv = with_default_command(sys.argv[1:] if argv is None else argv, _is_pipe(sys.stdin))
     try:
         args = build_parser().parse_args(argv)
-    except UsageError as error:
-        return _usage_error(error, "--json" in argv)
+    except UsageError as error:  # the keys are not parsed yet: mask any given
+        keys = [value for flag, value in itertools.pairwise(argv) if flag in _KEY_FLAGS]
+        return _usage_error(error, "--json" in argv, scrubber(secrets(*keys)))
     except SystemExit as stop:  # argparse has printed the help or the version
         return stop.code if isinstance(stop.code, int) else 2
     scrub = scrubber(secrets(getattr(args, "api_key", None), getattr(args, "server_api_key", None)))
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with LLM(config) as llm:
             COMMANDS[args.command](llm, args, prompt, out)
     except UsageError as error:
-        return _usage_error(error, as_json)
+        return _usage_error(error, as_json, scrub)
     except BrokenPipeError:
         _silence_stdout()
         return 1
@@ -97,13 +99,21 @@ def _prompt(args: argparse.Namespace) -> str:
     return ""
 
 
-def _usage_error(error: UsageError, as_json: bool) -> int:
+def _usage_error(error: UsageError, as_json: bool, scrub: Callable[[str], str]) -> int:
     """argparse's format (usage, then ``prog: error: ...``), or one JSON line."""
     if as_json:
-        write(sys.stderr, error_line(error.prog, error, True, str))
+        write(sys.stderr, error_line(error.prog, error, True, scrub))
     else:
-        write(sys.stderr, f"{error.usage}{error.prog}: error: {error}\n")
+        write(sys.stderr, f"{error.usage}{error.prog}: error: {scrub(str(error))}\n")
     return 2
+
+
+def _is_pipe(stdin: TextIO | None) -> bool:
+    """Whether stdin can give a prompt: open, and not a terminal."""
+    try:
+        return stdin is not None and not stdin.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
