@@ -28,9 +28,14 @@ ENV_VARIABLES = (
 COMMAND = (sys.executable, "-m", "llmpipe")
 
 
+# Not passed on: the developer's settings and keys, a terminal width, and
+# PYTHONUNBUFFERED, which would flush stdout for the command and hide a missing flush.
+NOT_PASSED_ON = (*ENV_VARIABLES, "COLUMNS", "PYTHONUNBUFFERED")
+
+
 def child_env(**extra: str) -> dict[str, str]:
-    """The test's environment without the developer's own LLMPIPE_* or keys."""
-    env = {k: v for k, v in os.environ.items() if k not in ENV_VARIABLES and k != "COLUMNS"}
+    """The environment a user's shell gives the command."""
+    env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED_ON}
     return {**env, **extra}
 
 

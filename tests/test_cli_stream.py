@@ -15,7 +15,7 @@ from llmpipe.testing import Fault, LLMServer
 from tests.cli_support import COMMAND, child_env
 
 Capture = pytest.CaptureFixture[str]
-STALL = 3.0
+STALL = 30.0  # seconds: far longer than any delay a loaded machine adds
 
 
 def test_chat_stream_prints_the_whole_reply_and_a_newline(
@@ -50,20 +50,20 @@ def test_stream_json_prints_one_chunk_per_line_the_last_with_usage(
 
 
 def test_stream_prints_the_first_tokens_before_the_reply_ends(llm_server: LLMServer) -> None:
-    """The server stalls after three events: what came before must be on stdout
-    while it stalls, which only a flush per token achieves (stdout is a pipe)."""
+    """The server stalls for a long time after three events: what came before
+    must reach stdout (a pipe) during the stall, which only a flush per token
+    achieves. The child is stopped then, not waited for."""
     llm_server.add_faults(Fault(stall_after_events=3, delay=STALL))
     command = [*COMMAND, "chat", "--stream", "alpha beta gamma delta"]
     env = child_env(LLMPIPE_BASE_URL=llm_server.base_url)
+    received = b""
     with subprocess.Popen(command, stdout=subprocess.PIPE, env=env) as child:
         assert child.stdout is not None
-        ready, _, _ = select.select([child.stdout], [], [], 30)
-        assert ready, "nothing on stdout within 30 s"
-        first = os.read(child.stdout.fileno(), 4096)
-        first_at = time.monotonic()
-        rest = child.stdout.read()
-        ended_at = time.monotonic()
-    assert (first + rest).decode() == "Echo: alpha beta gamma delta\n"
-    assert first.decode().startswith("Echo:")
-    assert "delta" not in first.decode()
-    assert ended_at - first_at > STALL / 2
+        deadline = time.monotonic() + STALL - 5
+        while b"alpha" not in received and time.monotonic() < deadline:
+            ready, _, _ = select.select([child.stdout], [], [], deadline - time.monotonic())
+            if ready:
+                received += os.read(child.stdout.fileno(), 4096)
+        child.kill()
+    assert received.decode().startswith("Echo: alpha")
+    assert "delta" not in received.decode()
