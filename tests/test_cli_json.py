@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from llmpipe import LLM, LLMConfig
 from llmpipe.cli import main
 from llmpipe.testing import Fault, LLMServer
 from tests.cli_support import run_piped, unused_port
@@ -95,3 +96,13 @@ def test_a_usage_mistake_masks_a_key_given_on_the_command_line(capsys: Capture) 
     assert code == 2
     assert "invalid float value: '***'" in err
     assert "sk-secret-1234" not in err
+
+
+def test_a_reply_is_printed_as_the_server_sent_it(capsys: Capture, llm_server: LLMServer) -> None:
+    code = main(["--base-url", llm_server.base_url, "--json", "chat", "Hi"])
+    printed = json.loads(capsys.readouterr().out)
+    body = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hi"}]}
+    with LLM(LLMConfig(base_url=llm_server.base_url)) as llm:
+        sent = llm.request("POST", "chat/completions", json=body).json()
+    assert code == 0
+    assert {**printed, "id": None} == {**sent, "id": None}  # ids count the server's replies

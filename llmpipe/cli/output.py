@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from llmpipe.errors import LLMAPIError
-from llmpipe.wire.convert import converter
+from llmpipe.wire.models.wire_dict import WireDict
 
 __all__ = ["Output", "error_line", "one_line", "scrubber", "secrets", "write"]
 
@@ -39,13 +39,13 @@ class Output:
             self._stream.write(text)
             self._stream.flush()
 
-    def document(self, value: object) -> None:
-        """A whole reply as indented JSON: the shape the server sent."""
-        self.text(json.dumps(converter.unstructure(value), indent=2, ensure_ascii=False) + "\n")
+    def document(self, reply: WireDict) -> None:
+        """A whole reply as indented JSON, as the server sent it (``to_dict``)."""
+        self.text(json.dumps(reply.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
-    def json_line(self, value: object) -> None:
+    def json_line(self, chunk: WireDict) -> None:
         """One stream chunk as a line of JSON (JSON Lines)."""
-        self.text(json.dumps(converter.unstructure(value), ensure_ascii=False) + "\n")
+        self.text(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
 
 
 def error_line(prog: str, error: BaseException, as_json: bool, scrub: Callable[[str], str]) -> str:
