@@ -51,8 +51,109 @@ def _tuple_of_paths(value: Any) -> Any:
 class LLMConfig:
     """Settings for one client. Frozen: derive variants with ``attrs.evolve``.
 
-    The first eight fields and their defaults are the spec's. The API key is
-    masked in ``repr`` so a config can be logged or printed safely.
+    Every field is checked here, once: a bad value raises ``ValueError`` naming
+    the field and what it accepts. The API key is masked in ``repr`` so a config
+    can be logged or printed safely. Times are in seconds. Each field is listed
+    as ``name = default``, then what it means.
+
+    The server and the model:
+
+    base_url = 'http://127.0.0.1:8000'
+        The server's URL; ``/v1`` is appended unless it ends with it. A user and
+        password in it are sent as HTTP Basic auth and masked when shown.
+    api_key = None
+        Sent as ``Authorization: Bearer``; None sends no key. ``from_env`` reads
+        ``LLMPIPE_API_KEY``, then ``OPENAI_API_KEY``.
+    model = 'gpt-4'
+        The model id of every call that passes no ``model=`` of its own.
+    embedding_model = None
+        The model ``embeddings()`` uses (None: ``model``).
+
+    Sampling defaults (a call's own argument wins):
+
+    temperature = 0.7
+        0.0 to 2.0; None sends no temperature (reasoning models accept only
+        their default).
+    max_tokens = None
+        The longest reply, in tokens (at least 1); None leaves it to the server.
+    max_tokens_field = 'max_tokens'
+        The body field ``max_tokens`` is sent as: OpenAI's reasoning models take
+        only 'max_completion_tokens'; many other servers know only 'max_tokens'.
+    stream_usage = True
+        Ask each stream for its token usage in a final chunk (``include_usage``);
+        turn off for servers that reject the option.
+
+    Time limits, in seconds:
+
+    timeout = 30
+        One attempt, from sending to the last byte of the reply.
+    deadline = None
+        The whole call, retries and their waits included (None: no bound).
+    connect_timeout = None
+        Opening one connection, TLS included (None: bounded by ``timeout``).
+    pool_timeout = None
+        Waiting for a free connection when all ``connection_limit`` are busy
+        (None: bounded by ``timeout``).
+    stream_first_event_timeout = None
+        From sending a streamed call to its first event (None: ``timeout``).
+    stream_idle_timeout = None
+        The longest gap between two events of a stream (None: ``timeout``).
+
+    Retries (of 408, 409, 429, 5xx replies, connection errors and timeouts):
+
+    max_retries = 3
+        Retries after the first attempt; 0 turns retrying off.
+    retry_delay = 1.0
+        Seconds before the first retry; each later wait doubles.
+    max_retry_delay = 60.0
+        Seconds: the cap on each wait, a server's ``Retry-After`` included (a
+        longer ``Retry-After`` is not waited for unless ``deadline`` leaves room).
+    retry_jitter = 0.0
+        0.0 to 1.0: the share of each wait that may be cut at random, so that
+        many clients do not retry in step.
+    retry_budget = 0.2
+        Retries, as a share of the client's calls over the last 10 s (plus 10
+        a second, so a quiet client can still retry): when every call fails,
+        the server is not sent ``max_retries`` times the load. None: no budget.
+    idempotency_header = 'Idempotency-Key'
+        The header carrying one key per call, the same on each retry, so a
+        server can drop a duplicate; None sends none.
+
+    Connections and replies:
+
+    connection_limit = 100
+        Connections open at once in the pool.
+    recycle_after = None
+        Replace the pool after this many calls (None: never).
+    max_response_bytes = 33554432
+        Bytes (32 MiB, at least 1024), counted after decompression: a larger
+        reply or stream is refused with ``LLMResponseError``.
+    max_header_bytes = 65536
+        Bytes (64 KiB, at least 1024): the longest reply status or header line.
+    extra_headers = {}
+        Headers sent with every request (not ``Authorization``: use ``api_key``).
+
+    Networking and TLS (read when the pool opens):
+
+    trust_env = True
+        Honour ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``.
+    proxy = None
+        A proxy URL for every request (``http://user:password@host:port``);
+        beats the environment.
+    verify_tls = True
+        Check the server's certificate (False logs a warning).
+    ca_bundle = None
+        CAs to trust instead of the system's: a PEM file, or a directory of
+        hashed ones.
+    client_cert = None
+        For mutual TLS: one PEM path with certificate and key, or a
+        ``(certificate, key)`` pair of paths.
+    ssl_context = None
+        A ready ``ssl.SSLContext``; replaces ``verify_tls``, ``ca_bundle`` and
+        ``client_cert``.
+    unix_socket = None
+        Connect through this Unix domain socket path; ``base_url`` still gives
+        the Host header and the path.
     """
 
     base_url: str = attrs.field(default="http://127.0.0.1:8000", repr=_url_repr, validator=base_url)
@@ -61,7 +162,6 @@ class LLMConfig:
     temperature: float | None = attrs.field(
         default=0.7, validator=optional(number("temperature", 0.0, 2.0))
     )
-    """None: send no temperature (reasoning models accept only their default)."""
     max_tokens: int | None = attrs.field(default=None, validator=optional(integer("max_tokens", 1)))
     timeout: float = attrs.field(default=30, validator=number("timeout", 0, None, low_open=True))
     max_retries: int = attrs.field(default=3, validator=integer("max_retries", 0))
@@ -97,8 +197,6 @@ class LLMConfig:
         default="max_tokens",
         validator=one_of("max_tokens_field", ("max_tokens", "max_completion_tokens")),
     )
-    """The body field ``max_tokens`` is sent as: OpenAI's reasoning models take only
-    ``max_completion_tokens``; many other servers know only ``max_tokens``."""
     embedding_model: str | None = attrs.field(
         default=None, validator=optional(text("embedding_model"))
     )
@@ -107,31 +205,22 @@ class LLMConfig:
     )
     # Networking (README: "Networking"). Read when a pool opens, not before.
     trust_env: bool = attrs.field(default=True, validator=boolean("trust_env"))
-    """Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY (as httpx and requests do)."""
     proxy: str | None = attrs.field(default=None, repr=_url_repr, validator=proxy_url)
-    """A proxy for every request (``http://user:password@host:port``); beats the environment."""
     ca_bundle: str | None = attrs.field(default=None, validator=path("ca_bundle"))
-    """CAs to trust instead of the system's: a PEM file, or a directory of hashed ones."""
     client_cert: str | tuple[str, str] | None = attrs.field(
         default=None, converter=_tuple_of_paths, validator=client_cert
     )
-    """For mutual TLS: one PEM with certificate and key, or (certificate, key)."""
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, validator=ssl_context, eq=False)
-    """A ready TLS context; replaces ``verify_tls``, ``ca_bundle`` and ``client_cert``."""
     unix_socket: str | None = attrs.field(default=None, validator=optional(text("unix_socket")))
-    """Connect to this Unix domain socket; ``base_url`` still gives the Host and the path."""
     connect_timeout: float | None = attrs.field(
         default=None, validator=optional(number("connect_timeout", 0, None, low_open=True))
     )
-    """Seconds to open one connection (None: bounded by ``timeout`` only)."""
     pool_timeout: float | None = attrs.field(
         default=None, validator=optional(number("pool_timeout", 0, None, low_open=True))
     )
-    """Seconds to wait for a free connection when all ``connection_limit`` are busy."""
     max_header_bytes: int = attrs.field(
         default=64 * 1024, validator=integer("max_header_bytes", 1024)
     )
-    """The longest reply status or header line accepted (aiohttp's own default is 8 KiB)."""
 
     def __attrs_post_init__(self) -> None:
         if any(k.lower() == "authorization" for k in self.extra_headers):

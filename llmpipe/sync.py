@@ -85,6 +85,7 @@ class LLM:
 
     @property
     def config(self) -> LLMConfig:
+        """The settings this client was built with (frozen)."""
         return self._client.config
 
     @property
@@ -94,6 +95,7 @@ class LLM:
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` has run: a closed client refuses new calls."""
         return not self._finalizer.alive
 
     @overload
@@ -139,12 +141,26 @@ class LLM:
         max_tokens: int | Omit | None = None,
         *,
         stream: bool = False,
-        response_model: type[Any] | None = None,
+        response_model: type[T] | None = None,
         **kwargs: Any,
-    ) -> Any:
-        """Create a chat completion (see ``AsyncLLM.chat_completion``).
+    ) -> ChatCompletionResponse | SyncStream[ChatCompletionChunk, ChatCompletionResponse] | T:
+        """Send ``messages`` to ``/chat/completions`` and return the reply.
 
-        ``stream=True`` returns a blocking iterator of chunks.
+        Returns a ``ChatCompletionResponse``: the text is
+        ``reply.choices[0].message.content``. With ``stream=True``, a
+        ``SyncStream`` instead: iterate it for ``ChatCompletionChunk`` objects as
+        they arrive (the last may have no choices: it carries the usage), or
+        call ``collect()`` for the whole ``ChatCompletionResponse``. With
+        ``response_model`` (an attrs class), the server is asked for JSON of
+        that shape and an instance of it is returned.
+
+        ``temperature`` and ``max_tokens`` default to the config's; ``OMIT``
+        leaves one out of the body; ``model=`` replaces the config's. The
+        per-call options ``timeout``, ``deadline``, ``max_retries``,
+        ``extra_headers``, ``first_event_timeout``, ``idle_timeout``, ``cache``
+        and ``tag`` apply to this call and are not sent; any other keyword goes
+        into the JSON body as is. Failures raise an ``LLMError`` subclass
+        (``llmpipe.errors``).
         """
         result = self._runner.run(
             self._client.chat_completion(
@@ -189,7 +205,14 @@ class LLM:
         stream: bool = False,
         **kwargs: Any,
     ) -> CompletionResponse | SyncStream[CompletionResponse, CompletionResponse]:
-        """Create a text completion (see ``AsyncLLM.completion``)."""
+        """Complete ``prompt`` with ``/completions`` (the legacy, non-chat endpoint).
+
+        ``prompt`` is a text, a list of texts, or token ids. Returns a
+        ``CompletionResponse`` (the text is ``reply.choices[0].text``); with
+        ``stream=True`` a ``SyncStream`` of ``CompletionResponse`` chunks whose
+        ``collect()`` returns the whole ``CompletionResponse``. Other arguments
+        are as for ``chat_completion``.
+        """
         result = self._runner.run(
             self._client.completion(
                 prompt,
@@ -207,41 +230,71 @@ class LLM:
     def embeddings(
         self, input: Prompt, model: str | None = None, **kwargs: Any
     ) -> EmbeddingResponse:
-        """Embed one text or a list of texts (see ``AsyncLLM.embeddings``)."""
+        """Embed one text, a list of texts, or token ids, with ``/embeddings``.
+
+        Returns an ``EmbeddingResponse``: one vector per input in
+        ``reply.data[i].embedding``, in input order. ``model`` defaults to
+        ``config.embedding_model``, then ``config.model``; other keywords
+        (``dimensions``, ``encoding_format``) go into the JSON body.
+        """
         return self._runner.run(self._client.embeddings(input, model, **kwargs))
 
     def list_models(self, *, timeout: float | None = None) -> ModelsResponse:
+        """The models the server offers (``GET /models``): ``[m.id for m in reply.data]``."""
         return self._runner.run(self._client.list_models(timeout=timeout))
 
     def request(self, method: str, path: str, *, json: Any = None, **options: Any) -> RawReply:
-        """Call an endpoint llmpipe does not model (see ``AsyncLLM.request``)."""
+        """Call an endpoint llmpipe does not model, through the same middlewares.
+
+        ``path`` is under the API root (``"tokenize"`` is ``<base_url>/v1/tokenize``);
+        one starting with ``/`` is under the server's root. ``json`` is the body;
+        the per-call options of ``chat_completion`` apply. Returns a ``RawReply``
+        (``json()``, ``text()``, the HTTP facts in ``http``); a non-2xx reply
+        raises its ``LLMAPIError``. Replies are read whole (no streaming).
+        """
         return self._runner.run(self._client.request(method, path, json=json, **options))
 
     def batch_chat_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[Any]]:
-        """Chat completions for many items (see ``AsyncLLM.batch_chat_completion``)."""
+        """Chat completions for many items, run concurrently on this client's loop.
+
+        Returns one ``BatchResult`` per item, in input order, each holding a
+        reply or the error of that item (one failure does not stop the rest).
+        ``llmpipe.batch`` lists the items and options accepted (concurrency,
+        checkpoints, progress).
+        """
         return self._runner.run(self._client.batch_chat_completion(requests, **kwargs))
 
     def batch_completion(
         self, requests: Iterable[Any], **kwargs: Any
     ) -> list[BatchResult[CompletionResponse]]:
-        """Text completions for many prompts (see ``AsyncLLM.batch_completion``)."""
+        """Text completions for many prompts, run concurrently on this client's loop.
+
+        Returns one ``BatchResult[CompletionResponse]`` per prompt, in input
+        order; options as for ``batch_chat_completion``.
+        """
         return self._runner.run(self._client.batch_completion(requests, **kwargs))
 
     def get_usage(self) -> UsageSnapshot:
+        """Tokens and cost per model and per tag; needs a ``UsageMiddleware`` in the stack."""
         return self._client.get_usage()
 
     def reset_usage(self) -> None:
+        """Clear the usage totals (a budget is not reset: it is money spent)."""
         self._client.reset_usage()
 
     def get_last_response(self) -> LastResponse | None:
+        """The last chat or text completion this client returned (a stream's
+        once read to its end), or None before the first."""
         return self._client.get_last_response()
 
     def get_request_count(self) -> int:
+        """API calls made since the last reset (a retried call counts once)."""
         return self._client.get_request_count()
 
     def get_stats(self) -> Stats:
+        """Calls, attempts, retries, failures and tokens since the last reset."""
         return self._client.get_stats()
 
     def reset_session(self) -> None:

@@ -207,7 +207,7 @@ def test_unknown_model_reports_the_404_and_request_id(
 def test_wrong_api_key_reports_401_without_printing_the_key(capsys: Capture) -> None:
     server = LLMServer(api_key=SERVER_KEY)
     with server.run_in_thread():
-        argv = ["--base-url", server.base_url, "--api-key", WRONG_KEY, "chat", "Hi", "--json"]
+        argv = ["--base-url", server.base_url, "--api-key", WRONG_KEY, "chat", "Hi"]
         code, out, err = run(capsys, *argv)
         sent = server.requests[0].headers["Authorization"]
     assert sent == f"Bearer {WRONG_KEY}"  # so its absence below means something
@@ -267,14 +267,8 @@ def test_invalid_config_prints_one_line_naming_the_field(
     assert err.count("\n") == 1
 
 
-def test_missing_argument_is_a_usage_error_exit_2(capsys: Capture) -> None:
-    code, _, err = run(capsys, "chat")
-    assert code == 2
-    assert "usage: llmpipe chat" in err
-
-
-def test_missing_command_is_a_usage_error_exit_2(capsys: Capture) -> None:
-    code, _, err = run(capsys)
+def test_unknown_option_is_a_usage_error_exit_2(capsys: Capture) -> None:
+    code, _, err = run(capsys, "chat", "Hi", "--no-such-option")
     assert code == 2
     assert "usage: llmpipe" in err
 
@@ -285,11 +279,15 @@ def test_help_exits_0(capsys: Capture) -> None:
     assert "LLMPIPE_API_KEY" in out
 
 
-def test_serve_on_a_busy_port_prints_one_error_line(capsys: Capture, llm_server: LLMServer) -> None:
+def test_serve_on_a_busy_port_prints_one_line_naming_the_port_and_the_fix(
+    capsys: Capture, llm_server: LLMServer
+) -> None:
     code, out, err = run(capsys, "serve", "--port", str(llm_server.port))
     assert (code, out) == (1, "")
-    assert err.startswith("llmpipe: error: ")
-    assert err.count("\n") == 1
+    assert err == (
+        f"llmpipe: error: port {llm_server.port} is already in use on 127.0.0.1: pick another "
+        "with --port N (--port 0 picks a free one), or stop the process using it\n"
+    )
 
 
 # --- real processes -----------------------------------------------------------
@@ -347,3 +345,19 @@ def test_serve_with_api_key_rejects_clients_without_it(capsys: Capture) -> None:
     assert without_key[0] == 1
     assert without_key[2].startswith("llmpipe: error: 401: ")
     assert with_key[:2] == (0, "\n".join(DEFAULT_MODELS) + "\n")
+
+
+def test_serve_on_a_busy_port_exits_1_with_one_line_and_no_traceback(
+    llm_server: LLMServer,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "llmpipe", "serve", "--port", str(llm_server.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"llmpipe: error: port {llm_server.port} is already in use")
+    assert result.stderr.count("\n") == 1
