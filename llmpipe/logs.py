@@ -52,10 +52,12 @@ class Forwarder(Protocol):
 _forwarder: Forwarder | None = None
 
 
-def set_forwarder(forwarder: Forwarder | None) -> None:
-    """Send every record to ``forwarder`` as well (None: stop)."""
+def set_forwarder(forwarder: Forwarder | None) -> Forwarder | None:
+    """Send every record to ``forwarder`` as well (None: stop); returns the one
+    it replaces, so a caller that borrows the slot can give it back."""
     global _forwarder
-    _forwarder = forwarder
+    previous, _forwarder = _forwarder, forwarder
+    return previous
 
 
 def enable_logging(level: str | int = "INFO", sink: Any = None) -> int | None:

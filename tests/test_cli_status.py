@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import sys
+from typing import Any
+
+import pytest
+
+from llmpipe import logs
+from llmpipe.cli import main
 from llmpipe.testing import Fault, LLMServer
 from tests.cli_support import run_on_terminal, run_piped, unused_port
 
@@ -45,3 +53,36 @@ def test_with_verbose_logs_the_retries_are_logged_not_shown_as_a_status() -> Non
     assert result.returncode == 1
     assert CLEAR not in result.terminal
     assert "WARNING" in result.terminal  # the retry, as a log line
+
+
+class _TerminalStderr(io.StringIO):
+    """An in-memory stderr that says it is a terminal, so ``main`` shows its status line."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class _Recorder:
+    """A forwarder an application had installed before calling the CLI in process."""
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+
+    def enabled(self, level_no: int) -> bool:
+        return True
+
+    def forward(self, level_no: int, message: str, fields: dict[str, Any]) -> None:
+        self.records.append(message)
+
+
+def test_main_run_in_process_gives_back_the_forwarder_it_borrowed_for_its_status_line(
+    llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder()
+    monkeypatch.setattr(sys, "stderr", _TerminalStderr())
+    previous = logs.set_forwarder(recorder)
+    try:
+        assert main(["--base-url", llm_server.base_url, "chat", "Hi"]) == 0
+    finally:
+        restored = logs.set_forwarder(previous)
+    assert restored is recorder

@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scrub = scrubber(secrets(getattr(args, "api_key", None), getattr(args, "server_api_key", None)))
     as_json = bool(getattr(args, "json", False))
     status: RetryStatus | None = None
+    borrowed: logs.Forwarder | None = None
     if args.verbose:
         _start_logging("DEBUG" if args.verbose > 1 else "INFO", scrub)
     try:
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = LLMConfig.from_env(**_overrides(args))
         if not args.verbose and sys.stderr is not None and sys.stderr.isatty():
             status = RetryStatus(sys.stderr, config.max_retries, PROG, scrub)
-            logs.set_forwarder(status)
+            borrowed = logs.set_forwarder(status)
         out = Output(sys.stdout, status.clear if status is not None else _nothing)
         with LLM(config) as llm:
             COMMANDS[args.command](llm, args, prompt, out)
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         if status is not None:
-            logs.set_forwarder(None)
+            logs.set_forwarder(borrowed)
         if args.verbose:
             logs.disable_logging()
     return 0
