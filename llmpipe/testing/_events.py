@@ -52,12 +52,12 @@ async def send_events(
     `per_event`: seconds between one event and the next (generation's pace)."""
     response = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache"})
     response.content_type = "text/event-stream"
-    await response.prepare(request)
     spelling = SseFormat(fault.line_ending, fault.sse_comments, fault.multiline_data)
     out = _Pieces(response, fault.chunk_size)
     last = len(chunks)
     stall_at = _boundary(fault.stall_after_events, last)
     try:
+        await response.prepare(request)  # the client may be gone already (a hedge's loser)
         for at in range(last + 1):
             if at == stall_at:
                 await out.flush()
