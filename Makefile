@@ -45,14 +45,15 @@ format: $(STAMP)
 # `make bench` (full run, about 12 minutes) or `make bench ARGS=--quick` (under 3).
 # llmpipe is measured as each install gives it, in a venv of its own:
 #   .venv-bench       `pip install -e .` (stdlib json, stock asyncio), plus what llmpipe
-#                     must not depend on: openai, requests, py-spy; every other client runs here
+#                     must not depend on: openai, requests, py-spy, the OpenTelemetry SDK
+#                     (the OpenTelemetryMiddleware rows); every other client runs here
 #   .venv-bench-fast  `pip install -e .[fast]` plus uvloop (and py-spy)
 # nginx comes from Debian; the benchmark starts and stops it itself. BENCH_README=1
 # also writes the tables into README.md's Performance section.
 BENCH_VENV       := .venv-bench
 BENCH_PY         := $(BENCH_VENV)/bin/python
 BENCH_STAMP      := $(BENCH_VENV)/.installed
-BENCH_DEPS       := 'openai[aiohttp]' requests py-spy
+BENCH_DEPS       := 'openai[aiohttp]' requests py-spy opentelemetry-sdk
 BENCH_FAST_VENV  := .venv-bench-fast
 BENCH_FAST_PY    := $(BENCH_FAST_VENV)/bin/python
 BENCH_FAST_STAMP := $(BENCH_FAST_VENV)/.installed
@@ -60,14 +61,16 @@ BENCH_FAST_DEPS  := uvloop py-spy
 ARGS             ?=
 BENCH_README     ?=
 
-# A venv is rebuilt when setup.cfg or setup.py changed since it was made.
+# A venv is rebuilt when setup.cfg or setup.py changed since it was made, or its
+# list of packages did (the stamp keeps the list it was made with).
 define bench_venv
-	@if [ ! -f $(1)/.installed ] || [ setup.cfg -nt $(1)/.installed ] || [ setup.py -nt $(1)/.installed ]; then \
+	@if [ ! -f $(1)/.installed ] || [ setup.cfg -nt $(1)/.installed ] || [ setup.py -nt $(1)/.installed ] \
+	  || [ "$$(cat $(1)/.installed)" != "$(2) $(3)" ]; then \
 	  echo "bench: installing $(1)"; \
 	  rm -rf $(1) && $(PYTHON) -m venv $(1) && \
 	  $(1)/bin/python -m pip install --quiet --upgrade pip && \
 	  $(1)/bin/python -m pip install --quiet -e $(2) $(3) && \
-	  touch $(1)/.installed; fi
+	  echo "$(2) $(3)" > $(1)/.installed; fi
 endef
 
 bench-venvs:

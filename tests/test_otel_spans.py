@@ -255,6 +255,26 @@ async def test_a_reply_that_is_not_json_fails_the_span_as_the_client_does(
     assert (telemetry.attempts()[0].attributes or {})["http.response.status_code"] == 200
 
 
+@pytest.mark.parametrize(
+    "body", [{"object": "chat.completion"}, [1, 2]], ids=["no-choices", "a-list"]
+)
+async def test_a_json_reply_that_does_not_fit_fails_the_span_as_the_client_does(
+    llm_server, traced, telemetry, body
+):
+    llm_server.add_faults(Fault(body=body))
+    with pytest.raises(LLMResponseError):
+        await traced.chat_completion(HELLO)
+    call = telemetry.span("chat gpt-4")
+    assert call.status.status_code is StatusCode.ERROR
+    assert (call.attributes or {})["error.type"] == "LLMResponseError"
+
+
+async def test_a_reply_that_fits_leaves_the_span_unfailed(traced, telemetry):
+    await traced.embeddings("x")
+    await traced.completion("once")
+    assert {s.status.status_code for s in telemetry.spans()} == {StatusCode.UNSET}
+
+
 async def test_message_content_is_not_recorded_by_default(monkeypatch, traced, telemetry):
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
     await traced.chat_completion(HELLO)

@@ -195,3 +195,21 @@ async def test_cancelling_a_hedged_call_cancels_both_requests():
                 await asyncio.sleep(0.01)
             assert [server.connections for server in fleet] == [0, 0]
             assert [s.in_flight for s in llm.transport.stats()] == [0, 0]
+
+
+async def test_a_hedge_falling_due_with_the_reply_already_in_is_neither_sent_nor_counted():
+    """The loop, blocked, wakes to the first reply and the hedge's timer at once."""
+    fleet = Fleet.of(2)
+    with fleet:
+        fleet[PRIMARY].add_faults(Fault(delay=0.1))  # after the request is recorded
+        async with hedged(fleet, delay=0.2) as llm:
+            call = asyncio.create_task(llm.chat_completion(HELLO))
+            for _ in range(100):  # until the first request is in
+                if sum(served(fleet)):
+                    break
+                await asyncio.sleep(0.005)
+            time.sleep(0.4)  # noqa: ASYNC251 - blocks the loop: the reply comes, the hedge falls due
+            await call
+            stats = llm.get_stats()
+            sent = sum(deployment.requests for deployment in llm.transport.stats())
+    assert (stats.hedges, sent, llm.transport.replicas()[0].hedges) == (0, 1, 0)

@@ -1,6 +1,6 @@
 """Adaptive concurrency over loopback: a limit per deployment learnt from its
 replies keeps an over-capacity server from answering 429, queued calls keep
-their deadlines, and the server's own rate-limit headers cap the limit."""
+their deadlines, and the server's own rate-limit headers seed and cap the limit."""
 
 from __future__ import annotations
 
@@ -82,6 +82,31 @@ async def test_the_servers_remaining_requests_cap_the_limit():
             await llm.chat_completion(HELLO)
             [deployment] = llm.transport.stats()
     assert deployment.limit == 2
+
+
+async def test_a_big_request_quota_seeds_the_limit_well_above_its_initial_value():
+    quota = {
+        "x-ratelimit-limit-requests": "60000",  # 1000 a second
+        "x-ratelimit-remaining-requests": "59999",
+        "x-ratelimit-reset-requests": "1ms",
+    }
+    async with Fleet.of(1, latency=Latency.fixed(0.1)) as fleet:
+        fleet[0].add_faults(Fault(headers=quota))
+        async with routed({"chat": deployments(fleet)}, limit=Aimd(initial=8)) as llm:
+            await llm.chat_completion(HELLO)
+            [deployment] = llm.transport.stats()
+    assert deployment.limit is not None
+    assert 100 <= deployment.limit <= 300  # 1000/s * 0.1 s and up, as the reply took
+
+
+async def test_a_small_request_quota_seeds_the_limit_down_to_what_it_sustains():
+    quota = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59"}
+    async with Fleet.of(1, latency=Latency.fixed(0.05)) as fleet:
+        fleet[0].add_faults(Fault(headers=quota))
+        async with routed({"chat": deployments(fleet)}, limit=Gradient(initial=8)) as llm:
+            await llm.chat_completion(HELLO)
+            [deployment] = llm.transport.stats()
+    assert deployment.limit == 1  # 1 a second for 0.05 s each
 
 
 async def test_calls_finding_one_deployment_full_go_to_another():

@@ -4,6 +4,9 @@ naming the server it went to."""
 
 from __future__ import annotations
 
+import pytest
+from opentelemetry.trace import StatusCode
+
 from llmpipe import AsyncLLM, LLMConfig, default_middlewares
 from llmpipe.routing import Deployment, Hedging, RoundRobin, Router
 from llmpipe.testing import Fault, Fleet
@@ -50,3 +53,45 @@ async def test_a_hedge_is_a_second_http_span_of_the_same_call():
     assert len(attempts) == 2
     assert {a.parent.span_id for a in attempts if a.parent} == {call.context.span_id}
     assert [(a.attributes or {}).get("http.response.status_code") for a in attempts] == [None, 200]
+
+
+def traceparent_of(span):
+    context = span.context
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_a_call_with_a_fallback_and_a_hedge_is_one_span_with_a_child_per_request(stream):
+    """RoundRobin over three: s1 answers 503, the call falls back to s0, which is
+    late, so it is hedged to s2, which wins; s0's request is cancelled."""
+    telemetry = Telemetry()
+    late = Fault(stall_after_events=0, delay=5) if stream else Fault(delay=5)
+    async with Fleet.of(3) as fleet:
+        fleet[1].add_faults(Fault(status=503))
+        fleet[0].add_faults(late)
+        async with traced_router(fleet, telemetry, hedging=Hedging(delay=0.05)) as llm:
+            if stream:
+                reply = await llm.chat_completion(HELLO, stream=True)
+                await reply.collect()
+            else:
+                reply = await llm.chat_completion(HELLO)
+        received = {server.port: server.requests[0].headers["traceparent"] for server in fleet}
+        ports = [fleet[1].port, fleet[0].port, fleet[2].port]
+    assert (reply.http.deployment, len(reply.http.fallbacks), reply.http.hedges) == (
+        "chat[2]",
+        1,
+        1,
+    )
+    call = telemetry.span("chat chat")
+    assert call.status.status_code is not StatusCode.ERROR
+    attempts = telemetry.attempts()
+    assert [a.attributes["server.port"] for a in attempts] == ports
+    assert {a.attributes["server.address"] for a in attempts} == {"127.0.0.1"}
+    assert [a.parent.span_id for a in attempts] == [call.context.span_id] * 3
+    assert {a.context.trace_id for a in attempts} == {call.context.trace_id}
+    assert [a.attributes.get("http.request.resend_count") for a in attempts] == [None, 1, 2]
+    assert [a.attributes.get("http.response.status_code") for a in attempts] == [503, None, 200]
+    assert [a.attributes.get("error.type") for a in attempts] == ["503", "CancelledError", None]
+    assert [received[a.attributes["server.port"]] for a in attempts] == [
+        traceparent_of(a) for a in attempts
+    ]

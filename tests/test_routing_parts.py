@@ -406,8 +406,47 @@ def test_aimd_reply_slower_than_its_timeout_is_a_drop():
 
 def test_a_limit_is_capped_while_the_server_says_few_requests_remain():
     limit = Aimd(initial=20).start()
-    limit.read_headers({"x-ratelimit-remaining-requests": "3"})
+    limit.read_headers({"x-ratelimit-remaining-requests": "3"}, 0.1)
     assert limit.limit == 3
+
+
+@pytest.mark.parametrize("policy", [Aimd(initial=8), Gradient(initial=8)], ids=["aimd", "gradient"])
+def test_a_limit_is_seeded_by_the_request_rate_times_the_latency(policy):
+    limit = policy.start()
+    limit.read_headers({"x-ratelimit-limit-requests": "600"}, 3.0)  # 10/s (per minute)
+    assert limit.limit == 30
+
+
+def test_the_seeds_window_is_what_the_reset_implies():
+    limit = Aimd(initial=8).start()
+    headers = {
+        "x-ratelimit-limit-requests": "100",
+        "x-ratelimit-remaining-requests": "99",
+        "x-ratelimit-reset-requests": "100ms",  # 1 request refills in 0.1 s: 100 in 10 s
+    }
+    limit.read_headers(headers, 1.0)
+    assert limit.limit == 10
+
+
+def test_the_seed_rounds_up_and_stays_within_the_bounds():
+    low, high = Aimd(initial=8).start(), Aimd(initial=8, max_limit=50).start()
+    low.read_headers({"x-ratelimit-limit-requests": "60"}, 0.01)
+    high.read_headers({"x-ratelimit-limit-requests": "6000000"}, 1.0)
+    assert (low.limit, high.limit) == (1, 50)
+
+
+def test_a_limit_is_seeded_once():
+    limit = Aimd(initial=8).start()
+    limit.read_headers({"x-ratelimit-limit-requests": "600"}, 3.0)
+    limit.read_headers({"x-ratelimit-limit-requests": "600"}, 1.0)
+    assert limit.limit == 30
+
+
+def test_an_unreadable_request_limit_does_not_seed():
+    limit = Aimd(initial=8).start()
+    limit.read_headers({"x-ratelimit-limit-requests": "lots"}, 3.0)
+    limit.read_headers({"x-ratelimit-limit-requests": "600"}, 1.0)
+    assert limit.limit == 10
 
 
 def test_gradient_shrinks_when_latency_rises():

@@ -60,6 +60,22 @@ async def test_the_server_waits_out_its_latency_before_answering():
     assert 0.2 <= elapsed < 0.4
 
 
+async def test_a_paced_stream_waits_its_latency_to_the_first_event_and_paces_the_rest():
+    profile = Latency(0.1, per_event=0.05)
+    async with LLMServer(latency=profile) as server, aiohttp.ClientSession() as session:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        arrivals = []
+        url = f"{server.base_url}/v1/chat/completions"
+        async with session.post(url, json={**BODY, "stream": True}) as reply:
+            async for line in reply.content:
+                if line.startswith(b"data:"):
+                    arrivals.append(loop.time() - started)
+    assert 0.1 <= arrivals[0] < 0.2
+    assert len(arrivals) >= 4  # the role, words, the finish, [DONE]
+    assert arrivals[-1] >= 0.1 + 0.05 * (len(arrivals) - 1)
+
+
 async def test_requests_beyond_capacity_get_429_with_retry_after():
     server = LLMServer(capacity=2, latency=Latency.fixed(0.2), capacity_retry_after=0.25)
     async with server, aiohttp.ClientSession() as session:

@@ -60,6 +60,8 @@ from llmpipe.observability.attempts import AttemptSpanMiddleware
 from llmpipe.pipeline import Handler, Middleware, MiddlewareLike, MiddlewareStack
 from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.transport.base import Transport
+from llmpipe.wire.convert import structure_payload
+from llmpipe.wire.models import ChatCompletionResponse, CompletionResponse, EmbeddingResponse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable
@@ -165,8 +167,25 @@ class OpenTelemetryMiddleware(Middleware):
         else:
             try:
                 payload = response.json()
-            except LLMError as error:  # not JSON: the client raises this same error
+                _check_fit(operation, payload, response)
+            except LLMError as error:  # not JSON, or not a reply: the client raises the same
                 call.fail(error_type(error), error)
             else:
                 call.reply(payload)
         return response
+
+
+_REPLY_MODELS: dict[str, type[Any]] = {
+    sc.CHAT: ChatCompletionResponse,
+    sc.TEXT_COMPLETION: CompletionResponse,
+    sc.EMBEDDINGS: EmbeddingResponse,
+}
+
+
+def _check_fit(operation: str, payload: Any, response: LLMResponse) -> None:
+    """Raise the ``LLMResponseError`` the client will raise for JSON that is not
+    the operation's reply (it structures the reply after the whole onion, when
+    this span has ended): structured twice, but only when telemetry is on."""
+    model = _REPLY_MODELS.get(operation)
+    if model is not None:
+        structure_payload(payload, model, response.request.endpoint, response.text)

@@ -97,7 +97,7 @@ class Settle:
         if limit is not None:
             limit.update(outcome.elapsed, in_flight, dropped=False)
             if response is not None:
-                limit.read_headers(response.headers)
+                limit.read_headers(response.headers, outcome.elapsed)
         if outcome.failure is None and self.hedger is not None:
             self.hedger.observe(stream, outcome.elapsed)
 

@@ -20,9 +20,22 @@ concurrency filter do:
   server that queues. A drop backs it off and marks a ceiling as for AIMD.
 
 Both are frozen settings whose ``start()`` makes the state of one
-deployment. ``x-ratelimit-remaining-requests`` caps the limit while the
-server says few requests remain. The router queues calls that find no
-deployment with room, each until its deadline.
+deployment. The server's ``x-ratelimit-*`` headers (OpenAI, Azure, a LiteLLM
+proxy send them) seed and cap it:
+
+- seeded, once, by the first reply that carries ``x-ratelimit-limit-requests``:
+  a request rate of ``limit / window`` sustains ``rate * latency`` requests
+  in flight (Little's law), so the limit starts at that (rounded up, within
+  ``min_limit``..``max_limit``) rather than at ``initial``, which may be
+  far too low for a big quota (climbing +1 per round trip to 300 takes
+  minutes) or too high for a small one (429s from the start). The window is
+  what ``x-ratelimit-reset-requests`` implies (the time to refill the
+  ``limit - remaining`` used: ``reset * limit / (limit - remaining)``), else
+  a minute, the window those headers count in;
+- capped, on every reply, by ``x-ratelimit-remaining-requests`` while the
+  server says fewer remain than the limit.
+
+The router queues calls that find no deployment with room, each until its deadline.
 """
 
 from __future__ import annotations
@@ -49,8 +62,8 @@ class ConcurrencyLimit(Protocol):
         """A reply took ``seconds`` with ``in_flight`` requests out (itself included);
         ``dropped``: it was refused (429) or timed out."""
 
-    def read_headers(self, headers: Mapping[str, str]) -> None:
-        """What the server says of its own limits."""
+    def read_headers(self, headers: Mapping[str, str], seconds: float) -> None:
+        """What the server says of its own limits, on a reply that took ``seconds``."""
 
 
 class LimitPolicy(Protocol):
@@ -71,7 +84,7 @@ class _Bounded:
     """The shared part: a float limit kept in bounds, the ceiling a drop found,
     and the headers' cap."""
 
-    __slots__ = ("_ceiling", "_held", "_high", "_low", "_probe_after", "value")
+    __slots__ = ("_ceiling", "_held", "_high", "_low", "_probe_after", "seeded", "value")
 
     def __init__(self, initial: int, low: int, high: int, probe_after: int) -> None:
         self.value = float(initial)
@@ -80,6 +93,8 @@ class _Bounded:
         self._probe_after = probe_after
         self._ceiling: int | None = None
         self._held = 0
+        self.seeded = False
+        """Whether the headers have set the limit yet (see the module docstring)."""
 
     @property
     def limit(self) -> int:
@@ -108,12 +123,38 @@ class _Bounded:
                 self._ceiling = None  # probed: learn the capacity again
         self.clamp(target)
 
-    def read_headers(self, headers: Mapping[str, str]) -> None:
-        if "x-ratelimit-remaining-requests" not in headers:
-            return
-        remaining = ServerLimits.from_headers(headers).remaining_requests
+    def read_headers(self, headers: Mapping[str, str], seconds: float) -> None:
+        if _REMAINING not in headers and (self.seeded or _LIMIT not in headers):
+            return  # most replies: nothing said, or nothing new to learn
+        said = ServerLimits.from_headers(headers)
+        if not self.seeded and said.limit_requests is not None:
+            seed = sustained(said, seconds)
+            if seed is not None:
+                self.seeded = True
+                self.clamp(float(seed))
+        remaining = said.remaining_requests
         if remaining is not None and remaining < self.value:
             self.clamp(float(remaining))
+
+
+_LIMIT = "x-ratelimit-limit-requests"
+_REMAINING = "x-ratelimit-remaining-requests"
+_HEADERS_WINDOW = 60.0
+"""Seconds the request limit counts in when the headers do not imply it
+(OpenAI's, Azure's and LiteLLM's are requests per minute)."""
+
+
+def sustained(said: ServerLimits, seconds: float) -> int | None:
+    """The requests in flight the server's request rate sustains at ``seconds``
+    per reply (Little's law), rounded up; None when the limit is unusable."""
+    limit = said.limit_requests
+    if limit is None or limit <= 0 or not seconds > 0:
+        return None
+    window = _HEADERS_WINDOW
+    used = None if said.remaining_requests is None else limit - said.remaining_requests
+    if used is not None and used > 0 and said.reset_requests:
+        window = said.reset_requests * limit / used  # the time to refill all of it
+    return max(1, math.ceil(limit / window * seconds))
 
 
 def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:

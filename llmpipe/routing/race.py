@@ -15,6 +15,11 @@ takes that cancellation back (``Task.uncancel``, as ``asyncio.timeout``
 does); a cancellation from anyone else goes through, and takes the hedge
 with it.
 
+The hedge's task picks its deployment and spends the budget on its first
+step, a turn of the loop after the timer: a first reply that arrived in the
+timer's own turn has ended the race by then, and the hedge is neither sent
+nor counted (nor paid for) at all.
+
 A first request that lost is recorded in the hedger's latencies at the time
 it lost (it took at least that long): left out, the slow tail would vanish
 from the window that hedging itself cut, and the percentile would sink,
@@ -40,7 +45,7 @@ _HEDGED = "router: {endpoint} hedged to {hedge} after {delay:.3f} s on {first}"
 Send = Callable[[Replica, bool], Coroutine[Any, Any, Outcome]]
 """Sends the request to a replica (``probe`` flag) and returns how it ended."""
 
-_REAPING: set[asyncio.Task[Outcome]] = set()
+_REAPING: set[asyncio.Task[Outcome | None]] = set()
 
 
 def _good(outcome: Outcome) -> bool:
@@ -56,15 +61,15 @@ class _Hedge:
 
     def __init__(self, caller: asyncio.Task[Any]) -> None:
         self.caller = caller
-        self.task: asyncio.Task[Outcome] | None = None
+        self.task: asyncio.Task[Outcome | None] | None = None
         self.won: Outcome | None = None
         self.first_done = False
 
-    def finished(self, task: asyncio.Task[Outcome]) -> None:
+    def finished(self, task: asyncio.Task[Outcome | None]) -> None:
         if self.first_done or task.cancelled() or task.exception() is not None:
             return  # the first request's path deals with it
         outcome = task.result()
-        if _good(outcome):
+        if outcome is not None and _good(outcome):
             self.won = outcome
             self.caller.cancel()  # interrupt the first request; taken back in race()
 
@@ -89,18 +94,22 @@ async def race(
     started = loop.time()
 
     def start() -> None:
+        if not hedge.first_done:
+            hedge.task = loop.create_task(hedged())
+            hedge.task.add_done_callback(hedge.finished)
+
+    async def hedged() -> Outcome | None:
         if hedge.first_done:
-            return
+            return None
         second = pick_hedge()
         if second is None or not hedger.budget.withdraw():
-            return  # nowhere to hedge to, or no budget: the first runs alone
+            return None  # nowhere to hedge to, or no budget: the first runs alone
         second.hedges += 1
         request.context.hedges += 1
         logs.debug(
             _HEDGED, endpoint=request.endpoint, hedge=second.name, delay=delay, first=first.name
         )
-        hedge.task = loop.create_task(send(second, False))
-        hedge.task.add_done_callback(hedge.finished)
+        return await send(second, False)
 
     timer = loop.call_later(delay, start)
     try:
@@ -140,12 +149,14 @@ async def race(
         return outcome
     else:
         late = task.result()
+    if late is None:  # the hedge was not sent after all
+        return outcome
     if _good(late):
         request.context.hedges_won += 1
     return late
 
 
-def _cancel(task: asyncio.Task[Outcome] | None) -> None:
+def _cancel(task: asyncio.Task[Outcome | None] | None) -> None:
     """Cancel a runner that lost; a reply it gets anyway is let go."""
     if task is None or task in _REAPING:
         return
@@ -154,7 +165,9 @@ def _cancel(task: asyncio.Task[Outcome] | None) -> None:
     task.add_done_callback(_reaped)
 
 
-def _reaped(task: asyncio.Task[Outcome]) -> None:
+def _reaped(task: asyncio.Task[Outcome | None]) -> None:
     _REAPING.discard(task)
     if not task.cancelled() and task.exception() is None:
-        task.result().discard()
+        outcome = task.result()
+        if outcome is not None:
+            outcome.discard()

@@ -45,17 +45,19 @@ async def send_events(
     fault: Fault,
     pause: Pause,
     echo: str | None = None,
+    per_event: float = 0.0,
 ) -> web.StreamResponse:
     """Stream `chunks`, ending with `data: [DONE]` as OpenAI does, unless `fault`
-    ends the stream otherwise; `echo`: the key its error event repeats."""
+    ends the stream otherwise; `echo`: the key its error event repeats;
+    `per_event`: seconds between one event and the next (generation's pace)."""
     response = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache"})
     response.content_type = "text/event-stream"
-    await response.prepare(request)
     spelling = SseFormat(fault.line_ending, fault.sse_comments, fault.multiline_data)
     out = _Pieces(response, fault.chunk_size)
     last = len(chunks)
     stall_at = _boundary(fault.stall_after_events, last)
     try:
+        await response.prepare(request)  # the client may be gone already (a hedge's loser)
         for at in range(last + 1):
             if at == stall_at:
                 await out.flush()
@@ -76,6 +78,11 @@ async def send_events(
                 await out.flush()
                 close_connection(request)
                 return response
+            if per_event and at:
+                await out.flush()
+                if not await pause(per_event):
+                    close_connection(request)  # the server is stopping
+                    return response
             await out.write(spelling.data(chunks[at]) if at < last else spelling.done())
         await out.flush()
         await response.write_eof()

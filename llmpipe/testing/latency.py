@@ -11,6 +11,11 @@ seeds so their slow requests do not line up.
 `batch` models a GPU server's batching: up to `batch` requests run at full
 speed together; with more in flight, each new one is slowed in proportion
 (n in flight: n / batch times its latency).
+
+`per_event` paces a stream after its first event, as generation does: each
+later event (and the closing `[DONE]`) comes that many seconds after the one
+before. The sampled latency is then the time to the first event only, where
+queueing and prefill put a slow request's delay.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Latency:
     batch: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
     )
+    per_event: float = attrs.field(default=0.0, validator=_seconds)
 
     @classmethod
     def fixed(cls, seconds: float, *, batch: int | None = None) -> Latency:

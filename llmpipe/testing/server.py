@@ -358,7 +358,11 @@ class LLMServer:
             stream, include_usage = streaming(body)
             if stream:
                 chunks = route.chunker(reply, include_usage, self._words_per_event)
-                return await send_events(request, chunks, headers, fault, self._pause, echo)
+                latency = self._load.latency
+                per_event = 0.0 if latency is None else latency.per_event
+                return await send_events(
+                    request, chunks, headers, fault, self._pause, echo, per_event
+                )
         return _with_headers(json_reply(reply), headers)
 
     def _resolve(

@@ -23,6 +23,8 @@ import signal
 import sys
 
 from tests.benchmarks.clients import CLIENTS, INSTALLS
+from tests.benchmarks.otel_overhead import counted as otel_counted
+from tests.benchmarks.otel_overhead import instructions as otel_instructions
 from tests.benchmarks.plan import FLOOR
 from tests.benchmarks.procs import run_bounded
 from tests.benchmarks.runner import REPO
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 install = INSTALLS[spec.install] if spec.install else "—"
                 label = spec.label + (" (calls)" if mode == "chat" else " (streams)")
                 print(f"| {mode} | {c} | {label} | {install} | {per:,.0f} | {ratio} |", flush=True)
+    print("\nOpenTelemetryMiddleware without an SDK, in process (otel_overhead):\n")
+    print("\n".join(otel_counted(otel_instructions())), flush=True)
     return 0
 
 

@@ -12,6 +12,8 @@ Benchmarks:
     stream-1  one-event streams: request, first event, [DONE] (CPU per stream)
     hold      1,000 calls in flight at once (memory)
     many      thousands of long-lived streams paced by the server (memory, CPU, fairness)
+    otel      OpenTelemetryMiddleware's cost per call, stacks alternating in one process
+              (``otel_overhead``: a section of its own, not cases)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 FLOOR = "raw"
-BENCHES = ("chat", "stream", "stream-1", "hold", "many", "import")
+BENCHES = ("chat", "stream", "stream-1", "hold", "many", "import", "otel")
 CONCURRENCY = (1, 64, 256)
 STREAM_CONCURRENCY = (1, 64)
 _LLMPIPE_ASYNC = ("llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-empty")

@@ -9,7 +9,7 @@ repetition by repetition (each repetition ran both cases a few seconds apart).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tests.benchmarks.clients import CLIENTS, INSTALLS
@@ -237,19 +237,30 @@ def summary(results: Results) -> list[str]:
     return lines
 
 
-def table_of_targets(results: Results) -> list[str]:
-    """The targets and every table, for the README's Performance section."""
+def table_of_targets(
+    results: Results, otel_targets: Sequence[str] = (), otel_table: Sequence[str] = ()
+) -> list[str]:
+    """The targets and every table, for the README's Performance section
+    (with ``otel_overhead``'s target lines and table, measured apart)."""
     out = ["### Targets", *summary(results)]
+    if otel_targets:
+        out += ["", "`pip install llmpipe[otel]` and the OpenTelemetry SDK:", "", *otel_targets]
     for install in INSTALLS:
         for section in _SECTIONS:
             out += section.render(results, install)
     out += _IMPORT.render(results, None)
-    return out
+    return [*out, *otel_table]
 
 
-def render(results: Results, preamble: list[str], notes: list[str]) -> str:
+def render(
+    results: Results,
+    preamble: list[str],
+    notes: list[str],
+    otel_targets: Sequence[str] = (),
+    otel_table: Sequence[str] = (),
+) -> str:
     """The whole report as Markdown."""
-    out = [*preamble, "", *table_of_targets(results)]
+    out = [*preamble, "", *table_of_targets(results, otel_targets, otel_table)]
     out += ["", "### Absolute medians (min–max over the samples)", "", *_absolute(results)]
     out += ["", "### How it was measured", "", *notes, ""]
     return "\n".join(out)

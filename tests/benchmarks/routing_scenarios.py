@@ -103,8 +103,10 @@ async def drive(
     concurrency: int,
     *,
     on_progress: Callable[[int], Awaitable[None]] | None = None,
+    stream: bool = False,
 ) -> Run:
-    """``calls`` calls from ``concurrency`` workers; each call's latency in order done."""
+    """``calls`` calls from ``concurrency`` workers; each call's latency in order done
+    (a stream's: until it is read to its end)."""
     run = Run()
     counter = itertools.count()
     loop = asyncio.get_running_loop()
@@ -113,7 +115,10 @@ async def drive(
         while next(counter) < calls:
             started = loop.time()
             try:
-                await llm.chat_completion(HELLO)
+                if stream:
+                    await (await llm.chat_completion(HELLO, stream=True)).collect()
+                else:
+                    await llm.chat_completion(HELLO)
             except LLMError:
                 run.failed += 1
                 continue
@@ -130,23 +135,77 @@ async def drive(
 # -- tail latency ---------------------------------------------------------------
 
 
-TAIL_MEDIAN, TAIL_CONCURRENCY = 0.05, 16
+TAIL_MEDIAN, TAIL_SIGMA, TAIL_CONCURRENCY = 0.05, 0.03, 16
+TAIL_SLOW_SHARE, TAIL_SLOW_FACTOR = 0.05, 20.0
+# Streams: 4 events after the first (words, finish, [DONE]), 10 ms apart, after a
+# first event at 10 ms; the slow 5 % are slow to their first event, by as much as
+# makes the whole stream 20x the median's (the first event 96x later).
+STREAM_GAP, STREAM_FIRST, STREAM_LATER_EVENTS = 0.01, 0.01, 4
+STREAM_SLOW_FACTOR = (
+    TAIL_SLOW_FACTOR * (STREAM_FIRST + STREAM_LATER_EVENTS * STREAM_GAP)
+    - STREAM_LATER_EVENTS * STREAM_GAP
+) / STREAM_FIRST
 
 
-def tail_fleet() -> list[dict[str, Any]]:
-    tail = {"median": TAIL_MEDIAN, "sigma": 0.03, "slow_share": 0.05, "slow_factor": 20.0}
+def tail_fleet(stream: bool = False) -> list[dict[str, Any]]:
+    tail: dict[str, Any] = {
+        "median": TAIL_MEDIAN,
+        "sigma": TAIL_SIGMA,
+        "slow_share": TAIL_SLOW_SHARE,
+        "slow_factor": TAIL_SLOW_FACTOR,
+    }
+    if stream:
+        tail.update(median=STREAM_FIRST, slow_factor=STREAM_SLOW_FACTOR, per_event=STREAM_GAP)
     return [{"latency": {**tail, "seed": i}} for i in range(3)]
 
 
-async def tail_latency(calls: int, hedged: bool) -> Run:
-    hedging = Hedging(percentile=0.9, min_samples=50, max_extra=0.1) if hedged else None
-    with fleet(tail_fleet()) as servers:
+TAIL_HEDGING = Hedging(percentile=0.9, min_samples=50, max_extra=0.1)
+
+
+async def tail_latency(calls: int, hedged: bool, stream: bool = False) -> Run:
+    hedging = TAIL_HEDGING if hedged else None
+    with fleet(tail_fleet(stream)) as servers:
         async with client(servers.urls, hedging=hedging) as llm:
-            run = await drive(llm, calls, concurrency=TAIL_CONCURRENCY)
+            run = await drive(llm, calls, concurrency=TAIL_CONCURRENCY, stream=stream)
             stats = llm.get_stats()
             sent = sum(replica.requests for replica in llm.transport.stats())
     run.extra = {"extra_requests": (sent - calls) / calls, "hedges": stats.hedges}
     return run
+
+
+def hedging_bound(budget: float = 0.10, draws: int = 60_000) -> tuple[float, float, float]:
+    """The least p99/p50 hedging plain calls reaches within ``budget`` extra requests,
+    by the servers' own latency model and with no client overhead at all: (that
+    ratio, the delay that gives it, the share of calls it hedges).
+
+    A client knows nothing of a plain call but how long it has waited, so a
+    policy is a delay d after which a late call is hedged: it costs P(X > d)
+    extra requests, and the call takes min(X1, d + X2). A hedge that lands
+    under 2x p50 needs d + X2 <= 2 p50, so d <= ~p50 (the fast requests vary
+    by 3 %), where more than half the calls are still out: hedging them all
+    costs > 50 %, and hedging a random tenth of them rescues a tenth of the
+    slow ones. Within the budget, d >= the p90 of X, and p99 is then about
+    p90 + the fast service time: the least delay the budget allows is best
+    (later ones only add), tried here with a few just above it.
+    """
+    import random
+
+    from llmpipe.testing import Latency
+
+    profile = Latency(TAIL_MEDIAN, TAIL_SIGMA, TAIL_SLOW_SHARE, TAIL_SLOW_FACTOR)
+    rng = random.Random(14)  # a model, reproducible
+    first = sorted(profile.sample(rng.getrandbits(64)) for _ in range(draws))
+    second = [profile.sample(rng.getrandbits(64)) for _ in range(draws)]
+    lowest = first[min(draws - 1, int((1 - budget) * draws))]  # the budget's least delay
+    best = (float("inf"), 0.0, 0.0)
+    for step in range(8):
+        delay = lowest * (1 + step * 0.005)
+        hedged = sorted(min(x, delay + y) for x, y in zip(first, second, strict=True))
+        share = sum(x > delay for x in first) / draws
+        p50, p99 = hedged[draws // 2], hedged[int(0.99 * draws)]
+        if share <= budget and p99 / p50 < best[0]:
+            best = (p99 / p50, delay, share)
+    return best
 
 
 # -- failover ----------------------------------------------------------------------

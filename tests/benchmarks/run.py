@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,9 @@ from pathlib import Path
 from tests.benchmarks.describe import notes, preamble
 from tests.benchmarks.figures import figures, import_figures
 from tests.benchmarks.imports import import_times
+from tests.benchmarks.otel_overhead import counted as otel_counted
+from tests.benchmarks.otel_overhead import section as otel_section
+from tests.benchmarks.otel_overhead import summary as otel_summary
 from tests.benchmarks.plan import BENCHES, FULL, IMPORTS, QUICK, Case, Settings, cases
 from tests.benchmarks.report import Missing, Result, render, table_of_targets
 from tests.benchmarks.runner import REPO, Outcome, Runner
@@ -154,6 +160,26 @@ def measure(args: argparse.Namespace, settings: Settings) -> tuple[dict[Case, Re
     return results, notes(settings, server_cpu, client_cpu)
 
 
+def otel_overhead(quick: bool) -> tuple[list[str], list[str]]:
+    """Issue 15's rows: ``otel_overhead`` in a process of its own (this venv's
+    python: the default install, with the OpenTelemetry SDK), in process and
+    over loopback; its summary lines, then its table."""
+    calls, rounds, http = (1000, 30, 5) if quick else (2000, 60, 15)
+    _log(f"OpenTelemetryMiddleware overhead: {rounds} + {http} rounds of {calls} calls")
+    command = [sys.executable, "-m", "tests.benchmarks.otel_overhead", "--json"]
+    command += ["--calls", str(calls), "--rounds", str(rounds), "--http", str(http)]
+    if shutil.which("valgrind") is not None:  # make bench-instructions installs it
+        command.append("--instructions")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"- — otel: not measured ({why})"], []
+    found = json.loads(done.stdout)
+    counts = found["instructions"]
+    lines = otel_summary(found["cpu"]) + ([] if counts is None else otel_counted(counts))
+    return lines, ["", *otel_section(found["cpu"], calls)]
+
+
 def pythons_of(args: argparse.Namespace) -> dict[str, str]:
     found = {"default": sys.executable}
     if args.fast_python:
@@ -183,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _log("interrupted; every process the benchmark started has been stopped")
         return 130
+    otel_lines: tuple[list[str], list[str]] = ([], [])
+    if "otel" in args.only.split(","):
+        otel_lines = otel_overhead(args.quick)
     head = preamble(settings, argv, time.monotonic() - started, pythons_of(args))
-    report = render(results, head, method)
+    report = render(results, head, method, *otel_lines)
     print(report)
     args.output.write_text(report)
     _log(f"written to {args.output}")
     if args.readme:
-        write_readme([*head[2:], "", *table_of_targets(results)])
+        tables = table_of_targets(results, *otel_lines)
+        write_readme([*head[2:], "", *tables])
         _log(f"tables written to {README}")
     # A case of llmpipe or the floor that failed fails the run; the SDK's own
     # failures (timeouts with 1,000 calls in flight on a busy machine) are reported only.

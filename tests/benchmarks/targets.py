@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tests.benchmarks.plan import CONCURRENCY, FLOOR, STREAM_CONCURRENCY, Case
 
-__all__ = ["TARGETS", "Target", "import_case"]
+__all__ = ["OTEL_REFERENCE", "OTEL_TARGETS", "TARGETS", "OverheadTarget", "Target", "import_case"]
 
 
 def import_case(module: str) -> Case:
@@ -99,3 +99,26 @@ TARGETS: list[Target] = [
     ),
     Target(import_case("llmpipe"), "ms", import_case("openai"), 0.3, "≤ 0.3× import openai"),
 ]
+
+
+@dataclass(frozen=True)
+class OverheadTarget:
+    """A stack's CPU per call at most ``limit`` times ``reference``'s, both measured
+    in one process by ``otel_overhead`` (stacks named as it names them)."""
+
+    stack: str
+    reference: str
+    limit: float
+    text: str
+
+
+OTEL_REFERENCE = "default stack"
+OTEL_TARGETS: list[OverheadTarget] = [
+    OverheadTarget(
+        "+ OpenTelemetryMiddleware, no SDK",
+        OTEL_REFERENCE,
+        1.03,
+        "CPU ≤ 1.03× default stack",
+    ),
+]
+"""Issue 15's: the middleware with no SDK configured costs (almost) nothing."""

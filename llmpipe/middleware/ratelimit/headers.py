@@ -2,6 +2,7 @@
 
 OpenAI (and servers copying it) send, with every reply::
 
+    x-ratelimit-limit-requests: 500
     x-ratelimit-remaining-requests: 0        x-ratelimit-reset-requests: 1s
     x-ratelimit-remaining-tokens: 1200       x-ratelimit-reset-tokens: 6m0s
 
@@ -26,6 +27,7 @@ _PART = r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|ns|h|m|s)"
 _DURATION = re.compile(f"(?:{_PART})+")
 _PARTS = re.compile(_PART)
 
+_LIMIT_REQUESTS = "x-ratelimit-limit-requests"
 _REMAINING_REQUESTS = "x-ratelimit-remaining-requests"
 _REMAINING_TOKENS = "x-ratelimit-remaining-tokens"
 _RESET_REQUESTS = "x-ratelimit-reset-requests"
@@ -65,16 +67,19 @@ class ServerLimits:
     remaining_tokens: int | None = None
     reset_requests: float | None = None
     reset_tokens: float | None = None
+    limit_requests: int | None = None
+    """``x-ratelimit-limit-requests``: the requests the window allows in all."""
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> ServerLimits:
-        """Read the four headers (a reply's headers ignore case: ``request.Headers``)."""
+        """Read the headers (a reply's headers ignore case: ``request.Headers``)."""
         headers = headers_of(headers)
         return cls(
             remaining_requests=_count(headers.get(_REMAINING_REQUESTS)),
             remaining_tokens=_count(headers.get(_REMAINING_TOKENS)),
             reset_requests=_duration(headers.get(_RESET_REQUESTS)),
             reset_tokens=_duration(headers.get(_RESET_TOKENS)),
+            limit_requests=_count(headers.get(_LIMIT_REQUESTS)),
         )
 
     def hold(self, next_tokens: int = 0) -> float:

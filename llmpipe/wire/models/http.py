@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmpipe.request import Headers, LLMResponse
+    from llmpipe.request import FallbackStep, Headers, LLMResponse
 
 __all__ = ["HTTPInfo", "RawReply", "attach_http"]
 
@@ -23,19 +23,38 @@ class HTTPInfo:
 
     ``attempts`` counts every attempt the call made (1 without retries);
     ``elapsed`` is the final attempt's time to its reply (to the first event,
-    for a stream), in seconds.
+    for a stream), in seconds. Behind a ``Router``: ``deployment`` answered,
+    after the moves in ``fallbacks``; ``hedges`` copies were sent to a second
+    deployment, of which ``hedges_won`` gave the reply (None, (), 0, 0 without one).
     """
 
-    __slots__ = ("attempts", "elapsed", "endpoint", "headers", "method", "status")
+    __slots__ = (
+        "attempts",
+        "deployment",
+        "elapsed",
+        "endpoint",
+        "fallbacks",
+        "headers",
+        "hedges",
+        "hedges_won",
+        "method",
+        "status",
+    )
 
     def __init__(self, response: LLMResponse) -> None:
         request = response.request
+        context = request.context
         self.status: int = response.status
         self.headers: Headers = response.headers
         self.elapsed: float = response.elapsed
-        self.attempts: int = request.context.attempts
+        self.attempts: int = context.attempts
         self.endpoint: str = request.endpoint
         self.method: str = request.method
+        # copied: the facts as they stood when the reply came
+        self.deployment: str | None = context.deployment
+        self.fallbacks: tuple[FallbackStep, ...] = context.fallbacks
+        self.hedges: int = context.hedges
+        self.hedges_won: int = context.hedges_won
 
     @property
     def request_id(self) -> str | None:
@@ -48,17 +67,24 @@ class HTTPInfo:
         return None
 
     def __repr__(self) -> str:
+        routed = ""
+        if self.deployment is not None:
+            routed = (
+                f", deployment={self.deployment!r}, fallbacks={len(self.fallbacks)}, "
+                f"hedges={self.hedges} (won {self.hedges_won})"
+            )
         return (
             f"HTTPInfo({self.method} {self.endpoint}: status={self.status}, "
             f"request_id={self.request_id!r}, elapsed={self.elapsed:.3f}, "
-            f"attempts={self.attempts})"
+            f"attempts={self.attempts}{routed})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # aiohttp's header proxy does not pickle, and a reply travels inside errors
         # that cross processes (StreamTruncatedError.partial): send a plain copy.
         facts = (self.status, list(self.headers.items()), self.elapsed, self.attempts)
-        return (_unpickled, (*facts, self.endpoint, self.method))
+        routed = (self.deployment, self.fallbacks, self.hedges, self.hedges_won)
+        return (_unpickled, (*facts, self.endpoint, self.method, routed))
 
 
 def _unpickled(
@@ -68,12 +94,14 @@ def _unpickled(
     attempts: int,
     endpoint: str,
     method: str,
+    routed: tuple[str | None, tuple[FallbackStep, ...], int, int] = (None, (), 0, 0),
 ) -> HTTPInfo:
     from multidict import CIMultiDict
 
     info = HTTPInfo.__new__(HTTPInfo)
     info.status, info.headers, info.elapsed = status, CIMultiDict(headers), elapsed
     info.attempts, info.endpoint, info.method = attempts, endpoint, method
+    info.deployment, info.fallbacks, info.hedges, info.hedges_won = routed
     return info
 
 
