@@ -211,22 +211,30 @@ def hedging_bound(budget: float = 0.10, draws: int = 60_000) -> tuple[float, flo
 # -- failover ----------------------------------------------------------------------
 
 COOLDOWN = 0.5
+FAILURES = 5  # consecutive failures that open a deployment's breaker
 
 
 class Stamps:
-    """A deployment's own middleware: when each request to it was sent, and how it ended."""
+    """A deployment's own middleware: when each request to it was sent, when it
+    ended, and whether it succeeded."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[float, bool]] = []
+        self.failed_at: list[float] = []  # when each failure ended: what a breaker counts
 
     async def __call__(self, request: Any, call_next: Any) -> Any:
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         try:
             response = await call_next(request)
         except LLMError:
             self.sent.append((now, False))
+            self.failed_at.append(loop.time())
             raise
-        self.sent.append((now, response.status < 300))
+        ok = response.status < 300
+        self.sent.append((now, ok))
+        if not ok:
+            self.failed_at.append(loop.time())
         return response
 
 
@@ -240,7 +248,7 @@ async def failover(calls: int, breakers: bool) -> Run:
                 for i, u in enumerate(servers.urls)
             ]
         }
-        breaker = BreakerPolicy(failures=5, cooldown=COOLDOWN) if breakers else None
+        breaker = BreakerPolicy(failures=FAILURES, cooldown=COOLDOWN) if breakers else None
         moments: dict[str, float] = {}
 
         async def timeline(done: int) -> None:
@@ -257,8 +265,12 @@ async def failover(calls: int, breakers: bool) -> Run:
             run = await drive(llm, calls, concurrency=50, on_progress=timeline)
     sent = stamps[1].sent
     down, up = moments["down"], moments["up"]
-    failed_at = [t for t, ok in sent if not ok and t >= down]
-    opened = min(failed_at) if failed_at else down
+    # The breaker opens when the failures it needs have ended (requests sent
+    # before that were already on their way: the balancer had no reason yet to
+    # avoid the deployment). Counting from the first failure instead charged the
+    # breaker with the whole burst in flight at c=50.
+    failed_at = sorted(t for t in stamps[1].failed_at if t >= down)
+    opened = failed_at[FAILURES - 1] if len(failed_at) >= FAILURES else down
     outage = [t for t, _ in sent if opened + 1e-3 < t < up]
     window = max((sum(1 for u in outage if t <= u < t + COOLDOWN) for t in outage), default=0)
     back = [t for t, ok in sent if ok and t >= up]
