@@ -49,6 +49,13 @@ def fold_logprobs(old: Any, new: Any) -> Any:
     return merged
 
 
+def _keep_latest(kept: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """``_latest`` in place, for a fold's own dict (a chunk may carry extras every time)."""
+    for key, value in new.items():
+        if value is not None or key not in kept:
+            kept[key] = value
+
+
 def _latest(old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
     """Unmodelled fields: the last value that was not null wins."""
     if not new:
@@ -142,7 +149,7 @@ class ChatFold:
         self._model = ""
         self._created = 0
         self._fingerprint: str | None = None
-        self._extra: Mapping[str, Any] = EMPTY
+        self._extra: dict[str, Any] = {}
         self.usage: Usage | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -152,7 +159,7 @@ class ChatFold:
         if chunk.usage is not None:
             self.usage = chunk.usage
         if chunk.extra:
-            self._extra = _latest(self._extra, chunk.extra)
+            _keep_latest(self._extra, chunk.extra)
         for part in chunk.choices:
             state = self._choices.get(part.index)
             if state is None:
@@ -167,7 +174,7 @@ class ChatFold:
             choices=[self._choices[i].build(i) for i in sorted(self._choices)],
             usage=self.usage,
             system_fingerprint=self._fingerprint,
-            extra=self._extra,
+            extra=dict(self._extra) if self._extra else EMPTY,
         )
 
 

@@ -105,8 +105,17 @@ class SSEDecoder:
         lines = buffer.split(b"\n")
         self._tail = lines.pop()
         events: list[ServerSentEvent] = []
-        for line in lines:
-            self._line(line, events)
+        data = self._data
+        for line in lines:  # the common lines inline: this loop runs for every line of a stream
+            if line[:6] == b"data: ":
+                data.append(line[6:])
+            elif not line:
+                if data:
+                    self._dispatch(events)
+                    data = self._data
+                self._event = ""
+            else:
+                self._line(line, events)
         return events
 
     def finish(self) -> list[ServerSentEvent]:
@@ -121,14 +130,17 @@ class SSEDecoder:
         self._data = []
         return events
 
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        """A blank line ends an event that has data."""
+        data = self._data
+        raw = data[0] if len(data) == 1 else b"\n".join(data)
+        events.append(ServerSentEvent(raw, self._event or "message", self._last_id, self._retry))
+        self._data = []
+
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         if not line:
             if self._data:
-                raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-                events.append(
-                    ServerSentEvent(raw, self._event or "message", self._last_id, self._retry)
-                )
-                self._data = []
+                self._dispatch(events)
             self._event = ""
             return
         if line[0] == 0x3A:  # ":" starts a comment

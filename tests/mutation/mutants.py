@@ -345,16 +345,16 @@ MUTANTS = [
     Mutant(
         "SSE parser",
         SSE,
-        'raw = self._data[0] if len(self._data) == 1 else b"\\n".join(self._data)',
-        'raw = self._data[0] if len(self._data) == 1 else b"".join(self._data)',
+        'raw = data[0] if len(data) == 1 else b"\\n".join(data)',
+        'raw = data[0] if len(data) == 1 else b"".join(data)',
         SSE_TESTS,
         "data lines of one event join without newlines",
     ),
     Mutant(
         "SSE parser",
         SSE,
-        '                self._data = []\n            self._event = ""\n            return',
-        "                self._data = []\n            return",
+        '                    data = self._data\n                self._event = ""',
+        "                    data = self._data",
         SSE_TESTS,
         "an event type carries over to the next event",
     ),
@@ -423,9 +423,9 @@ MUTANTS = [
         "folding",
         FOLDING,
         "            self.usage = chunk.usage\n        if chunk.extra:\n"
-        "            self._extra = _latest(self._extra, chunk.extra)\n        for part",
+        "            _keep_latest(self._extra, chunk.extra)\n        for part",
         "            pass\n        if chunk.extra:\n"
-        "            self._extra = _latest(self._extra, chunk.extra)\n        for part",
+        "            _keep_latest(self._extra, chunk.extra)\n        for part",
         FOLD_TESTS,
         "a stream's usage is lost",
     ),
@@ -539,9 +539,8 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        '        refusal=_optional_text(get("refusal")),\n'
-        "        extra=EMPTY if value.keys() <= _DELTA",
-        "        refusal=None,\n        extra=EMPTY if value.keys() <= _DELTA",
+        "    _D_REFUSAL(delta, refusal)",
+        "    _D_REFUSAL(delta, None)",
         FAST_TESTS,
         "a delta's refusal is dropped",
     ),
