@@ -99,16 +99,19 @@ class _Choice:
             self.content.append(delta.content)
         if delta.refusal:
             self.refusal.append(delta.refusal)
-        if delta.extra:
-            self._add_extra(delta.extra)
-        for call in delta.tool_calls or ():
-            self.calls.add(call)
+        extra = delta.extra
+        if extra is not EMPTY and extra:  # EMPTY's len() is Python code: skip it per chunk
+            self._add_extra(extra)
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                self.calls.add(call)
         if part.finish_reason:
             self.finish_reason = part.finish_reason
         if part.logprobs is not None:
             self.logprobs = fold_logprobs(self.logprobs, part.logprobs)
-        if part.extra:
-            self.extra = _latest(self.extra, part.extra)
+        extra = part.extra
+        if extra is not EMPTY and extra:
+            self.extra = _latest(self.extra, extra)
 
     def _add_extra(self, extra: Mapping[str, Any]) -> None:
         for key, value in extra.items():
@@ -158,8 +161,9 @@ class ChatFold:
             self._fingerprint = chunk.system_fingerprint or self._fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.extra:
-            _keep_latest(self._extra, chunk.extra)
+        extra = chunk.extra
+        if extra is not EMPTY and extra:
+            _keep_latest(self._extra, extra)
         for part in chunk.choices:
             state = self._choices.get(part.index)
             if state is None:

@@ -59,8 +59,12 @@ _COMPLETION_DETAILS = _names(CompletionTokensDetails)
 
 def _extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
     """The keys the model does not know. Callers test ``value.keys() <= names``
-    first, inline: the plain shape, with none, then costs no call."""
-    return {k: v for k, v in value.items() if k not in names}
+    first, inline: the plain shape, with none, then costs no call. (A copy less
+    the known keys keeps the order as sent, in less time than a comprehension.)"""
+    extra = dict(value)
+    for name in names:
+        extra.pop(name, None)
+    return extra
 
 
 def _text(value: Any) -> str:
@@ -237,7 +241,12 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
     """One chat chunk. Every streamed event comes through here, so the checks
     of ``_text`` and ``_int`` are written out inline."""
     choices = []
-    for c in _choices(payload):
+    parts = payload.get("choices")
+    if type(parts) is not list:
+        raise NotPlain
+    for c in parts:
+        if type(c) is not dict:
+            raise NotPlain
         index, finish = c.get("index", 0), c.get("finish_reason")
         if type(index) is not int or (finish is not None and type(finish) is not str):
             raise NotPlain

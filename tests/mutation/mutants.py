@@ -422,10 +422,8 @@ MUTANTS = [
     Mutant(
         "folding",
         FOLDING,
-        "            self.usage = chunk.usage\n        if chunk.extra:\n"
-        "            _keep_latest(self._extra, chunk.extra)\n        for part",
-        "            pass\n        if chunk.extra:\n"
-        "            _keep_latest(self._extra, chunk.extra)\n        for part",
+        "            self.usage = chunk.usage\n        extra = chunk.extra\n",
+        "            pass\n        extra = chunk.extra\n",
         FOLD_TESTS,
         "a stream's usage is lost",
     ),
