@@ -111,8 +111,12 @@ class SSEDecoder:
                 data.append(line[6:])
             elif not line:
                 if data:
-                    self._dispatch(events)
-                    data = self._data
+                    raw = data[0] if len(data) == 1 else b"\n".join(data)
+                    event = ServerSentEvent(
+                        raw, self._event or "message", self._last_id, self._retry
+                    )
+                    events.append(event)
+                    data = self._data = []
                 self._event = ""
             else:
                 self._line(line, events)
@@ -126,23 +130,14 @@ class SSEDecoder:
         if tail:
             self._line(tail, events)
         if self._data == [_DONE]:
-            self._line(b"", events)
+            events.append(
+                ServerSentEvent(_DONE, self._event or "message", self._last_id, self._retry)
+            )
         self._data = []
         return events
 
-    def _dispatch(self, events: list[ServerSentEvent]) -> None:
-        """A blank line ends an event that has data."""
-        data = self._data
-        raw = data[0] if len(data) == 1 else b"\n".join(data)
-        events.append(ServerSentEvent(raw, self._event or "message", self._last_id, self._retry))
-        self._data = []
-
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
-        if not line:
-            if self._data:
-                self._dispatch(events)
-            self._event = ""
-            return
+        """A line other than ``data: ...`` or a blank one."""
         if line[0] == 0x3A:  # ":" starts a comment
             return
         colon = line.find(b":")
