@@ -85,6 +85,9 @@ class StreamSummary:
 
 
 class StreamObserver(Protocol):
+    """Told of each event and of the end. One that only needs the end may say
+    so with a class attribute ``wants_events = False``: a call per event saved."""
+
     def on_event(self, event: ServerSentEvent) -> None: ...
 
     def on_end(self, summary: StreamSummary) -> None: ...
@@ -112,6 +115,7 @@ class EventStream:
         self._decoder = SSEDecoder()
         self._pending: collections.deque[ServerSentEvent] = collections.deque()
         self._observers: list[StreamObserver] = []
+        self._watchers: list[StreamObserver] = []  # the observers told of each event
         self._delivered = 0
         self._first_event_at: float | None = None
         self._finished = False
@@ -126,6 +130,8 @@ class EventStream:
     def observe(self, observer: StreamObserver) -> None:
         """Call ``observer.on_event`` for each event and ``on_end`` once at the end."""
         self._observers.append(observer)
+        if getattr(observer, "wants_events", True):
+            self._watchers.append(observer)
 
     @property
     def delivered(self) -> int:
@@ -169,7 +175,7 @@ class EventStream:
             await self._finish(completed=False, error=exc)
             raise
         self._delivered += 1
-        for observer in self._observers:
+        for observer in self._watchers:
             observer.on_event(event)
         return event
 
@@ -198,7 +204,7 @@ class EventStream:
             return None
         pending.popleft()
         self._delivered += 1
-        for observer in self._observers:
+        for observer in self._watchers:
             observer.on_event(event)
         return event
 
