@@ -14,6 +14,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
+asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
+``_thread_id``, ``_stopping``, the asyncgen    until a call is done, not a
+hooks (``_run_forever_setup/cleanup()`` on     stop-and-restart per call
+3.12+)                                         (half the loop's cost)
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -36,6 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +50,7 @@ __all__ = [
     "fail_stream_reader",
     "loguru_gate",
     "otel_provider_probe",
+    "run_until_done",
     "running_loop",
     "write_failed",
 ]
@@ -99,6 +106,65 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
         loop: asyncio.AbstractEventLoop | None = _private_running_loop()
         return loop
     return _public_running_loop()
+
+
+def run_until_done(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+    """``loop.run_until_complete(future)`` for a task or future of ``loop``, cheaper.
+
+    ``run_until_complete`` adds a callback that stops the loop and runs one
+    more iteration (a poll of the selector) for it: in a short call, that is
+    as much as the loop's own work. On asyncio's loop this runs iterations
+    until ``future`` is done, and one more only if callbacks are ready then
+    (a cancelled call's connection close); on any other loop (uvloop), or in
+    debug mode, it is ``run_until_complete``.
+    """
+    run_once = getattr(loop, "_run_once", None)
+    if run_once is None or not isinstance(loop, asyncio.BaseEventLoop) or loop.get_debug():
+        loop.run_until_complete(future)
+        return
+    state: Any = loop  # the private attributes below
+    setup = getattr(loop, "_run_forever_setup", None)
+    cleanup = getattr(loop, "_run_forever_cleanup", None)
+    if setup is not None and cleanup is not None:  # CPython 3.12+
+        setup()
+    else:
+        cleanup = _run_forever_setup_311(loop)
+    try:
+        while not future.done():
+            run_once()
+            if state._stopping:  # stop() from a callback: as run_forever, give back control
+                break
+        else:
+            if state._ready:  # what the call's end scheduled (a connection's close): run it now
+                run_once()
+    finally:
+        cleanup()
+    if not future.done():
+        raise RuntimeError("Event loop stopped before Future completed.")
+
+
+def _run_forever_setup_311(loop: Any) -> Callable[[], None]:
+    """What ``BaseEventLoop.run_forever`` of CPython 3.11 does around its iterations."""
+    if loop.is_closed():
+        raise RuntimeError("Event loop is closed")
+    if loop.is_running():
+        raise RuntimeError("This event loop is already running")
+    if running_loop() is not None:
+        raise RuntimeError("Cannot run the event loop while another loop is running")
+    hooks = sys.get_asyncgen_hooks()
+    loop._thread_id = threading.get_ident()
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
+    )
+    asyncio.events._set_running_loop(loop)
+
+    def cleanup() -> None:
+        loop._stopping = False
+        loop._thread_id = None
+        asyncio.events._set_running_loop(None)
+        sys.set_asyncgen_hooks(*hooks)
+
+    return cleanup
 
 
 def _public_running_loop() -> asyncio.AbstractEventLoop | None:

@@ -16,6 +16,8 @@ once per call, and uvloop sets up and tears down its signal wake-up (a
 socketpair and some twenty system calls) on every run in the main thread:
 measured, a sync call on uvloop cost about twice the CPU of one on asyncio.
 Async programs that run one loop for their lifetime gain from uvloop instead.
+Each call runs the loop until it is done (``run_until_done``), without the
+stop-and-restart of ``run_until_complete``: that halved the loop's share.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from llmpipe._dependencies import running_loop
+from llmpipe._dependencies import run_until_done, running_loop
 from llmpipe._fork import generation, keep_inherited
 from llmpipe.errors import ClientClosedError, LLMError
 
@@ -176,13 +178,13 @@ class LoopDriver:
         self._driver = threading.get_ident()
         try:
             try:
-                loop.run_until_complete(future)
+                run_until_done(loop, future)
             except BaseException:
                 if future.done():
                     return  # the call's own outcome: _outcome reports it
                 cancel()  # Ctrl-C: let the call unwind and give its connection back
                 with contextlib.suppress(BaseException):  # its outcome no longer matters
-                    loop.run_until_complete(future)
+                    run_until_done(loop, future)
                 raise
         finally:
             self._driver = None

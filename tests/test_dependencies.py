@@ -15,6 +15,7 @@ from llmpipe._dependencies import (
     fail_stream_reader,
     loguru_gate,
     otel_provider_probe,
+    run_until_done,
     running_loop,
     write_failed,
 )
@@ -98,6 +99,35 @@ async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
 def test_running_loop_is_none_outside_a_loop_by_either_path():
     assert running_loop() is None
     assert _dependencies._public_running_loop() is None
+
+
+async def _answer_after_a_hop(after: list[str]) -> str:
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_soon(after.append, "ran")  # a close the call's end schedules
+    return "done"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["iterations", "run_until_complete"])
+def test_run_until_done_runs_the_call_and_what_its_end_scheduled(debug):
+    loop = asyncio.new_event_loop()
+    loop.set_debug(debug)  # debug mode takes the fallback, run_until_complete
+    try:
+        after: list[str] = []
+        task = loop.create_task(_answer_after_a_hop(after))
+        run_until_done(loop, task)
+        assert (task.result(), after) == ("done", ["ran"])
+        assert not loop.is_running()
+        assert running_loop() is None
+    finally:
+        loop.close()
+
+
+def test_run_until_done_refuses_a_closed_loop_as_run_until_complete_does():
+    loop = asyncio.new_event_loop()
+    future = loop.create_future()
+    loop.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        run_until_done(loop, future)
 
 
 def test_otel_provider_probe_reads_the_apis_own_globals():

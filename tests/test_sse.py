@@ -53,6 +53,11 @@ def test_only_one_space_after_the_colon_is_removed():
     assert datas(decode(b"data:  two spaces\n\ndata:none\n\n")) == [" two spaces", "none"]
 
 
+def test_only_one_space_after_the_colon_is_removed_from_any_field():
+    [event] = decode(b"event:  spaced\nid:  7\ndata:x\n\n")
+    assert (event.event, event.id) == (" spaced", " 7")
+
+
 def test_field_without_colon_has_empty_value():
     assert datas(decode(b"data\n\n")) == [""]
 

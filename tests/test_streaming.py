@@ -166,3 +166,39 @@ async def test_closing_the_client_mid_stream_ends_the_stream_with_a_clear_error(
     with pytest.raises(ClientClosedError, match="closed while the call was in flight"):
         await stream.collect()
     assert llm.transport.in_flight == 0
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.events = 0
+        self.ends: list[bool] = []
+
+    def on_event(self, event) -> None:
+        self.events += 1
+
+    def on_end(self, summary) -> None:
+        self.ends.append(summary.completed)
+
+
+class _EndOnly(_Observer):
+    wants_events = False
+
+
+class _Observing(llmpipe.Middleware):
+    def __init__(self, *observers: _Observer) -> None:
+        self.observers = observers
+
+    async def __call__(self, request, call_next):
+        response = await call_next(request)
+        for observer in self.observers:
+            response.stream.observe(observer)
+        return response
+
+
+async def test_an_observer_that_wants_no_events_is_told_only_of_the_end(config):
+    every, end_only = _Observer(), _EndOnly()
+    async with AsyncLLM(config, middlewares=[_Observing(every, end_only)]) as llm:
+        stream = await llm.chat_completion(HELLO, stream=True)
+        chunks = [chunk async for chunk in stream]
+    assert every.events == len(chunks) > 1
+    assert (end_only.events, end_only.ends, every.ends) == (0, [True], [True])

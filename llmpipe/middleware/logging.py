@@ -103,6 +103,7 @@ class _StreamLog:
     """Reports a stream once it ends: events, time to first event, total time."""
 
     __slots__ = ("_endpoint",)
+    wants_events = False  # the end alone: no call per event
 
     def __init__(self, endpoint: str) -> None:
         self._endpoint = endpoint

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import weakref
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -84,6 +85,9 @@ class StreamSummary:
 
 
 class StreamObserver(Protocol):
+    """Told of each event and of the end. One that only needs the end may say
+    so with a class attribute ``wants_events = False``: a call per event saved."""
+
     def on_event(self, event: ServerSentEvent) -> None: ...
 
     def on_end(self, summary: StreamSummary) -> None: ...
@@ -111,14 +115,23 @@ class EventStream:
         self._decoder = SSEDecoder()
         self._pending: collections.deque[ServerSentEvent] = collections.deque()
         self._observers: list[StreamObserver] = []
+        self._watchers: list[StreamObserver] = []  # the observers told of each event
         self._delivered = 0
         self._first_event_at: float | None = None
         self._finished = False
         self._head = b""  # the first bytes, until the first event: for a body with none
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _read_until
+        self._timer_at = 0.0
+        self._read_deadline = 0.0
+        self._waiter: asyncio.Task[object] | None = None
+        self._expired = False
 
     def observe(self, observer: StreamObserver) -> None:
         """Call ``observer.on_event`` for each event and ``on_end`` once at the end."""
         self._observers.append(observer)
+        if getattr(observer, "wants_events", True):
+            self._watchers.append(observer)
 
     @property
     def delivered(self) -> int:
@@ -162,7 +175,7 @@ class EventStream:
             await self._finish(completed=False, error=exc)
             raise
         self._delivered += 1
-        for observer in self._observers:
+        for observer in self._watchers:
             observer.on_event(event)
         return event
 
@@ -175,18 +188,31 @@ class EventStream:
         if not self._finished:
             await self._finish(completed=False, error=error)
 
-    async def _receive(self) -> ServerSentEvent:
-        try:
-            return await self._read_event()
-        except LLMTimeoutError:
-            raise
-        except LLMConnectionError as exc:
-            if self._first_event_at is None:
-                raise
-            raise self._truncated(f"the connection broke: {exc}") from exc
+    def ready(self) -> ServerSentEvent | None:
+        """The next event if it is already decoded and needs no check, else None.
 
-    async def _read_event(self) -> ServerSentEvent:
-        loop = asyncio.get_running_loop()
+        The typed stream above takes events from here without awaiting, one
+        coroutine per event fewer; ``[DONE]``, an error and a read go through
+        ``__anext__``.
+        """
+        pending = self._pending
+        if not pending or self._finished:
+            return None
+        event = pending[0]
+        raw = event.raw
+        if raw == _DONE or _ERROR_MARK in raw or event.event == "error":
+            return None
+        pending.popleft()
+        self._delivered += 1
+        for observer in self._watchers:
+            observer.on_event(event)
+        return event
+
+    async def _receive(self) -> ServerSentEvent:
+        """The next event with data, reading bytes until one is whole."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         if self._first_event_at is None:
             deadline, limit, what = (
                 self._started + self._first_timeout,
@@ -198,37 +224,85 @@ class EventStream:
         if self._deadline_at is not None and self._deadline_at < deadline:
             deadline, what = self._deadline_at, "deadline"
         source = self._source
-        while True:
-            chunk = source.read_nowait()
-            if not chunk:
-                if source.at_eof():
-                    return self._at_eof()
-                remaining = deadline - loop.time()
-                try:
-                    if remaining <= 0:
-                        raise TimeoutError
-                    async with asyncio.timeout(remaining):
-                        chunk = await source.read()
-                except TimeoutError:
-                    if what == "deadline":
-                        raise LLMTimeoutError(
-                            f"{self._endpoint}: the call's deadline passed mid-stream "
-                            f"after {self._delivered} events"
-                        ) from None
-                    raise LLMTimeoutError(
-                        f"{self._endpoint}: no {what} stream event within {limit:g} s; "
-                        "raise the stream timeout or check the server"
-                    ) from None
+        try:
+            while True:
+                chunk = source.read_nowait()
                 if not chunk:
-                    continue
-            if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
-                self._head += chunk[: _HEAD_BYTES - len(self._head)]
-            events = _kept(self._decoder.feed(chunk))
-            if events:
-                if self._first_event_at is None:
-                    self._first_event_at = loop.time()
-                self._pending.extend(events[1:])
-                return events[0]
+                    if source.at_eof():
+                        return self._at_eof()
+                    if deadline <= loop.time():
+                        raise TimeoutError
+                    chunk = await self._read_until(loop, deadline)
+                    if not chunk:
+                        continue
+                if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
+                    self._head += chunk[: _HEAD_BYTES - len(self._head)]
+                events = _kept(self._decoder.feed(chunk))
+                if events:
+                    if self._first_event_at is None:
+                        self._first_event_at = loop.time()
+                    self._pending.extend(events[1:])
+                    return events[0]
+        except TimeoutError:
+            if what == "deadline":
+                raise LLMTimeoutError(
+                    f"{self._endpoint}: the call's deadline passed mid-stream "
+                    f"after {self._delivered} events"
+                ) from None
+            raise LLMTimeoutError(
+                f"{self._endpoint}: no {what} stream event within {limit:g} s; "
+                "raise the stream timeout or check the server"
+            ) from None
+        except LLMTimeoutError:
+            raise
+        except LLMConnectionError as exc:
+            if self._first_event_at is None:
+                raise
+            raise self._truncated(f"the connection broke: {exc}") from exc
+
+    async def _read_until(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bytes:
+        """The next bytes, or ``TimeoutError`` once the loop's clock passes ``deadline``.
+
+        One timer per stream, moved lazily: a read only notes its deadline, and
+        the timer, firing before it, re-arms at the deadline noted last. An
+        ``asyncio.timeout`` per read would schedule and cancel a timer for
+        every event of every stream.
+        """
+        task = asyncio.current_task()
+        assert task is not None  # a stream is read inside a task
+        if self._timer is None or self._timer_at > deadline:
+            self._arm(loop, deadline)
+        self._read_deadline = deadline
+        self._waiter = task
+        cancelling = task.cancelling()
+        try:
+            return await self._source.read()
+        except asyncio.CancelledError:
+            if self._expired:
+                self._expired = False
+                if task.uncancel() <= cancelling:  # ours alone, not the caller's too
+                    raise TimeoutError from None
+            raise
+        finally:
+            self._waiter = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(at, _on_timer, weakref.ref(self))
+        self._timer_at = at
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or self._finished:
+            return  # no read waits: the next read arms the timer again
+        loop = waiter.get_loop()
+        if loop.time() >= self._read_deadline:
+            self._expired = True
+            waiter.cancel()
+        else:
+            self._arm(loop, self._read_deadline)
 
     def _at_eof(self) -> ServerSentEvent:
         events = _kept(self._decoder.finish())
@@ -268,6 +342,9 @@ class EventStream:
         if self._finished:
             return
         self._finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         try:
             await self._source.release(completed)
         finally:
@@ -283,6 +360,13 @@ class EventStream:
             )
             for observer in self._observers:
                 observer.on_end(summary)
+
+
+def _on_timer(ref: weakref.ref[EventStream]) -> None:
+    """The read timer of a stream, held weakly: a dropped stream is still collected."""
+    stream = ref()
+    if stream is not None:
+        stream._timer_fired()
 
 
 async def open_event_stream(response: LLMResponse, started: float) -> LLMResponse:

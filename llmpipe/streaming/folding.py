@@ -49,6 +49,13 @@ def fold_logprobs(old: Any, new: Any) -> Any:
     return merged
 
 
+def _keep_latest(kept: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """``_latest`` in place, for a fold's own dict (a chunk may carry extras every time)."""
+    for key, value in new.items():
+        if value is not None or key not in kept:
+            kept[key] = value
+
+
 def _latest(old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
     """Unmodelled fields: the last value that was not null wins."""
     if not new:
@@ -92,16 +99,19 @@ class _Choice:
             self.content.append(delta.content)
         if delta.refusal:
             self.refusal.append(delta.refusal)
-        if delta.extra:
-            self._add_extra(delta.extra)
-        for call in delta.tool_calls or ():
-            self.calls.add(call)
+        extra = delta.extra
+        if extra is not EMPTY and extra:  # EMPTY's len() is Python code: skip it per chunk
+            self._add_extra(extra)
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                self.calls.add(call)
         if part.finish_reason:
             self.finish_reason = part.finish_reason
         if part.logprobs is not None:
             self.logprobs = fold_logprobs(self.logprobs, part.logprobs)
-        if part.extra:
-            self.extra = _latest(self.extra, part.extra)
+        extra = part.extra
+        if extra is not EMPTY and extra:
+            self.extra = _latest(self.extra, extra)
 
     def _add_extra(self, extra: Mapping[str, Any]) -> None:
         for key, value in extra.items():
@@ -142,7 +152,7 @@ class ChatFold:
         self._model = ""
         self._created = 0
         self._fingerprint: str | None = None
-        self._extra: Mapping[str, Any] = EMPTY
+        self._extra: dict[str, Any] = {}
         self.usage: Usage | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -151,8 +161,9 @@ class ChatFold:
             self._fingerprint = chunk.system_fingerprint or self._fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.extra:
-            self._extra = _latest(self._extra, chunk.extra)
+        extra = chunk.extra
+        if extra is not EMPTY and extra:
+            _keep_latest(self._extra, extra)
         for part in chunk.choices:
             state = self._choices.get(part.index)
             if state is None:
@@ -167,7 +178,7 @@ class ChatFold:
             choices=[self._choices[i].build(i) for i in sorted(self._choices)],
             usage=self.usage,
             system_fingerprint=self._fingerprint,
-            extra=self._extra,
+            extra=dict(self._extra) if self._extra else EMPTY,
         )
 
 

@@ -105,8 +105,21 @@ class SSEDecoder:
         lines = buffer.split(b"\n")
         self._tail = lines.pop()
         events: list[ServerSentEvent] = []
-        for line in lines:
-            self._line(line, events)
+        data = self._data
+        for line in lines:  # the common lines inline: this loop runs for every line of a stream
+            if line[:6] == b"data: ":
+                data.append(line[6:])
+            elif not line:
+                if data:
+                    raw = data[0] if len(data) == 1 else b"\n".join(data)
+                    event = ServerSentEvent(
+                        raw, self._event or "message", self._last_id, self._retry
+                    )
+                    events.append(event)
+                    data = self._data = []
+                self._event = ""
+            else:
+                self._line(line, events)
         return events
 
     def finish(self) -> list[ServerSentEvent]:
@@ -117,20 +130,14 @@ class SSEDecoder:
         if tail:
             self._line(tail, events)
         if self._data == [_DONE]:
-            self._line(b"", events)
+            events.append(
+                ServerSentEvent(_DONE, self._event or "message", self._last_id, self._retry)
+            )
         self._data = []
         return events
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
-        if not line:
-            if self._data:
-                raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-                events.append(
-                    ServerSentEvent(raw, self._event or "message", self._last_id, self._retry)
-                )
-                self._data = []
-            self._event = ""
-            return
+        """A line other than ``data: ...`` or a blank one."""
         if line[0] == 0x3A:  # ":" starts a comment
             return
         colon = line.find(b":")

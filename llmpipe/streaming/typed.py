@@ -19,6 +19,7 @@ from llmpipe.streaming.events import EventStream
 from llmpipe.streaming.folding import ChatFold, CompletionFold, chunk_from_response
 from llmpipe.streaming.sse import ServerSentEvent
 from llmpipe.wire.convert import structure_payload, structure_reply
+from llmpipe.wire.fastpath import FAST_BUILDERS, NotPlain
 from llmpipe.wire.models import (
     ChatCompletionChunk,
     ChatCompletionResponse,
@@ -58,6 +59,7 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         self._fold = fold
         self._on_complete = on_complete
         self._response = response
+        self._fast = FAST_BUILDERS.get(self._chunk_type)
         self._single: list[ChunkT] | None = None if response.stream else self._whole(response)
         self.response: ResultT | None = None
         """The folded reply, once the stream has ended (its ``http`` set)."""
@@ -79,36 +81,46 @@ class ReplyStream(Generic[ChunkT, ResultT]):
             chunk = self._single.pop()
             self._fold.add(chunk)
             return chunk
-        assert self._events is not None
-        try:
-            event = await self._events.__anext__()
-        except StopAsyncIteration:
-            self._complete()
-            raise
-        except StreamTruncatedError as error:
-            partial = self._fold.result()
-            attach_http(partial, self.http)
-            raise error.with_partial(partial) from error.__cause__
+        events = self._events
+        assert events is not None
+        event = events.ready()
+        if event is None:
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                self._complete()
+                raise
+            except StreamTruncatedError as error:
+                partial = self._fold.result()
+                attach_http(partial, self.http)
+                raise error.with_partial(partial) from error.__cause__
         try:
             chunk = self._structure(event)
         except LLMResponseError as error:
-            await self._events.aclose(error)
+            await events.aclose(error)
             raise
         except BaseException:
-            await self._events.aclose()
+            await events.aclose()
             raise
         self._fold.add(chunk)
         return chunk
 
     def _structure(self, event: ServerSentEvent) -> ChunkT:
-        where = self._response.request.endpoint
         try:
             payload = event.json()
         except ValueError as exc:
             raise LLMResponseError(
-                f"{where}: a stream event's data is not JSON: {snippet(event.data)}",
+                f"{self._response.request.endpoint}: a stream event's data is not JSON: "
+                f"{snippet(event.data)}",
                 body=event.data,
             ) from exc
+        if type(payload) is dict and self._fast is not None:
+            try:
+                chunk: ChunkT = self._fast(payload)
+                return chunk
+            except NotPlain:
+                pass
+        where = self._response.request.endpoint
         return structure_payload(payload, self._chunk_type, where, lambda: event.data)
 
     def _complete(self) -> None:

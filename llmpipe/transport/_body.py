@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections.abc import Callable, MutableSet
 from typing import TYPE_CHECKING
 
@@ -65,13 +64,14 @@ class ReplyBody:
 
     __slots__ = (
         "__weakref__",
+        "_born",
         "_content",
-        "_finalizer",
         "_left",
         "_limit",
         "_map",
         "_mask",
         "_open",
+        "_released",
         "_reply",
         "_request",
         "_slot",
@@ -88,6 +88,7 @@ class ReplyBody:
         map_error: MapError,
         open_bodies: MutableSet[ReplyBody],
     ) -> None:
+        self._released = True  # until made whole: __del__ has nothing to close
         self._reply = reply
         self._content = reply.content
         self._slot = slot
@@ -97,10 +98,18 @@ class ReplyBody:
         self._map = map_error
         self._open = open_bodies
         open_bodies.add(self)
-        self._finalizer = weakref.finalize(
-            self, _dropped, reply, slot, slot.pool.loop, slot.pool.generation
-        )
-        self._finalizer.atexit = False  # at exit the loop is not run again: nothing to free
+        self._born = slot.pool.generation
+        self._released = False
+
+    def __del__(self) -> None:
+        """Collected unreleased: close the connection on its loop (see the module
+        docstring). ``__del__`` rather than ``weakref.finalize``: it costs nothing
+        until it runs, where a finalizer costs a registry entry per stream."""
+        if not self._released:
+            try:  # noqa: SIM105 - no contextlib here: at interpreter exit it may be torn down
+                _dropped(self._reply, self._slot, self._slot.pool.loop, self._born)
+            except Exception:  # noqa: S110 - nothing is left to free, nor anyone to tell
+                pass
 
     @property
     def slot(self) -> Slot:
@@ -146,7 +155,7 @@ class ReplyBody:
         return self._content.at_eof() and not (self._mask is not None and self._mask.holding)
 
     async def release(self, completed: bool) -> None:
-        self._finalizer.detach()
+        self._released = True
         try:
             while completed and not self._content.at_eof() and self._content.read_nowait():
                 pass  # the chunked terminator after [DONE]: consume it to reuse the connection

@@ -105,7 +105,10 @@ class UsageWatcher:
         except ValueError:
             return
         if isinstance(payload, dict):
-            count = read_usage(usage_of(payload))
+            usage = usage_of(payload)
+            if usage is None:  # OpenAI's chunks all say "usage": null but the last
+                return
+            count = read_usage(usage)
             if count is not None:
                 self.usage = count
 

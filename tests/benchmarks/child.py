@@ -124,9 +124,16 @@ _RAMP_BATCH, _RAMP_PAUSE = 100, 0.02  # 5,000 streams opened per second
 
 
 class _Watch:
-    """Every stream's first and last event times, and when the last stream began."""
+    """Every stream's request, first and last event times, and when the last stream began.
+
+    A stream's rate is its events over the time from its request to its last
+    event: what a reader of that stream saw. (Counting from its first event
+    instead gives a stream whose events were all read in one burst, because
+    the process fell behind, 0 events/s: the fastest stream looked starved.)
+    """
 
     def __init__(self, streams: int) -> None:
+        self.asked = [0.0] * streams
         self.first = [0.0] * streams
         self.last = [0.0] * streams
         self.counts = [0] * streams
@@ -152,8 +159,8 @@ class _Watch:
 
     def rates(self) -> list[float]:
         return [
-            (n - 1) / (b - a) if b > a else 0.0
-            for n, a, b in zip(self.counts, self.first, self.last, strict=True)
+            n / (b - a) if b > a else 0.0
+            for n, a, b in zip(self.counts, self.asked, self.last, strict=True)
         ]
 
 
@@ -177,6 +184,7 @@ async def _many(client: AsyncClient, args: argparse.Namespace, deadline: float) 
         # Open at a steady pace, as streams arrive in a service: a burst of thousands of
         # connects at once would overflow the listen backlog and measure SYN retries.
         await asyncio.sleep(i // _RAMP_BATCH * _RAMP_PAUSE)
+        watch.asked[i] = time.monotonic()
         return await client.stream(payloads.MODEL, watch.recorder(i))
 
     try:

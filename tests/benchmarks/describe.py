@@ -145,9 +145,10 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         f"writes one event to every open stream each {s.many_interval * 1000:g} ms, "
         f"{s.many_events} events per stream. RSS per stream = (peak RSS sampled every 10 ms "
         "- the warm idle baseline) / streams; CPU per event = the batch's CPU (opening, "
-        "every event, the ends) / events; each stream's rate is (events - 1) / "
-        "(last event - first event), and the slowest over the median shows whether any "
-        "stream starved.",
+        "every event, the ends) / events; each stream's rate is its events / (its last "
+        "event - its request), and the slowest over the median shows whether any stream "
+        f"starved (the server sends {1 / s.many_interval:g} events/s: a median below that "
+        "says the machine fell behind).",
         f"- Memory: a separate aiohttp.web process holds each request {s.hold_seconds:g} s "
         f"(nginx cannot sleep). Each client first makes 3 rounds of {s.hold_warmup} "
         f"concurrent calls that are answered at once, then {s.hold_requests:,} calls at "

@@ -35,7 +35,9 @@ _CASES = [  # (mode, concurrency, clients)
     ("chat", 1, ("llmpipe-sync", "llmpipe-fast-sync", "requests")),
     ("chat", 64, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-empty")),
     ("stream", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
+    ("stream", 64, (FLOOR, "llmpipe")),
     ("stream-1", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
+    ("stream-1", 64, (FLOOR, "llmpipe")),
 ]
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -63,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-python", help="the python of the [fast] + uvloop venv")
     parser.add_argument("--low", type=int, default=100, help="timed calls in the short run")
     parser.add_argument("--high", type=int, default=600, help="timed calls in the long run")
+    parser.add_argument(
+        "--modes", help="only these modes, comma-separated (chat, stream, stream-1)"
+    )
+    parser.add_argument("--clients", help="only these clients (and the floor), comma-separated")
+    parser.add_argument("--concurrency", type=int, help="only the cases at this concurrency")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     if shutil.which("valgrind") is None:
@@ -79,8 +86,16 @@ def main(argv: list[str] | None = None) -> int:
             "stream-1": nginx.short_stream_base_url,
         }
         floors: dict[tuple[str, int], float] = {}
+        modes = set(args.modes.split(",")) if args.modes else None
+        chosen = set(args.clients.split(",")) | {FLOOR} if args.clients else None
         for mode, c, clients in _CASES:
+            if modes is not None and mode not in modes:
+                continue
+            if args.concurrency is not None and c != args.concurrency:
+                continue
             for client in clients:
+                if chosen is not None and client not in chosen:
+                    continue
                 spec = CLIENTS[client]
                 python = pythons.get(spec.venv)
                 if python is None:

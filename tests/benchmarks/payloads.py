@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "API_KEY",
     "CHAT_PATH",
     "EXPECTED_CONTENT",
     "MAX_TOKENS",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 MODEL = "gpt-4o-mini"
+# Every client sends this key. A real key is long and random, so it never appears in a
+# reply; a one-letter key would (llmpipe masks an echoed key: it then rewrote every "x").
+API_KEY = "sk-bench-7Kq2Vn9Lw4Rt8Yp3Zc6Hd1Jf5Mg0Bs"
 # The hold server answers requests for this model at once, and holds all others.
 WARM_UP_MODEL = "warm-up"
 # Every client passes these on each call, as most users do (issue 13).

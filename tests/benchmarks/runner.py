@@ -166,7 +166,10 @@ def _brief(outcome: Outcome, before: int) -> str:
     if "fairness" in last:
         per = last["added_rss"] / last["streams"] / 1024
         cpu = last["cpu_s"] / max(last["ops"], 1) * 1e6
-        return f"{per:.1f} KiB/stream, {cpu:.1f} µs/event, slowest/median {last['fairness']:.2f}"
+        return (
+            f"{per:.1f} KiB/stream, {cpu:.1f} µs/event, slowest/median {last['fairness']:.2f}, "
+            f"median {last['median_rate']:.1f} events/s"  # the server sends 1 per interval
+        )
     if "added_rss" in last:
         return f"+{last['added_rss'] / 2**20:.1f} MiB in {last['wall_s']:.2f} s"
     return f"{last['cpu_s'] / max(last['ops'], 1) * 1e6:.1f} µs/op, {last['ops']} ops"

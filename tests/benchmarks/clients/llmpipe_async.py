@@ -18,7 +18,7 @@ _T, _N = payloads.TEMPERATURE, payloads.MAX_TOKENS
 def config(base_url: str, connections: int) -> llmpipe.LLMConfig:
     return llmpipe.LLMConfig(
         base_url=base_url,
-        api_key="x",
+        api_key=payloads.API_KEY,
         model=payloads.MODEL,
         max_retries=0,
         connection_limit=connections,

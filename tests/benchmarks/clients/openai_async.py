@@ -35,7 +35,7 @@ class OpenAIAsync:
     def __init__(self, base_url: str, connections: int, backend: str) -> None:
         self._client = openai.AsyncOpenAI(
             base_url=base_url + "/v1",
-            api_key="x",
+            api_key=payloads.API_KEY,
             max_retries=0,
             http_client=_http_client(backend, connections),
         )

@@ -17,7 +17,7 @@ class OpenAISync:
     def __init__(self, base_url: str, connections: int) -> None:
         self._client = openai.OpenAI(
             base_url=base_url + "/v1",
-            api_key="x",
+            api_key=payloads.API_KEY,
             max_retries=0,
             http_client=openai.DefaultHttpxClient(limits=limits(connections)),
         )

@@ -14,7 +14,7 @@ import aiohttp
 from tests.benchmarks import payloads
 from tests.benchmarks.clients.base import OnEvent
 
-_HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer x"}
+_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {payloads.API_KEY}"}
 _DATA = b"data: "
 _DONE = b"[DONE]"
 

@@ -13,7 +13,7 @@ class RequestsSession:
         self._url = base_url + payloads.CHAT_PATH
         self._session = requests.Session()
         self._session.mount("http://", HTTPAdapter(pool_maxsize=connections, max_retries=0))
-        self._session.headers["Authorization"] = "Bearer x"
+        self._session.headers["Authorization"] = f"Bearer {payloads.API_KEY}"
 
     def chat(self, model: str) -> str:
         resp = self._session.post(self._url, json=payloads.request_body(model), timeout=30)
