@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from llmpipe._fast_init import fast_init
 from llmpipe.errors import LLMError
 from llmpipe.request import LLMResponse
 from llmpipe.streaming.events import StreamSummary
@@ -47,6 +48,16 @@ class TokenCount:
     reasoning_tokens: int = 0
 
 
+_new_count = fast_init(
+    TokenCount,
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+)
+
+
 def _count(value: Any) -> int | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
     return value if ok else None
@@ -56,6 +67,25 @@ def read_usage(usage: Any) -> TokenCount | None:
     """The ``TokenCount`` of a reply's ``usage`` object, or None if it reports none."""
     if not isinstance(usage, dict):
         return None
+    get = usage.get
+    prompt = get("prompt_tokens")
+    completion = get("completion_tokens")
+    total = get("total_tokens")
+    if (
+        type(prompt) is int
+        and type(completion) is int
+        and type(total) is int
+        and prompt >= 0
+        and completion >= 0
+        and total >= 0
+    ):  # the usual reply: three counts, read without a call each
+        return _new_count(
+            prompt,
+            completion,
+            total,
+            _detail(usage, "prompt_tokens_details", "cached_tokens"),
+            _detail(usage, "completion_tokens_details", "reasoning_tokens"),
+        )
     prompt = _count(usage.get("prompt_tokens"))
     completion = _count(usage.get("completion_tokens"))
     total = _count(usage.get("total_tokens"))
@@ -75,7 +105,12 @@ def read_usage(usage: Any) -> TokenCount | None:
 
 def _detail(usage: dict[str, Any], details: str, name: str) -> int:
     found = usage.get(details)
-    return (_count(found.get(name)) or 0) if isinstance(found, dict) else 0
+    if type(found) is not dict:
+        return (_count(found.get(name)) or 0) if isinstance(found, dict) else 0
+    count = found.get(name)
+    if type(count) is int:
+        return count if count > 0 else 0
+    return _count(count) or 0
 
 
 def reply_usage(response: LLMResponse) -> TokenCount | None:
