@@ -13,7 +13,7 @@ from llmpipe.middleware.reports import Stats
 from llmpipe.pipeline import Handler, Middleware
 from llmpipe.request import CallContext, LLMRequest, LLMResponse
 from llmpipe.streaming.events import StreamSummary
-from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_usage
+from llmpipe.wire.usage import TokenCount, UsageWatcher, reply_figures
 
 __all__ = ["CountingMiddleware", "Stats"]  # Stats re-exported for its old import path
 
@@ -65,7 +65,14 @@ class CountingMiddleware(Middleware):
         if response.stream is not None:
             response.stream.observe(UsageWatcher(self._stream_ended))
             return response
-        _add_usage(counts, reply_usage(response))  # a malformed body: the client reports it
+        figures = reply_figures(response)  # a malformed body: the client reports it
+        if figures is not None:
+            prompt, completion, total, cached, reasoning = figures
+            counts["prompt_tokens"] += prompt
+            counts["completion_tokens"] += completion
+            counts["total_tokens"] += total
+            counts["cached_tokens"] += cached
+            counts["reasoning_tokens"] += reasoning
         return response
 
     def _stream_ended(self, usage: TokenCount | None, summary: StreamSummary) -> None:

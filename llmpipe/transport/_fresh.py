@@ -81,10 +81,13 @@ class _TracksReuse:
         protocol = getattr(connection, "protocol", None)
         if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
             return connection
+        handed_out = self._handed_out
+        reused = protocol in handed_out
+        if not reused:
+            handed_out.add(protocol)
         attempt = _attempt.get()
         if attempt is not None:
-            attempt.reused = protocol in self._handed_out
-        self._handed_out.add(protocol)
+            attempt.reused = reused
         return connection
 
 

@@ -131,21 +131,41 @@ class AiohttpTransport(Transport):
             )
         else:
             seconds = self._config.timeout if request.timeout is None else request.timeout
-        seconds = self._attempt_seconds(request, seconds)
+        if request.options.deadline_at is not None:
+            seconds = self._attempt_seconds(request, seconds)
         if pool.gate.take_nowait():
             slot = Slot(pool, self._pools.leave)
         else:
             slot, seconds = await self._wait_for_slot(pool, request, seconds)
-        try:
-            if request.stream:  # a stream gives its slot back when it ends
+        if request.stream:  # a stream gives its slot back when it ends
+            try:
                 return await self._send_stream(slot, request, body, seconds)
-            return await self._send_plain(pool, request, body, seconds)
-        except BaseException:
-            slot.release()
-            raise
-        finally:
-            if not request.stream:
+            except BaseException:
                 slot.release()
+                raise
+        # A plain call, here rather than in a coroutine of its own: one fewer per call.
+        started = time.perf_counter()
+        try:
+            reply = await self._request(
+                pool, request, body, request.headers or None, self._timeout(seconds)
+            )
+            async with reply:
+                content = self._read_start(reply, request)
+                if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
+                    content = await self._read_rest(reply, request, content)
+            return LLMResponse(
+                reply.status,
+                self._masked_headers(reply.headers),
+                content if self._mask is None else self._mask.body(content),
+                request,
+                time.perf_counter() - started,
+            )
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc, request, seconds, pool) from _cause(exc)
+        finally:
+            slot.release()
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
@@ -218,28 +238,6 @@ class AiohttpTransport(Transport):
                 )
         raise AssertionError("unreachable: the last try returns or raises")
 
-    async def _send_plain(
-        self, pool: Pool, request: LLMRequest, body: bytes | None, seconds: float
-    ) -> LLMResponse:
-        started = time.perf_counter()
-        try:
-            reply = await self._request(
-                pool, request, body, request.headers or None, self._timeout(seconds)
-            )
-            async with reply:
-                content = await self._read_capped(reply, request)
-            return LLMResponse(
-                reply.status,
-                self._masked_headers(reply.headers),
-                content if self._mask is None else self._mask.body(content),
-                request,
-                time.perf_counter() - started,
-            )
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise self._mapped(exc, request, seconds, pool) from _cause(exc)
-
     async def _send_stream(
         self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
     ) -> LLMResponse:
@@ -255,7 +253,12 @@ class AiohttpTransport(Transport):
                 reply = await self._request(slot.pool, request, body, headers, self._timeout(None))
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
-                        content = await self._read_capped(reply, request)
+                        content = self._read_start(reply, request)
+                        if (
+                            not reply.content.at_eof()
+                            or len(content) > self._config.max_response_bytes
+                        ):
+                            content = await self._read_rest(reply, request, content)
                     slot.release()
                     return LLMResponse(
                         reply.status,
@@ -286,17 +289,23 @@ class AiohttpTransport(Transport):
             byte_stream=reply_body,
         )
 
-    async def _read_capped(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
-        """The whole body, refusing one beyond ``max_response_bytes`` (after decompression)."""
+    def _read_start(self, reply: aiohttp.ClientResponse, request: LLMRequest) -> bytes:
+        """What of the body is here already: a small reply is usually whole (then
+        at EOF). A body declared beyond ``max_response_bytes`` is refused."""
         limit = self._config.max_response_bytes
         declared = reply.content_length
         if declared is not None and declared > limit:
             reply.close()
             raise too_large(request, limit)
+        return reply.content.read_nowait()
+
+    async def _read_rest(
+        self, reply: aiohttp.ClientResponse, request: LLMRequest, first: bytes
+    ) -> bytes:
+        """The whole body after ``first``, refusing one beyond ``max_response_bytes``
+        (after decompression)."""
+        limit = self._config.max_response_bytes
         content = reply.content
-        first = content.read_nowait()  # a small reply is usually here whole already
-        if content.at_eof() and len(first) <= limit:
-            return first
         parts = [first]
         total = len(first)
         while total <= limit and (chunk := await content.readany()):

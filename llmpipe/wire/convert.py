@@ -169,7 +169,14 @@ converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_with_extr
 
 def structure_reply(response: LLMResponse, model: type[T]) -> T:
     """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``."""
-    return structure_payload(response.json(), model, response.request.endpoint, response.text)
+    payload = response.json()
+    fast = FAST_BUILDERS.get(model)
+    if fast is not None and type(payload) is dict:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except NotPlain:
+            pass
+    return _with_cattrs(payload, model, response.request.endpoint, response.text)
 
 
 def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[], str]) -> T:
@@ -180,6 +187,11 @@ def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[
             return fast(payload)  # type: ignore[no-any-return]
         except NotPlain:
             pass
+    return _with_cattrs(payload, model, where, text)
+
+
+def _with_cattrs(payload: Any, model: type[T], where: str, text: Callable[[], str]) -> T:
+    """cattrs' structuring, for every shape the fast path does not take."""
     try:
         if isinstance(payload, dict):
             return converter.structure(payload, model)

@@ -62,6 +62,12 @@ def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapp
 
 def dump_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[Any]:
     """Messages as JSON-ready dicts; plain dicts pass through untouched."""
+    if type(messages) is list and messages:  # the usual call: a list of plain dicts
+        for message in messages:
+            if type(message) is not dict or type(message.get("role")) is not str:
+                break
+        else:
+            return messages.copy()
     if isinstance(messages, (str, bytes, Mapping)):
         raise TypeError("messages must be a list of Message objects or dicts, not a single one")
     dumped = [_dump_message(m) for m in messages]

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from llmpipe._fast_init import fast_init
 from llmpipe.wire.models import (
     EMPTY,
     ChatChoice,
@@ -67,22 +68,24 @@ def _extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
     return extra
 
 
-def _text(value: Any) -> str:
-    if type(value) is not str:
-        raise NotPlain
-    return value
-
-
-def _optional_text(value: Any) -> str | None:
-    if value is not None and type(value) is not str:
-        raise NotPlain
-    return value
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise NotPlain
-    return value
+# Positional builders (see ``_fast_init``): every value below is checked before
+# it is passed, and a field that is not passed keeps its default.
+_new_usage = fast_init(
+    Usage,
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "extra",
+)
+_new_message = fast_init(Message, "role", "content", "name", "tool_call_id", "refusal", "extra")
+_HEADER = ("id", "object", "created", "model", "usage", "system_fingerprint", "extra")
+_CHOICE = ("index", "finish_reason", "logprobs", "extra")
+_new_chat = fast_init(ChatCompletionResponse, "choices", *_HEADER)
+_new_completion = fast_init(CompletionResponse, "choices", *_HEADER)
+_new_chat_choice = fast_init(ChatChoice, "message", *_CHOICE)
+_new_completion_choice = fast_init(CompletionChoice, "text", *_CHOICE)
 
 
 def _usage(value: Any) -> Usage | None:
@@ -91,19 +94,26 @@ def _usage(value: Any) -> Usage | None:
     if type(value) is not dict:
         raise NotPlain
     get = value.get
+    prompt = get("prompt_tokens", 0)
+    completion = get("completion_tokens", 0)
+    total = get("total_tokens", 0)
+    if type(prompt) is not int or type(completion) is not int or type(total) is not int:
+        raise NotPlain
     prompt_details = get("prompt_tokens_details")
+    if prompt_details is not None:
+        prompt_details = _details(prompt_details, PromptTokensDetails, _PROMPT_DETAILS)
     completion_details = get("completion_tokens_details")
-    return Usage(
-        prompt_tokens=_int(get("prompt_tokens", 0)),
-        completion_tokens=_int(get("completion_tokens", 0)),
-        total_tokens=_int(get("total_tokens", 0)),
-        prompt_tokens_details=None
-        if prompt_details is None
-        else _details(prompt_details, PromptTokensDetails, _PROMPT_DETAILS),
-        completion_tokens_details=None
-        if completion_details is None
-        else _details(completion_details, CompletionTokensDetails, _COMPLETION_DETAILS),
-        extra=EMPTY if value.keys() <= _USAGE else _extra(value, _USAGE),
+    if completion_details is not None:
+        completion_details = _details(
+            completion_details, CompletionTokensDetails, _COMPLETION_DETAILS
+        )
+    return _new_usage(  # type: ignore[no-any-return]
+        prompt,
+        completion,
+        total,
+        prompt_details,
+        completion_details,
+        EMPTY if value.keys() <= _USAGE else _extra(value, _USAGE),
     )
 
 
@@ -131,17 +141,47 @@ def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
     return details
 
 
-def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> dict[str, Any]:
-    usage = payload.get("usage")
-    return {
-        "id": _text(payload.get("id", "")),
-        "object": _text(payload.get("object", kind)),
-        "created": _int(payload.get("created", 0)),
-        "model": _text(payload.get("model", "")),
-        "usage": _usage(usage if usage is not None else usage_of(payload)),
-        "system_fingerprint": _optional_text(payload.get("system_fingerprint")),
-        "extra": EMPTY if payload.keys() <= names else _extra(payload, names),
-    }
+def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> tuple[Any, ...]:
+    """The top-level fields every reply shares, in ``_HEADER`` order."""
+    get = payload.get
+    id_ = get("id", "")
+    object_ = get("object", kind)
+    created = get("created", 0)
+    model = get("model", "")
+    fingerprint = get("system_fingerprint")
+    if (
+        type(id_) is not str
+        or type(object_) is not str
+        or type(created) is not int
+        or type(model) is not str
+        or (fingerprint is not None and type(fingerprint) is not str)
+    ):
+        raise NotPlain
+    usage = get("usage")
+    return (
+        id_,
+        object_,
+        created,
+        model,
+        _usage(usage if usage is not None else usage_of(payload)),
+        fingerprint,
+        EMPTY if payload.keys() <= names else _extra(payload, names),
+    )
+
+
+def _choice(choice: Any, names: frozenset[str]) -> tuple[Any, ...]:
+    """A choice's common fields, in ``_CHOICE`` order."""
+    get = choice.get
+    index = get("index", 0)
+    finish_reason = get("finish_reason")
+    if type(index) is not int or (finish_reason is not None and type(finish_reason) is not str):
+        raise NotPlain
+    return (
+        index,
+        finish_reason,
+        get("logprobs"),
+        EMPTY if choice.keys() <= names else _extra(choice, names),
+    )
 
 
 def _choices(payload: dict[str, Any]) -> list[Any]:
@@ -155,34 +195,41 @@ def _choices(payload: dict[str, Any]) -> list[Any]:
 
 
 def _message(value: Any) -> Message:
-    if type(value) is not dict or value.get("tool_calls") is not None:
+    if type(value) is not dict:
+        raise NotPlain
+    get = value.get
+    if get("tool_calls") is not None:
         raise NotPlain  # tool calls (even an empty list): cattrs
-    role = value.get("role")
+    role = get("role")
     if type(role) is not str or not role:
         raise NotPlain  # cattrs explains what is wrong with it
-    get = value.get
-    return Message(
+    content = get("content")
+    name = get("name")
+    tool_call_id = get("tool_call_id")
+    refusal = get("refusal")
+    if (
+        (content is not None and type(content) is not str)
+        or (name is not None and type(name) is not str)
+        or (tool_call_id is not None and type(tool_call_id) is not str)
+        or (refusal is not None and type(refusal) is not str)
+    ):
+        raise NotPlain
+    return _new_message(  # type: ignore[no-any-return]
         role,
-        _optional_text(get("content")),
-        name=_optional_text(get("name")),
-        tool_call_id=_optional_text(get("tool_call_id")),
-        refusal=_optional_text(get("refusal")),
-        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),
+        content,
+        name,
+        tool_call_id,
+        refusal,
+        EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),
     )
 
 
 def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
     choices = [
-        ChatChoice(
-            message=_message(c.get("message")),
-            index=_int(c.get("index", 0)),
-            finish_reason=_optional_text(c.get("finish_reason")),
-            logprobs=c.get("logprobs"),
-            extra=EMPTY if c.keys() <= _CHAT_CHOICE else _extra(c, _CHAT_CHOICE),
-        )
+        _new_chat_choice(_message(c.get("message")), *_choice(c, _CHAT_CHOICE))
         for c in _choices(payload)
     ]
-    return ChatCompletionResponse(choices=choices, **_header(payload, "chat.completion", _CHAT))
+    return _new_chat(choices, *_header(payload, "chat.completion", _CHAT))  # type: ignore[no-any-return]
 
 
 def _setters(cls: type, names: str) -> tuple[Callable[[Any, Any], None], ...]:
@@ -281,17 +328,13 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
 
 
 def completion(payload: dict[str, Any]) -> CompletionResponse:
-    choices = [
-        CompletionChoice(
-            text=_text(c.get("text", "")),
-            index=_int(c.get("index", 0)),
-            finish_reason=_optional_text(c.get("finish_reason")),
-            logprobs=c.get("logprobs"),
-            extra=EMPTY if c.keys() <= _COMPLETION_CHOICE else _extra(c, _COMPLETION_CHOICE),
-        )
-        for c in _choices(payload)
-    ]
-    return CompletionResponse(choices=choices, **_header(payload, "text_completion", _COMPLETION))
+    choices = []
+    for c in _choices(payload):
+        text = c.get("text", "")
+        if type(text) is not str:
+            raise NotPlain
+        choices.append(_new_completion_choice(text, *_choice(c, _COMPLETION_CHOICE)))
+    return _new_completion(choices, *_header(payload, "text_completion", _COMPLETION))  # type: ignore[no-any-return]
 
 
 FAST_BUILDERS: dict[type, Callable[[dict[str, Any]], Any]] = {

@@ -27,13 +27,22 @@ from typing import Any
 
 import attrs
 
+from llmpipe._fast_init import fast_init
 from llmpipe.errors import LLMError
 from llmpipe.request import LLMResponse
 from llmpipe.streaming.events import StreamSummary
 from llmpipe.streaming.sse import ServerSentEvent
 from llmpipe.wire.vendor import usage_of
 
-__all__ = ["TokenCount", "UsageWatcher", "read_usage", "reply_usage"]
+__all__ = [
+    "Figures",
+    "TokenCount",
+    "UsageWatcher",
+    "read_usage",
+    "reply_figures",
+    "reply_usage",
+    "usage_figures",
+]
 
 
 @attrs.frozen
@@ -47,24 +56,64 @@ class TokenCount:
     reasoning_tokens: int = 0
 
 
+_new_count = fast_init(
+    TokenCount,
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+)
+
+
 def _count(value: Any) -> int | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
     return value if ok else None
 
 
+Figures = tuple[int, int, int, int, int]
+"""A ``TokenCount``'s fields as a plain tuple, in its order (for counters)."""
+
+
 def read_usage(usage: Any) -> TokenCount | None:
     """The ``TokenCount`` of a reply's ``usage`` object, or None if it reports none."""
+    figures = usage_figures(usage)
+    return None if figures is None else _new_count(*figures)
+
+
+def usage_figures(usage: Any) -> Figures | None:
+    """``read_usage``'s answer as a tuple: what counting adds up, without a
+    ``TokenCount`` to build on every call."""
     if not isinstance(usage, dict):
         return None
-    prompt = _count(usage.get("prompt_tokens"))
-    completion = _count(usage.get("completion_tokens"))
-    total = _count(usage.get("total_tokens"))
+    get = usage.get
+    prompt = get("prompt_tokens")
+    completion = get("completion_tokens")
+    total = get("total_tokens")
+    if (
+        type(prompt) is int
+        and type(completion) is int
+        and type(total) is int
+        and prompt >= 0
+        and completion >= 0
+        and total >= 0
+    ):  # the usual reply: three counts, read without a call each
+        return (
+            prompt,
+            completion,
+            total,
+            _detail(usage, "prompt_tokens_details", "cached_tokens"),
+            _detail(usage, "completion_tokens_details", "reasoning_tokens"),
+        )
+    prompt = _count(prompt)
+    completion = _count(completion)
+    total = _count(total)
     if prompt is None and completion is None and total is None:
         return None
     completion = completion or 0
     if prompt is None:
         prompt = 0 if total is None else max(0, total - completion)
-    return TokenCount(
+    return (
         prompt,
         completion,
         prompt + completion if total is None else total,
@@ -75,16 +124,27 @@ def read_usage(usage: Any) -> TokenCount | None:
 
 def _detail(usage: dict[str, Any], details: str, name: str) -> int:
     found = usage.get(details)
-    return (_count(found.get(name)) or 0) if isinstance(found, dict) else 0
+    if type(found) is not dict:
+        return (_count(found.get(name)) or 0) if isinstance(found, dict) else 0
+    count = found.get(name)
+    if type(count) is int:
+        return count if count > 0 else 0
+    return _count(count) or 0
 
 
 def reply_usage(response: LLMResponse) -> TokenCount | None:
     """The usage a JSON reply reports; None when it reports none or is not JSON."""
+    figures = reply_figures(response)
+    return None if figures is None else _new_count(*figures)
+
+
+def reply_figures(response: LLMResponse) -> Figures | None:
+    """``reply_usage``'s answer as a tuple (see ``usage_figures``)."""
     try:
         payload = response.json()
     except LLMError:
         return None
-    return read_usage(usage_of(payload)) if isinstance(payload, dict) else None
+    return usage_figures(usage_of(payload)) if isinstance(payload, dict) else None
 
 
 class UsageWatcher:

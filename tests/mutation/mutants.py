@@ -528,9 +528,8 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        '        refusal=_optional_text(get("refusal")),\n'
-        "        extra=EMPTY if value.keys() <= _MESSAGE",
-        "        refusal=None,\n        extra=EMPTY if value.keys() <= _MESSAGE",
+        "        refusal,\n        EMPTY if value.keys() <= _MESSAGE",
+        "        None,\n        EMPTY if value.keys() <= _MESSAGE",
         FAST_TESTS,
         "a message's refusal is dropped (the survivor issue 9 named)",
     ),
@@ -545,8 +544,8 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        '        name=_optional_text(get("name")),',
-        "        name=None,",
+        "        name,\n        tool_call_id,\n",
+        "        None,\n        tool_call_id,\n",
         FAST_TESTS,
         "a message's name is dropped",
     ),
@@ -561,8 +560,8 @@ MUTANTS = [
     Mutant(
         "fast path",
         FASTPATH,
-        "        extra=EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),",
-        "        extra=EMPTY,",
+        "        EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),",
+        "        EMPTY,",
         FAST_TESTS,
         "a message's unknown fields (reasoning_content) are dropped",
     ),
