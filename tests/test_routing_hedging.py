@@ -146,12 +146,16 @@ async def test_the_long_tail_is_cut_by_hedging():
         async with routed({"chat": deployments(fleet)}, hedging=policy) as llm:
             loop = asyncio.get_running_loop()
             times = []
-            for _ in range(120):
+            for _ in range(200):
                 started = loop.time()
                 await llm.chat_completion(HELLO)
                 times.append(loop.time() - started)
-    slowest = sorted(times[40:])[-3]
-    assert slowest < 0.2  # 0.4 s unhedged
+    # After 40 calls of warm-up, 160 calls: ~16 slow replies (0.4 s) are served.
+    # A hedge rescues each unless its own reply is slow too (10 %) or the budget
+    # is spent, so about 2 stay slow; unhedged, fewer than 6 slow calls in 160
+    # happens about once in a thousand runs.
+    still_slow = sum(1 for elapsed in times[40:] if elapsed >= 0.2)
+    assert still_slow <= 5
 
 
 def test_the_sync_client_hedges_a_late_stream():
