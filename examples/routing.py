@@ -91,8 +91,10 @@ async def main() -> None:
             print(f"After recovery: replica-1 {state['replica-1']}")
 
             # Too long for the small model: the router moves the call to "chat-long".
+            # Three each: a request still on its way from a burst above (a hedge's
+            # cancelled loser) may reach a replica now and take one.
             for replica in (first, second):
-                replica.add_faults(Fault(status=400, body=TOO_LONG))
+                replica.add_faults(*[Fault(status=400, body=TOO_LONG)] * 3)
             reply = await llm.chat_completion([{"role": "user", "content": "a long one"}])
             [large] = [s for s in router.stats() if s.alias == "chat-long"]
             print(f"Too long for chat: answered by {reply.model} on {large.name}")
