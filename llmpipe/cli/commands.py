@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from llmpipe.cli.output import Output
 from llmpipe.cli.parser import UsageError
 from llmpipe.errors import LLMResponseError
+from llmpipe.streaming.typed import SyncStream
 from llmpipe.sync import LLM
 from llmpipe.wire.models import ChatCompletionChunk, CompletionResponse, Message
 
@@ -16,6 +17,7 @@ __all__ = ["COMMANDS", "read_prompt"]
 
 T = TypeVar("T")
 Command = Callable[[LLM, argparse.Namespace, str, Output], None]
+_TextStream = SyncStream[ChatCompletionChunk, Any] | SyncStream[CompletionResponse, Any]
 
 
 def read_prompt(given: str | None, stdin: TextIO | None, command: str, name: str) -> str:
@@ -40,17 +42,7 @@ def _chat(llm: LLM, args: argparse.Namespace, prompt: str, out: Output) -> None:
         else:
             out.text(_first(reply.choices).message.text + "\n")
         return
-    stream = llm.chat_completion(messages, stream=True)
-    try:
-        for chunk in stream:
-            if args.json:
-                out.json_line(chunk)
-            else:
-                out.text(_chat_delta(chunk))
-    finally:
-        stream.close()
-    if not args.json:
-        out.text("\n")
+    _print_stream(llm.chat_completion(messages, stream=True), args.json, out)
 
 
 def _complete(llm: LLM, args: argparse.Namespace, prompt: str, out: Output) -> None:
@@ -61,17 +53,7 @@ def _complete(llm: LLM, args: argparse.Namespace, prompt: str, out: Output) -> N
         else:
             out.text(_first(reply.choices).text + "\n")
         return
-    stream = llm.completion(prompt, stream=True)
-    try:
-        for chunk in stream:
-            if args.json:
-                out.json_line(chunk)
-            else:
-                out.text(_completion_delta(chunk))
-    finally:
-        stream.close()
-    if not args.json:
-        out.text("\n")
+    _print_stream(llm.completion(prompt, stream=True), args.json, out)
 
 
 def _models(llm: LLM, args: argparse.Namespace, prompt: str, out: Output) -> None:
@@ -85,13 +67,19 @@ def _models(llm: LLM, args: argparse.Namespace, prompt: str, out: Output) -> Non
 COMMANDS: dict[str, Command] = {"chat": _chat, "complete": _complete, "models": _models}
 
 
-def _chat_delta(chunk: ChatCompletionChunk) -> str:
-    """The text a chunk adds; '' for the role-only first chunk and the usage-only last."""
-    return (chunk.choices[0].delta.content or "") if chunk.choices else ""
-
-
-def _completion_delta(chunk: CompletionResponse) -> str:
-    return chunk.choices[0].text if chunk.choices else ""
+def _print_stream(stream: _TextStream, as_json: bool, out: Output) -> None:
+    """Each chunk as it arrives: one JSON line each, or the text it adds (``chunk.text``
+    is '' for role-only, finish and usage-only chunks)."""
+    try:
+        for chunk in stream:
+            if as_json:
+                out.json_line(chunk)
+            else:
+                out.text(chunk.text)
+    finally:
+        stream.close()
+    if not as_json:
+        out.text("\n")
 
 
 def _first(choices: Sequence[T]) -> T:
