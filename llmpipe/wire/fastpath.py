@@ -285,8 +285,8 @@ _NO_DELTA = Delta()
 
 
 def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
-    """One chat chunk. Every streamed event comes through here, so the checks
-    of ``_text`` and ``_int`` are written out inline."""
+    """One chat chunk. Every streamed event comes through here, so the choices'
+    checks are written out inline; the top-level fields are ``_header``'s."""
     choices = []
     parts = payload.get("choices")
     if type(parts) is not list:
@@ -304,26 +304,18 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
         _P_LOGPROBS(part, c.get("logprobs"))
         _P_EXTRA(part, EMPTY if c.keys() <= _CHUNK_CHOICE else _extra(c, _CHUNK_CHOICE))
         choices.append(part)
-    get = payload.get
-    id, kind, created = get("id", ""), get("object", "chat.completion.chunk"), get("created", 0)
-    model, fingerprint, usage = get("model", ""), get("system_fingerprint"), get("usage")
-    if (
-        type(id) is not str
-        or type(kind) is not str
-        or type(created) is not int
-        or type(model) is not str
-        or (fingerprint is not None and type(fingerprint) is not str)
-    ):
-        raise NotPlain
+    id_, kind, created, model, usage, fingerprint, extra = _header(
+        payload, "chat.completion.chunk", _CHUNK
+    )
     built = _new(ChatCompletionChunk)
     _C_CHOICES(built, choices)
-    _C_ID(built, id)
+    _C_ID(built, id_)
     _C_OBJECT(built, kind)
     _C_CREATED(built, created)
     _C_MODEL(built, model)
-    _C_USAGE(built, _usage(usage if usage is not None else usage_of(payload)))
+    _C_USAGE(built, usage)
     _C_FINGERPRINT(built, fingerprint)
-    _C_EXTRA(built, EMPTY if payload.keys() <= _CHUNK else _extra(payload, _CHUNK))
+    _C_EXTRA(built, extra)
     return built
 
 
