@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import attrs
 import pytest
 
-from llmpipe._fast_init import fast_init
+from llmpipe._fast_init import fast_init, unfrozen
 from llmpipe.wire.dump import dump_messages
 from llmpipe.wire.models import ChatCompletionResponse, Message, Usage
 from llmpipe.wire.models.extra import EMPTY
@@ -55,3 +57,27 @@ def test_plain_dict_messages_are_sent_as_a_new_list_of_the_same_dicts():
     dumped = dump_messages(messages)
     assert dumped is not messages
     assert all(a is b for a, b in zip(dumped, messages, strict=True))
+
+
+def test_a_built_model_is_exactly_the_model_class_not_the_draft():
+    built = fast_init(Message, "role", "content")("user", "hi")
+    assert type(built) is Message
+    assert pickle.loads(pickle.dumps(built)) == built
+    assert repr(built) == repr(Message("user", "hi"))
+
+
+def test_the_draft_class_takes_plain_stores_and_the_model_class_still_refuses_them():
+    draft = object.__new__(unfrozen(Message))
+    draft.role = "user"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        Message("user").role = "assistant"  # type: ignore[misc]
+    assert unfrozen(Message) is type(draft)  # made once per class
+
+
+def test_unfrozen_refuses_a_class_without_slots():
+    @attrs.frozen(slots=False)
+    class Loose:
+        count: int = 0
+
+    with pytest.raises(TypeError, match="not an attrs class with slots"):
+        unfrozen(Loose)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from llmpipe._fast_init import fast_init
+from llmpipe._fast_init import fast_init, unfrozen
 from llmpipe.wire.models import (
     EMPTY,
     ChatChoice,
@@ -232,31 +232,27 @@ def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
     return _new_chat(choices, *_header(payload, "chat.completion", _CHAT))  # type: ignore[no-any-return]
 
 
-def _setters(cls: type, names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slots' own setters of ``cls``'s fields, in the order ``names`` gives.
+def _checked(cls: type, names: str) -> type:
+    """``unfrozen(cls)``, for a builder below that stores each of ``names`` by hand.
 
-    A stream structures a chunk per event, three objects each; a frozen attrs
-    ``__init__`` stores each field through ``object.__setattr__``, and the
-    slot's descriptor does the same in half the time. Only for a model whose
-    ``__init__`` just stores its arguments: checked here, so a field added to
-    the model, or a validator, fails at import instead of being skipped.
+    A stream structures a chunk per event, three objects each, so those builders
+    store the fields inline instead of calling a ``fast_init`` function. Only
+    for a model whose ``__init__`` just stores its arguments: checked here, so a
+    field added to the model, or a validator, fails at import instead of being
+    skipped.
     """
     fields = attrs.fields(cls)
     if sorted(a.name for a in fields) != sorted(names.split()) or any(
         a.validator or a.converter or not a.init for a in fields
     ):
         raise TypeError(f"fastpath: {cls.__name__} changed; update its builder")
-    return tuple(cls.__dict__[name].__set__ for name in names.split())
+    return unfrozen(cls)
 
 
 _new = object.__new__
-_D_ROLE, _D_CONTENT, _D_CALLS, _D_REFUSAL, _D_EXTRA = _setters(
-    Delta, "role content tool_calls refusal extra"
-)
-_P_DELTA, _P_INDEX, _P_FINISH, _P_LOGPROBS, _P_EXTRA = _setters(
-    ChunkChoice, "delta index finish_reason logprobs extra"
-)
-_C_CHOICES, _C_ID, _C_OBJECT, _C_CREATED, _C_MODEL, _C_USAGE, _C_FINGERPRINT, _C_EXTRA = _setters(
+_DeltaDraft = _checked(Delta, "role content tool_calls refusal extra")
+_ChoiceDraft = _checked(ChunkChoice, "delta index finish_reason logprobs extra")
+_ChunkDraft = _checked(
     ChatCompletionChunk, "choices id object created model usage system_fingerprint extra"
 )
 
@@ -272,13 +268,14 @@ def _delta(value: Any) -> Delta:
         or (refusal is not None and type(refusal) is not str)
     ):
         raise NotPlain
-    delta = _new(Delta)
-    _D_ROLE(delta, role)
-    _D_CONTENT(delta, content)
-    _D_CALLS(delta, None)
-    _D_REFUSAL(delta, refusal)
-    _D_EXTRA(delta, EMPTY if value.keys() <= _DELTA else _extra(value, _DELTA))
-    return delta
+    delta: Any = _new(_DeltaDraft)
+    delta.role = role
+    delta.content = content
+    delta.tool_calls = None
+    delta.refusal = refusal
+    delta.extra = EMPTY if value.keys() <= _DELTA else _extra(value, _DELTA)
+    delta.__class__ = Delta
+    return delta  # type: ignore[no-any-return]
 
 
 _NO_DELTA = Delta()
@@ -297,26 +294,27 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
         index, finish = c.get("index", 0), c.get("finish_reason")
         if type(index) is not int or (finish is not None and type(finish) is not str):
             raise NotPlain
-        part = _new(ChunkChoice)
-        _P_DELTA(part, _delta(c["delta"]) if "delta" in c else _NO_DELTA)
-        _P_INDEX(part, index)
-        _P_FINISH(part, finish)
-        _P_LOGPROBS(part, c.get("logprobs"))
-        _P_EXTRA(part, EMPTY if c.keys() <= _CHUNK_CHOICE else _extra(c, _CHUNK_CHOICE))
+        part: Any = _new(_ChoiceDraft)
+        part.delta = _delta(c["delta"]) if "delta" in c else _NO_DELTA
+        part.index = index
+        part.finish_reason = finish
+        part.logprobs = c.get("logprobs")
+        part.extra = EMPTY if c.keys() <= _CHUNK_CHOICE else _extra(c, _CHUNK_CHOICE)
+        part.__class__ = ChunkChoice
         choices.append(part)
-    id_, kind, created, model, usage, fingerprint, extra = _header(
-        payload, "chat.completion.chunk", _CHUNK
-    )
-    built = _new(ChatCompletionChunk)
-    _C_CHOICES(built, choices)
-    _C_ID(built, id_)
-    _C_OBJECT(built, kind)
-    _C_CREATED(built, created)
-    _C_MODEL(built, model)
-    _C_USAGE(built, usage)
-    _C_FINGERPRINT(built, fingerprint)
-    _C_EXTRA(built, extra)
-    return built
+    built: Any = _new(_ChunkDraft)
+    (
+        built.id,
+        built.object,
+        built.created,
+        built.model,
+        built.usage,
+        built.system_fingerprint,
+        built.extra,
+    ) = _header(payload, "chat.completion.chunk", _CHUNK)
+    built.choices = choices
+    built.__class__ = ChatCompletionChunk
+    return built  # type: ignore[no-any-return]
 
 
 def completion(payload: dict[str, Any]) -> CompletionResponse:
