@@ -12,7 +12,6 @@ colon) is the same call twice and is left out too. Plain dicts pass untouched.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from operator import itemgetter
 from typing import Any
 
 from llmpipe.errors import snippet
@@ -22,9 +21,6 @@ from llmpipe.wire.models import Message
 __all__ = ["dump_messages"]
 
 _MODELLED = ("name", "tool_call_id", "refusal")
-_role = itemgetter("role")
-_DICT = frozenset({dict})
-_STR = frozenset({str})
 
 
 def _without_none(value: Any) -> Any:
@@ -66,14 +62,12 @@ def _dump_message(message: Message | Mapping[str, Any]) -> dict[str, Any] | Mapp
 
 def dump_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[Any]:
     """Messages as JSON-ready dicts; plain dicts pass through untouched."""
-    # The usual call: a list of plain dicts, each with a str role; checked in C,
-    # in a few steps whatever the length of the conversation.
-    if type(messages) is list and messages and {*map(type, messages)} == _DICT:
-        try:
-            if {*map(type, map(_role, messages))} == _STR:
-                return messages.copy()
-        except KeyError:  # a dict without a role: the message-by-message path explains
-            pass
+    if type(messages) is list and messages:  # the usual call: a list of plain dicts
+        for message in messages:
+            if type(message) is not dict or type(message.get("role")) is not str:
+                break
+        else:
+            return messages.copy()
     if isinstance(messages, (str, bytes, Mapping)):
         raise TypeError("messages must be a list of Message objects or dicts, not a single one")
     dumped = [_dump_message(m) for m in messages]
