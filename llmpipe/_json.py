@@ -19,7 +19,13 @@ try:
 except ImportError:  # pragma: no cover - exercised when orjson is absent
     orjson = None  # type: ignore[assignment]
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode = _encoder.encode
+# What _encode builds per call (``iterencode``'s C encoder: the markers dict that
+# finds cycles is per call), built here without encode's two Python frames.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_text = json.encoder.encode_basestring
+_default = _encoder.default
 _decode = json.JSONDecoder().decode
 # First bytes after which detect_encoding may not answer UTF-8: a NUL (UTF-16/32),
 # or the first byte of a byte-order mark. Those bodies take json.loads' own path.
@@ -27,7 +33,11 @@ _SNIFF = frozenset(b"\x00\xef\xfe\xff")
 
 
 def _std_dumps(value: Any) -> bytes:
-    return _encode(value).encode()
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` as UTF-8."""
+    if _c_make_encoder is None:  # pragma: no cover - a Python without the C accelerator
+        return _encode(value).encode()
+    encode = _c_make_encoder({}, _default, _c_text, None, ":", ",", False, False, True)
+    return "".join(encode(value, 0)).encode()
 
 
 def _std_loads(data: str | bytes | bytearray) -> Any:
