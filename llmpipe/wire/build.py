@@ -117,6 +117,9 @@ def _settings(
     config: LLMConfig, kwargs: dict[str, Any], stream: bool
 ) -> tuple[float | None, Mapping[str, str], CallOptions]:
     """``call_settings``' three, as a tuple (the hot path makes no dict of them)."""
+    if not kwargs and not stream and config.deadline is None:  # the usual call: no settings
+        header = config.idempotency_header
+        return None, {} if header is None else {header: os.urandom(16).hex()}, NO_OPTIONS
     given = {}
     timeout = deadline = None
     headers: Mapping[str, str] = _NO_HEADERS
