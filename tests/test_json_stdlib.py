@@ -19,8 +19,11 @@ BODIES = [
     '{"x": 1}'.encode("utf-32-be"),
     bytearray(b"[1]"),
     '{"s": "str input"}',
+    b'{"a":1}\n',
+    b'\r\n\t {"a": [1, 2]} \n\n',
 ]
-BAD = [b"", b"x", b"\xef{}", b'{"a":"\xff"}', b"{", "\ufeff{}"]
+BAD = [b"", b"x", b"\xef{}", b'{"a":"\xff"}', b"{", "\ufeff{}", b"  ", b'{"a":1} x', b'{"a":1}x']
+BAD += [b'{"a":', b"[1,]", b' \n"unterminated', b"nul", b"{}{}"]
 
 
 def _outcome(load, body):
