@@ -17,7 +17,7 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from llmpipe import _json
-from llmpipe._fast_init import fast_init, unfrozen
+from llmpipe._fast_init import unfrozen
 from llmpipe.errors import LLMResponseError, snippet
 
 if TYPE_CHECKING:
@@ -146,7 +146,6 @@ class LLMRequest:
     context: CallContext = attrs.field(factory=CallContext, eq=False, repr=False)
 
 
-_new_context = fast_init(CallContext)
 _new = object.__new__
 _RequestDraft = unfrozen(LLMRequest)
 if [field.name for field in attrs.fields(LLMRequest)] != [
@@ -175,7 +174,7 @@ def new_request(
     request.timeout = timeout
     request.stream = stream
     request.options = options
-    request.context = _new_context()
+    request.context = CallContext()  # its own __init__ stores plainly already
     request.__class__ = LLMRequest
     return request  # type: ignore[no-any-return]
 
