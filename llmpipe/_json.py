@@ -29,9 +29,8 @@ _default = _encoder.default
 _decode = json.JSONDecoder().decode
 # What _decode runs, without its two Python frames (decode, raw_decode): the
 # decoder's C scanner, and the same whitespace rule and errors around it.
-_scan = json.JSONDecoder().scan_once
-_space = json.decoder.WHITESPACE.match
-_SPACE = frozenset(" \t\n\r")
+_scan = vars(json.JSONDecoder())["scan_once"]  # the C scanner (json.scanner.make_scanner)
+_SPACE = " \t\n\r"  # JSON's whitespace, as json.decoder skips it
 # First bytes after which detect_encoding may not answer UTF-8: a NUL (UTF-16/32),
 # or the first byte of a byte-order mark. Those bodies take json.loads' own path.
 _SNIFF = frozenset(b"\x00\xef\xfe\xff")
@@ -49,13 +48,15 @@ def _std_loads(data: str | bytes | bytearray) -> Any:
     """``json.loads``, the same answers and errors, minus its per-call overhead."""
     if type(data) is bytes and len(data) > 1 and data[0] not in _SNIFF and data[1]:
         text = data.decode("utf-8", "surrogatepass")
-        start = _space(text, 0).end() if text[0] in _SPACE else 0
+        start = len(text) - len(text.lstrip(_SPACE)) if text[0] in _SPACE else 0
         try:
             value, end = _scan(text, start)
         except StopIteration as err:
             raise json.JSONDecodeError("Expecting value", text, err.value) from None
-        if end != len(text) and _space(text, end).end() != len(text):
-            raise json.JSONDecodeError("Extra data", text, _space(text, end).end())
+        if end != len(text):
+            extra = text[end:].lstrip(_SPACE)
+            if extra:
+                raise json.JSONDecodeError("Extra data", text, len(text) - len(extra))
         return value
     return json.loads(data)
 

@@ -28,7 +28,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from llmpipe import AsyncLLM, LLMConfig
-from llmpipe.request import NO_OPTIONS, LLMRequest, LLMResponse
+from llmpipe.request import NO_OPTIONS, LLMRequest, LLMResponse, new_request
 from llmpipe.transport.base import Transport
 from llmpipe.wire.build import generation_request
 from llmpipe.wire.convert import structure_reply
@@ -100,7 +100,7 @@ def stages(loops: int) -> list[tuple[str, Callable[[], None]]]:
                 config, "chat/completions", "messages", dump_messages(messages), t, n, False, {}
             )
 
-    def new_request() -> None:
+    def init_request() -> None:
         headers = {"Idempotency-Key": "0" * 32}
         for _ in range(loops):
             LLMRequest(
@@ -111,6 +111,11 @@ def stages(loops: int) -> list[tuple[str, Callable[[], None]]]:
                 headers=headers,
                 options=NO_OPTIONS,
             )
+
+    def hot_request() -> None:
+        headers = {"Idempotency-Key": "0" * 32}
+        for _ in range(loops):
+            new_request("chat/completions", body, headers, None, False, NO_OPTIONS)
 
     def new_response() -> None:
         for _ in range(loops):
@@ -144,7 +149,8 @@ def stages(loops: int) -> list[tuple[str, Callable[[], None]]]:
     return [
         ("whole call, empty stack", whole),
         ("build request (dump, checks, LLMRequest)", build),
-        ("LLMRequest alone", new_request),
+        ("LLMRequest alone", init_request),
+        ("new_request (the hot path's LLMRequest)", hot_request),
         ("LLMResponse alone", new_response),
         ("structure (fastpath.chat)", structure),
         ("reply: json, structure, http", reply),
