@@ -40,7 +40,7 @@ from llmpipe.wire.models import (
     ModelsResponse,
     RawReply,
 )
-from llmpipe.wire.models.http import HTTPInfo, attach_http
+from llmpipe.wire.models.http import HTTPInfo
 from llmpipe.wire.schema import response_format_for, structured_reply
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncLLM", "MessageLike"]
 
 T = TypeVar("T")
+_attach = object.__setattr__
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
 
@@ -385,7 +386,8 @@ class AsyncLLM:
     async def _send(self, request: LLMRequest) -> LLMResponse:
         """Run the pipeline; a call still waiting when ``close()`` runs (in a retry
         sleep, a rate-limit wait) ends with ``ClientClosedError``, not a hang."""
-        self._ensure_open()
+        if self._closed:
+            self._ensure_open()  # raises
         task = asyncio.current_task()
         calls = self._calls
         calls.add(task)
@@ -414,5 +416,5 @@ class AsyncLLM:
             if self._counter is not None:
                 self._counter.count_failure()
             raise
-        attach_http(result, HTTPInfo(response))
+        _attach(result, "http", HTTPInfo(response))  # attach_http, without a call of its own
         return result

@@ -81,3 +81,20 @@ def test_unfrozen_refuses_a_class_without_slots():
 
     with pytest.raises(TypeError, match="not an attrs class with slots"):
         unfrozen(Loose)
+
+
+def test_a_dict_message_without_a_role_among_plain_ones_is_refused():
+    messages = [{"role": "system", "content": "be brief"}, {"content": "hi"}]
+    with pytest.raises(TypeError, match="each message must be a Message or a dict with a 'role'"):
+        dump_messages(messages)
+
+
+def test_a_dict_message_whose_role_is_not_text_is_refused():
+    messages = [{"role": "system", "content": "be brief"}, {"role": 1, "content": "hi"}]
+    with pytest.raises(TypeError, match="each message must be a Message or a dict with a 'role'"):
+        dump_messages(messages)
+
+
+def test_a_list_of_plain_dicts_and_messages_is_sent_as_dicts():
+    messages = [{"role": "system", "content": "be brief"}, Message("user", "hi")]
+    assert dump_messages(messages) == [messages[0], {"role": "user", "content": "hi"}]

@@ -225,3 +225,23 @@ async def test_an_empty_role_in_a_reply_counts_as_a_failed_call(llm_server, conf
         with pytest.raises(LLMResponseError):
             await llm.chat_completion([{"role": "user", "content": "hi"}])
         assert llm.get_stats().failures == 1
+
+
+def test_details_that_equal_shared_ones_but_are_not_ints_still_step_aside():
+    """``False == 0`` and ``0.0 == 0``: built details are shared by their values' types too."""
+
+    def reply(count: Any) -> dict[str, Any]:
+        usage = {"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": count}}
+        return {**_plain_chat({"role": "assistant", "content": "hi"}), "usage": usage}
+
+    FAST_BUILDERS[ChatCompletionResponse](reply(0))  # shared from now on
+    for odd_count in (False, 0.0):
+        with pytest.raises(NotPlain):
+            FAST_BUILDERS[ChatCompletionResponse](reply(odd_count))
+
+
+def test_details_holding_a_list_step_aside():
+    usage = {"completion_tokens_details": {"reasoning_tokens": [1]}}
+    payload = {**_plain_chat({"role": "assistant", "content": "hi"}), "usage": usage}
+    with pytest.raises(NotPlain):
+        FAST_BUILDERS[ChatCompletionResponse](payload)

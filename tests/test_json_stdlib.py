@@ -19,8 +19,11 @@ BODIES = [
     '{"x": 1}'.encode("utf-32-be"),
     bytearray(b"[1]"),
     '{"s": "str input"}',
+    b'{"a":1}\n',
+    b'\r\n\t {"a": [1, 2]} \n\n',
 ]
-BAD = [b"", b"x", b"\xef{}", b'{"a":"\xff"}', b"{", "\ufeff{}"]
+BAD = [b"", b"x", b"\xef{}", b'{"a":"\xff"}', b"{", "\ufeff{}", b"  ", b'{"a":1} x', b'{"a":1}x']
+BAD += [b'{"a":', b"[1,]", b' \n"unterminated', b"nul", b"{}{}"]
 
 
 def _outcome(load, body):
@@ -51,3 +54,27 @@ def test_std_dumps_writes_compact_utf8_like_json_dumps():
 def test_std_dumps_refuses_what_json_refuses():
     with pytest.raises(TypeError):
         _std_dumps({"x": object()})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["text é", 7, 2.5, float("nan"), float("-inf"), None, True, [], {}, {"a": [1, {"b": None}]}],
+    ids=range(10),
+)
+def test_std_dumps_writes_any_value_as_json_dumps_does(value):
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    assert _std_dumps(value) == expected
+
+
+def test_std_dumps_refuses_a_list_that_holds_itself_as_json_does():
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        _std_dumps(looped)
+
+
+def test_std_dumps_after_a_refused_value_writes_the_next_one():
+    shared = [1]
+    with pytest.raises(TypeError):
+        _std_dumps([shared, object()])
+    assert _std_dumps([shared, shared]) == b"[[1],[1]]"

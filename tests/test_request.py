@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from llmpipe import LLMConfig, LLMRequest, LLMResponse
-from llmpipe.request import CALL_KEYWORDS, CallContext, CallOptions
+from llmpipe.request import CALL_KEYWORDS, CallContext, CallOptions, new_request
 from llmpipe.wire.build import call_settings
 
 
@@ -58,3 +58,29 @@ def test_reply_headers_ignore_case_however_the_reply_was_made():
     response = LLMResponse.from_json(request, {}, headers={"X-Request-ID": "abc"})
     assert response.headers["x-request-id"] == "abc"
     assert LLMResponse(200, {"Retry-After": "2"}, b"", request).headers.get("retry-after") == "2"
+
+
+def test_new_request_builds_the_request_init_builds_with_a_context_of_its_own():
+    options = CallOptions(tag="t")
+    built = new_request("chat/completions", {"model": "m"}, {"X-A": "1"}, 5.0, True, options)
+    other = new_request("chat/completions", {"model": "m"}, {"X-A": "1"}, 5.0, True, options)
+    expected = LLMRequest(
+        "chat/completions",
+        body={"model": "m"},
+        headers={"X-A": "1"},
+        timeout=5.0,
+        stream=True,
+        options=options,
+    )
+    assert (type(built), attrs.astuple(built, recurse=False)[:-1]) == (
+        LLMRequest,
+        attrs.astuple(expected, recurse=False)[:-1],
+    )
+    assert built.context == CallContext()
+    assert built.context is not other.context
+
+
+def test_a_request_new_request_built_stays_frozen():
+    built = new_request("chat/completions", None, {}, None, False, CallOptions())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.timeout = 1.0  # type: ignore[misc]

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from llmpipe.config import LLMConfig
-from llmpipe.request import CALL_KEYWORDS, NO_OPTIONS, CallOptions, LLMRequest
+from llmpipe.request import CALL_KEYWORDS, NO_OPTIONS, CallOptions, LLMRequest, new_request
 from llmpipe.wire.arguments import (
     check_body_field,
     check_extra_body,
@@ -95,6 +95,10 @@ OMIT = Omit()
 _OPTION_KEYWORDS = tuple(name for name in CALL_KEYWORDS if name in attrs.fields_dict(CallOptions))
 
 
+_NO_HEADERS: Mapping[str, str] = {}
+"""No extra headers given (never handed out: a request gets a dict of its own)."""
+
+
 def call_settings(
     config: LLMConfig, kwargs: dict[str, Any], *, stream: bool = False
 ) -> dict[str, Any]:
@@ -105,9 +109,20 @@ def call_settings(
     of one call carries the same idempotency key, so servers that honour it
     can drop duplicates a retry may cause.
     """
+    timeout, headers, options = _settings(config, kwargs, stream)
+    return {"timeout": timeout, "headers": headers, "options": options}
+
+
+def _settings(
+    config: LLMConfig, kwargs: dict[str, Any], stream: bool
+) -> tuple[float | None, Mapping[str, str], CallOptions]:
+    """``call_settings``' three, as a tuple (the hot path makes no dict of them)."""
+    if not kwargs and not stream and config.deadline is None:  # the usual call: no settings
+        header = config.idempotency_header
+        return None, {} if header is None else {header: os.urandom(16).hex()}, NO_OPTIONS
     given = {}
     timeout = deadline = None
-    headers: Mapping[str, str] = {}
+    headers: Mapping[str, str] = _NO_HEADERS
     if kwargs:
         for name in _OPTION_KEYWORDS:
             value = kwargs.pop(name, None)
@@ -120,7 +135,7 @@ def call_settings(
         deadline = kwargs.pop("deadline", None)
         if deadline is not None:
             check_option("deadline", deadline)
-        headers = kwargs.pop("extra_headers", None) or {}
+        headers = kwargs.pop("extra_headers", None) or _NO_HEADERS
         if headers:
             check_option("extra_headers", headers)
     deadline = deadline or config.deadline
@@ -129,10 +144,13 @@ def call_settings(
     if stream:
         given.setdefault("first_event_timeout", timeout or config.first_event_timeout)
         given.setdefault("idle_timeout", config.idle_timeout)
-    if config.idempotency_header is not None:
-        headers = {config.idempotency_header: os.urandom(16).hex(), **headers}
-    options = CallOptions(**given) if given else NO_OPTIONS
-    return {"timeout": timeout, "headers": headers, "options": options}
+    header = config.idempotency_header
+    if header is not None:
+        key = os.urandom(16).hex()
+        headers = {header: key, **headers} if headers else {header: key}
+    elif headers is _NO_HEADERS:
+        headers = {}  # the request's own dict, as LLMRequest's default gives
+    return timeout, headers, CallOptions(**given) if given else NO_OPTIONS
 
 
 def generation_request(
@@ -147,8 +165,8 @@ def generation_request(
 ) -> LLMRequest:
     """The request for a chat or text completion."""
     check_sampling(temperature, max_tokens, OMIT)
-    settings = call_settings(config, kwargs, stream=stream)
-    model = kwargs.pop("model", None)
+    timeout, headers, options = _settings(config, kwargs, stream)
+    model = kwargs.pop("model", None) if kwargs else None
     if model is not None:
         check_body_field("model", model)
     body: dict[str, Any] = {"model": model or config.model, key: value}
@@ -162,7 +180,7 @@ def generation_request(
             body["stream_options"] = {"include_usage": True}
     if kwargs:
         add_body_fields(body, kwargs)
-    return LLMRequest(endpoint, body=body, stream=stream, **settings)
+    return new_request(endpoint, body, headers, timeout, stream, options)
 
 
 def add_body_fields(body: dict[str, Any], kwargs: dict[str, Any]) -> None:
@@ -182,7 +200,7 @@ def add_body_fields(body: dict[str, Any], kwargs: dict[str, Any]) -> None:
 def _token_limit(
     body: dict[str, Any], config: LLMConfig, max_tokens: int | Omit | None, kwargs: dict[str, Any]
 ) -> None:
-    completion_limit = kwargs.get("max_completion_tokens")
+    completion_limit = kwargs.get("max_completion_tokens") if kwargs else None
     if completion_limit is not None and completion_limit is not OMIT:
         if max_tokens is not None and max_tokens is not OMIT:
             raise ValueError(

@@ -125,9 +125,10 @@ def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
     """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'.
 
     The same few details come back reply after reply (OpenAI's are mostly
-    zeros), and the models are frozen: built ones are shared.
+    zeros), and the models are frozen: built ones are shared. The names are
+    checked only for details not seen yet: a key found holds names already checked.
     """
-    if type(value) is not dict or not value.keys() <= names:
+    if type(value) is not dict:
         raise NotPlain
     for count in value.values():
         if type(count) is not int:
@@ -135,6 +136,8 @@ def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
     key = (cls, *value.items())
     details = _DETAILS.get(key)
     if details is None:
+        if not value.keys() <= names:
+            raise NotPlain
         details = cls(**value)
         if len(_DETAILS) < _DETAILS_KEPT:
             _DETAILS[key] = details
