@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import CancelledError, current_task
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -33,10 +34,12 @@ from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
 __all__ = ["AiohttpTransport"]
 
-_TIMEOUTS_KEPT = 64  # distinct attempt timeouts cached (deadlines make many)
+_STREAM_HEADERS = {"Accept": "text/event-stream"}
+_URLS_KEPT = 64  # endpoints whose parsed URL is kept (a client calls a handful)
 
 
 class AiohttpTransport(Transport):
@@ -58,7 +61,7 @@ class AiohttpTransport(Transport):
             )
         self._pools = Pools(self._recipe.open)
         self._closed = False
-        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, yarl.URL] = {}
         self.resent = 0
         """Requests sent again because a pooled connection had been closed (not retries)."""
 
@@ -105,13 +108,16 @@ class AiohttpTransport(Transport):
         """``chat/completions`` is under the API root (/v1); ``/tokenize`` under the server's."""
         return self._server_root + endpoint if endpoint[:1] == "/" else self._root + endpoint
 
-    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._recipe.timeout(seconds)
-            if len(self._timeouts) < _TIMEOUTS_KEPT:
-                self._timeouts[seconds] = timeout
-        return timeout
+    def _yarl_url(self, endpoint: str) -> yarl.URL:
+        """The endpoint's URL, parsed once: a str would be parsed again on every request."""
+        url = self._urls.get(endpoint)
+        if url is None:
+            import yarl
+
+            url = yarl.URL(self._url(endpoint))
+            if len(self._urls) < _URLS_KEPT:
+                self._urls[endpoint] = url
+        return url
 
     # -- sending -------------------------------------------------------------------------
 
@@ -145,14 +151,20 @@ class AiohttpTransport(Transport):
                 raise
         # A plain call, here rather than in a coroutine of its own: one fewer per call.
         started = time.perf_counter()
+        task = current_task()
+        assert task is not None  # a call is sent inside a task
+        cancelling = task.cancelling()
+        deadlines = pool.deadlines
+        deadlines.enter(task, seconds)
         try:
-            reply = await self._request(
-                pool, request, body, request.headers or None, self._timeout(seconds)
-            )
-            async with reply:
-                content = self._read_start(reply, request)
-                if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
-                    content = await self._read_rest(reply, request, content)
+            try:
+                reply = await self._request(pool, request, body, request.headers or None)
+                async with reply:
+                    content = self._read_start(reply, request)
+                    if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
+                        content = await self._read_rest(reply, request, content)
+            finally:
+                expired = deadlines.leave(task, cancelling)
             return LLMResponse(
                 reply.status,
                 self._masked_headers(reply.headers),
@@ -160,6 +172,11 @@ class AiohttpTransport(Transport):
                 request,
                 time.perf_counter() - started,
             )
+        except CancelledError:
+            if not expired:
+                raise
+            expiry = TimeoutError()
+            raise self._mapped(expiry, request, seconds, pool) from expiry
         except LLMError:
             raise
         except Exception as exc:
@@ -211,7 +228,6 @@ class AiohttpTransport(Transport):
         request: LLMRequest,
         body: bytes | None,
         headers: Mapping[str, str] | None,
-        limits: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Send; a request that never reached the server goes again on a fresh connection."""
         last = self._config.connection_limit  # each pooled connection fails at most once
@@ -220,10 +236,9 @@ class AiohttpTransport(Transport):
             try:
                 return await pool.session.request(
                     request.method,
-                    self._url(request.endpoint),
+                    self._yarl_url(request.endpoint),
                     data=body,
                     headers=headers,
-                    timeout=limits,
                     proxy=pool.proxy,
                 )
             except Exception as exc:
@@ -245,12 +260,17 @@ class AiohttpTransport(Transport):
 
         The event reader above applies the first-event and idle timeouts to the body.
         """
-        loop = asyncio.get_running_loop()
+        loop = slot.pool.loop
         started = loop.time()
-        headers = {"Accept": "text/event-stream", **request.headers}
+        headers = {**_STREAM_HEADERS, **request.headers} if request.headers else _STREAM_HEADERS
+        task = current_task()
+        assert task is not None  # a call is sent inside a task
+        cancelling = task.cancelling()
+        deadlines = slot.pool.deadlines
+        deadlines.enter(task, first)
         try:
-            async with asyncio.timeout(first):
-                reply = await self._request(slot.pool, request, body, headers, self._timeout(None))
+            try:
+                reply = await self._request(slot.pool, request, body, headers)
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = self._read_start(reply, request)
@@ -267,6 +287,13 @@ class AiohttpTransport(Transport):
                         request,
                         loop.time() - started,
                     )
+            finally:
+                expired = deadlines.leave(task, cancelling)
+        except CancelledError:
+            if not expired:
+                raise
+            expiry = TimeoutError()
+            raise self._mapped(expiry, request, first, slot.pool, stream=True) from expiry
         except LLMError:
             raise
         except Exception as exc:
