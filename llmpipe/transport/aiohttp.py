@@ -24,7 +24,7 @@ from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
 from llmpipe.transport._errors import Limits, map_error
-from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
+from llmpipe.transport._fresh import IDEMPOTENT_METHODS, Attempt, never_reached, start_attempt
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
 from llmpipe.transport._lifecycle import Pools
 from llmpipe.transport._mask import KeyMask
@@ -139,17 +139,18 @@ class AiohttpTransport(Transport):
             seconds = self._config.timeout if request.timeout is None else request.timeout
         if request.options.deadline_at is not None:
             seconds = self._attempt_seconds(request, seconds)
-        if pool.gate.take_nowait():
-            slot = Slot(pool, self._pools.leave)
-        else:
-            slot, seconds = await self._wait_for_slot(pool, request, seconds)
+        if not pool.gate.take_nowait():
+            seconds = await self._wait_for_turn(pool, request, seconds)
         if request.stream:  # a stream gives its slot back when it ends
+            slot = Slot(pool, self._pools.leave)
             try:
                 return await self._send_stream(slot, request, body, seconds)
             except BaseException:
                 slot.release()
                 raise
         # A plain call, here rather than in a coroutine of its own: one fewer per call.
+        # It holds its place in the pool without a Slot: the last ``finally`` gives it back.
+        pool.in_flight += 1
         started = time.perf_counter()
         task = current_task()
         assert task is not None  # a call is sent inside a task
@@ -158,7 +159,18 @@ class AiohttpTransport(Transport):
         deadlines.enter(task, seconds)
         try:
             try:
-                reply = await self._request(pool, request, body, request.headers or None)
+                headers = request.headers or None
+                attempt = start_attempt()
+                try:  # the first try here, not in a coroutine of its own: one fewer per call
+                    reply = await pool.session.request(
+                        request.method,
+                        self._yarl_url(request.endpoint),
+                        data=body,
+                        headers=headers,
+                        proxy=pool.proxy,
+                    )
+                except Exception as exc:
+                    reply = await self._resend(pool, request, body, headers, exc, attempt)
                 async with reply:
                     content = self._read_start(reply, request)
                     if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
@@ -182,7 +194,8 @@ class AiohttpTransport(Transport):
         except Exception as exc:
             raise self._mapped(exc, request, seconds, pool) from _cause(exc)
         finally:
-            slot.release()
+            pool.gate.give()
+            self._pools.leave(pool)
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
@@ -197,10 +210,8 @@ class AiohttpTransport(Transport):
             )
         return min(seconds, left)
 
-    async def _wait_for_slot(
-        self, pool: Pool, request: LLMRequest, seconds: float
-    ) -> tuple[Slot, float]:
-        """A slot in ``pool`` once one is free, and what is left of ``seconds`` then."""
+    async def _wait_for_turn(self, pool: Pool, request: LLMRequest, seconds: float) -> float:
+        """Takes a place in ``pool`` once one is free; what is left of ``seconds`` then."""
         limit = self._config.pool_timeout
         wait = seconds if limit is None else min(limit, seconds)
         started = pool.loop.time()
@@ -214,7 +225,7 @@ class AiohttpTransport(Transport):
                 f"all connection_limit={self._config.connection_limit} are in use; raise "
                 "connection_limit or pool_timeout, or close streams you no longer read"
             ) from None
-        return Slot(pool, self._pools.leave), seconds - (pool.loop.time() - started)
+        return seconds - (pool.loop.time() - started)
 
     def _replayable(self, request: LLMRequest) -> bool:
         header = self._config.idempotency_header
@@ -222,16 +233,28 @@ class AiohttpTransport(Transport):
             header is not None and header in request.headers
         )
 
-    async def _request(
+    async def _resend(
         self,
         pool: Pool,
         request: LLMRequest,
         body: bytes | None,
         headers: Mapping[str, str] | None,
+        failure: Exception,
+        attempt: Attempt,
     ) -> aiohttp.ClientResponse:
-        """Send; a request that never reached the server goes again on a fresh connection."""
-        last = self._config.connection_limit  # each pooled connection fails at most once
-        for tried in range(last + 1):
+        """After the first try failed with ``failure``: a request that never reached the
+        server goes again on a fresh connection; any other failure is raised."""
+        replayable = self._replayable(request)
+        for _ in range(self._config.connection_limit):  # each pooled connection fails once
+            if not never_reached(failure, attempt, replayable):
+                raise failure
+            self.resent += 1
+            logs.debug(
+                "{where}: the server had closed a pooled connection ({error}); "
+                "sending again on another",
+                where=self._where(request),
+                error=type(failure).__name__,
+            )
             attempt = start_attempt()
             try:
                 return await pool.session.request(
@@ -242,16 +265,8 @@ class AiohttpTransport(Transport):
                     proxy=pool.proxy,
                 )
             except Exception as exc:
-                if tried == last or not never_reached(exc, attempt, self._replayable(request)):
-                    raise
-                self.resent += 1
-                logs.debug(
-                    "{where}: the server had closed a pooled connection ({error}); "
-                    "sending again on another",
-                    where=self._where(request),
-                    error=type(exc).__name__,
-                )
-        raise AssertionError("unreachable: the last try returns or raises")
+                failure = exc
+        raise failure
 
     async def _send_stream(
         self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
@@ -270,7 +285,17 @@ class AiohttpTransport(Transport):
         deadlines.enter(task, first)
         try:
             try:
-                reply = await self._request(slot.pool, request, body, headers)
+                attempt = start_attempt()
+                try:
+                    reply = await slot.pool.session.request(
+                        request.method,
+                        self._yarl_url(request.endpoint),
+                        data=body,
+                        headers=headers,
+                        proxy=slot.pool.proxy,
+                    )
+                except Exception as exc:
+                    reply = await self._resend(slot.pool, request, body, headers, exc, attempt)
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = self._read_start(reply, request)

@@ -31,7 +31,6 @@ _BODY = json.dumps(payloads.request_body()).encode()
 _HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {payloads.API_KEY}"}
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 _WARMUP = 200
-_CPU = 0
 
 Call = Callable[[], Awaitable[Any]]
 Variant = Callable[[str], Awaitable[tuple[Call, Callable[[], Awaitable[None]]]]]
@@ -50,6 +49,19 @@ async def _raw(base: str) -> tuple[Call, Any]:
 
     async def call() -> bytes:
         async with session.post(url, data=_BODY, headers=_HEADERS) as resp:
+            return await resp.read()
+
+    return call, session.close
+
+
+async def _raw_encode(base: str) -> tuple[Call, Any]:
+    """The floor client exactly: raw, encoding the body on every call."""
+    session = _session()
+    url = base + payloads.CHAT_PATH
+
+    async def call() -> bytes:
+        body = json.dumps(payloads.request_body()).encode()
+        async with session.post(url, data=body, headers=_HEADERS) as resp:
             return await resp.read()
 
     return call, session.close
@@ -179,6 +191,39 @@ async def _one_timer(base: str) -> tuple[Call, Any]:
     return call, session.close
 
 
+async def _tracking(base: str) -> tuple[Call, Any]:
+    """As one-timer, on llmpipe's connector that tells each attempt if it reused a
+    connection (transport/_fresh.py)."""
+    import aiohttp
+    import yarl
+
+    from llmpipe.transport._deadlines import Deadlines
+    from llmpipe.transport._fresh import connector_class, start_attempt
+
+    session = aiohttp.ClientSession(
+        connector=connector_class(aiohttp.TCPConnector)(limit=10),
+        headers=_HEADERS,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+    )
+    url = yarl.URL(base + payloads.CHAT_PATH)
+    deadlines = Deadlines(asyncio.get_running_loop())
+
+    async def call() -> bytes:
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        deadlines.enter(task, 30)
+        try:
+            start_attempt()
+            resp = await session.request("POST", url, data=_BODY)
+            async with resp:
+                return await resp.read()
+        finally:
+            deadlines.leave(task, cancelling)
+
+    return call, session.close
+
+
 async def _dummy_jar(base: str) -> tuple[Call, Any]:
     """As url-defaults-request, with a DummyCookieJar."""
     import aiohttp
@@ -293,6 +338,7 @@ async def _llmpipe_stream(base: str) -> tuple[Call, Any]:
 
 VARIANTS: dict[str, Variant] = {
     "raw": _raw,
+    "raw-encode": _raw_encode,
     "yarl-url": _yarl_url,
     "url-defaults": _url_defaults,
     "url-defaults-request": _url_defaults_request,
@@ -300,6 +346,7 @@ VARIANTS: dict[str, Variant] = {
     "no-total": _no_total,
     "asyncio-timeout": _asyncio_timeout,
     "one-timer": _one_timer,
+    "tracking": _tracking,
     "dummy-jar": _dummy_jar,
     "skip-auto": _skip_auto,
     "bytes-payload": _bytes_payload,
@@ -316,12 +363,12 @@ async def _child(variant: str, base: str, calls: int) -> None:
     await close()
 
 
-def _count(variant: str, base: str, calls: int) -> int:
+def _count(variant: str, base: str, calls: int, cpu: int = 0) -> int:
     import subprocess
 
     # On nginx's core: the reply never arrives before the client waits for it, so each
     # call takes the same turns of the event loop however loaded the machine is.
-    cmd = ["taskset", "--cpu-list", str(_CPU)] if shutil.which("taskset") else []
+    cmd = ["taskset", "--cpu-list", str(cpu)] if shutil.which("taskset") else []
     if shutil.which("setarch"):  # the same addresses in every run: the same hashes of ids
         cmd += ["setarch", platform.machine(), "--addr-no-randomize"]
     cmd += ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
@@ -342,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", help="comma-separated; all by default")
     parser.add_argument("--low", type=int, default=100)
     parser.add_argument("--high", type=int, default=600)
+    parser.add_argument("--cpu", type=int, default=0, help="the core of nginx and the client")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
@@ -352,11 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     from tests.benchmarks.server import Nginx
 
     names = args.variants.split(",") if args.variants else list(VARIANTS)
-    with Nginx(cpu=_CPU) as nginx:
+    with Nginx(cpu=args.cpu) as nginx:
         first: float | None = None
         for name in names:
-            low = _count(name, nginx.base_url, args.low)
-            high = _count(name, nginx.base_url, args.high)
+            low = _count(name, nginx.base_url, args.low, args.cpu)
+            high = _count(name, nginx.base_url, args.high, args.cpu)
             per_call = (high - low) / (args.high - args.low)
             first = per_call if first is None else first
             print(
