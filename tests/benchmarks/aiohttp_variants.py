@@ -67,6 +67,22 @@ async def _raw_encode(base: str) -> tuple[Call, Any]:
     return call, session.close
 
 
+async def _raw_dumps(base: str) -> tuple[Call, Any]:
+    """raw, encoding a prebuilt body dict on every call the way llmpipe does
+    (``llmpipe._json.dumps``): what the transport's own cost is measured against."""
+    from llmpipe import _json
+
+    session = _session()
+    url = base + payloads.CHAT_PATH
+    body = payloads.request_body()
+
+    async def call() -> bytes:
+        async with session.post(url, data=_json.dumps(body), headers=_HEADERS) as resp:
+            return await resp.read()
+
+    return call, session.close
+
+
 async def _yarl_url(base: str) -> tuple[Call, Any]:
     """A yarl.URL built once, not a str parsed per call."""
     import yarl
@@ -224,6 +240,54 @@ async def _tracking(base: str) -> tuple[Call, Any]:
     return call, session.close
 
 
+def _timed_session(connector: Any) -> Any:
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers=_HEADERS,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+    )
+
+
+async def _passthrough(base: str) -> tuple[Call, Any]:
+    """As no-total, on a TCPConnector subclass whose ``connect`` only awaits super()'s."""
+    import aiohttp
+    import yarl
+
+    class Passthrough(aiohttp.TCPConnector):
+        async def connect(self, *args: Any, **kwargs: Any) -> Any:
+            return await super().connect(*args, **kwargs)
+
+    session = _timed_session(Passthrough(limit=10))
+    url = yarl.URL(base + payloads.CHAT_PATH)
+
+    async def call() -> bytes:
+        resp = await session.request("POST", url, data=_BODY)
+        async with resp:
+            return await resp.read()
+
+    return call, session.close
+
+
+async def _tracking_connector(base: str) -> tuple[Call, Any]:
+    """As no-total, on llmpipe's reuse-tracking connector, with no attempt noted."""
+    import aiohttp
+    import yarl
+
+    from llmpipe.transport._fresh import connector_class
+
+    session = _timed_session(connector_class(aiohttp.TCPConnector)(limit=10))
+    url = yarl.URL(base + payloads.CHAT_PATH)
+
+    async def call() -> bytes:
+        resp = await session.request("POST", url, data=_BODY)
+        async with resp:
+            return await resp.read()
+
+    return call, session.close
+
+
 async def _dummy_jar(base: str) -> tuple[Call, Any]:
     """As url-defaults-request, with a DummyCookieJar."""
     import aiohttp
@@ -339,6 +403,7 @@ async def _llmpipe_stream(base: str) -> tuple[Call, Any]:
 VARIANTS: dict[str, Variant] = {
     "raw": _raw,
     "raw-encode": _raw_encode,
+    "raw-dumps": _raw_dumps,
     "yarl-url": _yarl_url,
     "url-defaults": _url_defaults,
     "url-defaults-request": _url_defaults_request,
@@ -347,6 +412,8 @@ VARIANTS: dict[str, Variant] = {
     "asyncio-timeout": _asyncio_timeout,
     "one-timer": _one_timer,
     "tracking": _tracking,
+    "passthrough": _passthrough,
+    "tracking-connector": _tracking_connector,
     "dummy-jar": _dummy_jar,
     "skip-auto": _skip_auto,
     "bytes-payload": _bytes_payload,
