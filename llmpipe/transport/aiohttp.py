@@ -29,7 +29,7 @@ from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
 from llmpipe.transport._errors import Limits, map_error
-from llmpipe.transport._fresh import IDEMPOTENT_METHODS, Attempt, never_reached, start_attempt
+from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
 from llmpipe.transport._lifecycle import Pools
 from llmpipe.transport._mask import KeyMask
@@ -165,7 +165,7 @@ class AiohttpTransport(Transport):
         try:
             try:
                 headers = request.headers or None
-                attempt = start_attempt()
+                start_attempt()
                 try:  # the first try here, not in a coroutine of its own: one fewer per call
                     reply = await pool.session.request(
                         request.method,
@@ -175,7 +175,7 @@ class AiohttpTransport(Transport):
                         proxy=pool.proxy,
                     )
                 except Exception as exc:
-                    reply = await self._resend(pool, request, body, headers, exc, attempt)
+                    reply = await self._resend(pool, request, body, headers, exc)
                 async with reply:
                     content = self._read_start(reply, request)
                     if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
@@ -245,13 +245,12 @@ class AiohttpTransport(Transport):
         body: bytes | None,
         headers: Mapping[str, str] | None,
         failure: Exception,
-        attempt: Attempt,
     ) -> aiohttp.ClientResponse:
         """After the first try failed with ``failure``: a request that never reached the
         server goes again on a fresh connection; any other failure is raised."""
         replayable = self._replayable(request)
         for _ in range(self._config.connection_limit):  # each pooled connection fails once
-            if not never_reached(failure, attempt, replayable):
+            if not never_reached(failure, replayable):
                 raise failure
             self.resent += 1
             logs.debug(
@@ -260,7 +259,7 @@ class AiohttpTransport(Transport):
                 where=self._where(request),
                 error=type(failure).__name__,
             )
-            attempt = start_attempt()
+            start_attempt()
             try:
                 return await pool.session.request(
                     request.method,
@@ -290,7 +289,7 @@ class AiohttpTransport(Transport):
         deadlines.enter(task, first)
         try:
             try:
-                attempt = start_attempt()
+                start_attempt()
                 try:
                     reply = await slot.pool.session.request(
                         request.method,
@@ -300,7 +299,7 @@ class AiohttpTransport(Transport):
                         proxy=slot.pool.proxy,
                     )
                 except Exception as exc:
-                    reply = await self._resend(slot.pool, request, body, headers, exc, attempt)
+                    reply = await self._resend(slot.pool, request, body, headers, exc)
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = self._read_start(reply, request)
