@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any
 
 __all__ = ["Deadlines"]
+
+# A timer may run this much before its time (asyncio runs those due within the
+# clock's resolution): a deadline that close is due, not re-armed for a moment.
+_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 
 class Deadlines:
@@ -67,7 +72,7 @@ class Deadlines:
     def _fire(self) -> None:
         self._handle = None
         self._at = math.inf
-        now = self._loop.time()
+        now = self._loop.time() + _RESOLUTION
         earliest = math.inf
         for task, at in self._tasks.items():
             if at <= now:
