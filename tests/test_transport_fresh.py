@@ -8,6 +8,7 @@ the close only when it writes the next request on that connection.
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -170,3 +171,29 @@ def test_a_request_that_could_not_be_written_is_sent_again_even_without_an_idemp
         assert llm.async_client.transport.resent == 1
     assert reply.choices[0].message.content == "fresh"
     assert (server.accepted, len(server.requests)) == (2, 2)
+
+
+async def test_fresh_connections_after_collected_ones_are_never_taken_for_reused():
+    """Protocols are remembered by ``id``, which a new protocol often takes once an
+    earlier one is collected: a collected protocol must be forgotten first, or a
+    fresh connection the server closes at once would be sent again."""
+
+    def answer_and_close(peer: Peer) -> None:
+        peer.read_request()
+        peer.send(chat_reply("once", close=True))
+
+    def close_at_once(peer: Peer) -> None:
+        peer.read_request()
+        peer.close()
+
+    rounds = 25
+    with raw_server(*[answer_and_close, close_at_once] * rounds) as server:
+        async with AsyncLLM(config(server.base_url)) as llm:
+            for _ in range(rounds):
+                await llm.chat_completion(HELLO)
+                gc.collect()  # the closed connection's protocol goes: its id is free
+                with pytest.raises(LLMConnectionError, match="closed the connection"):
+                    await llm.chat_completion(HELLO)
+                gc.collect()
+            assert llm.transport.resent == 0
+    assert len(server.requests) == 2 * rounds

@@ -16,7 +16,9 @@ fails is the server's doing, and the ordinary retry rules apply.
 
 Whether a connection was reused is learnt in the connector, the one place
 that knows: ``connect`` is overridden to compare the protocol it returns with
-those it returned before, and tells the attempt through a context variable.
+those it returned before, and tells the attempt through a context variable
+(``start_attempt`` clears it, the connector sets it for a reused connection,
+``never_reached`` reads it in the same task).
 """
 
 from __future__ import annotations
@@ -30,29 +32,18 @@ from llmpipe._dependencies import write_failed
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["Attempt", "connector_class", "never_reached"]
+__all__ = ["connector_class", "never_reached", "start_attempt"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
-
-class Attempt:
-    """One try at sending a request: did it get a connection from the pool?"""
-
-    __slots__ = ("reused",)
-
-    def __init__(self) -> None:
-        self.reused = False
+# Whether the current task's attempt got a pooled connection. A bool, not an
+# object per attempt: set (not mutated) where it changes, it stays with the task.
+_reused: contextvars.ContextVar[bool] = contextvars.ContextVar("llmpipe_reused", default=False)
 
 
-_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
-    "llmpipe_attempt", default=None
-)
-
-
-def start_attempt() -> Attempt:
-    attempt = Attempt()
-    _attempt.set(attempt)
-    return attempt
+def start_attempt() -> None:
+    """A try at sending begins in this task: it has no connection yet."""
+    _reused.set(False)
 
 
 C = TypeVar("C", bound="aiohttp.BaseConnector")
@@ -70,30 +61,41 @@ def connector_class(base: type[C]) -> type[C]:
 
 
 class _TracksReuse:
-    """Mixed into a connector: remembers the protocols it has handed out."""
+    """Mixed into a connector: remembers the protocols it has handed out.
+
+    By ``id``, each entry dropped when its protocol is collected (so an ``id``
+    is never taken for another's): a dict lookup, where a WeakSet's ``in`` is
+    a Python call making a weak reference.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._handed_out: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._handed_out: dict[int, weakref.ref[Any]] = {}
 
     async def connect(self, *args: Any, **kwargs: Any) -> Any:
         connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
         protocol = getattr(connection, "protocol", None)
         if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
             return connection
-        handed_out = self._handed_out
-        reused = protocol in handed_out
-        if not reused:
-            handed_out.add(protocol)
-        attempt = _attempt.get()
-        if attempt is not None:
-            attempt.reused = reused
+        key = id(protocol)
+        if key in self._handed_out:
+            _reused.set(True)
+        else:
+            self._handed_out[key] = weakref.ref(protocol, _forget(self._handed_out, key))
         return connection
 
 
-def never_reached(exc: BaseException, attempt: Attempt, replayable: bool) -> bool:
-    """Whether the failed ``attempt`` provably left the server untouched (see above)."""
-    if not attempt.reused:
+def _forget(handed_out: dict[int, weakref.ref[Any]], key: int) -> Any:
+    def forget(_: weakref.ref[Any]) -> None:
+        handed_out.pop(key, None)
+
+    return forget
+
+
+def never_reached(exc: BaseException, replayable: bool) -> bool:
+    """Whether the failed attempt of this task provably left the server untouched
+    (see above)."""
+    if not _reused.get():
         return False
     import aiohttp
 

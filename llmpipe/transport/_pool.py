@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from llmpipe._dependencies import close_connector_now
 from llmpipe._fork import generation
+from llmpipe.transport._deadlines import Deadlines
 
 if TYPE_CHECKING:
     import aiohttp
@@ -71,12 +72,14 @@ class Pool:
 
     ``gate`` admits ``limit`` calls at once; the others wait their turn
     (bounded by ``pool_timeout``) here rather than inside aiohttp, where the
-    wait could not be told apart from connecting.
+    wait could not be told apart from connecting. ``deadlines`` bounds each
+    attempt in flight with the pool's one timer.
     """
 
     __slots__ = (
         "_watcher",
         "closed",
+        "deadlines",
         "gate",
         "generation",
         "in_flight",
@@ -97,6 +100,7 @@ class Pool:
         self.loop = loop
         self.generation = generation()
         self.gate = Gate(limit)
+        self.deadlines = Deadlines(loop)
         self.proxy = proxy
         self.in_flight = 0
         self.retiring = False
@@ -122,6 +126,7 @@ class Pool:
         if self.closed:
             return
         self.closed = True
+        self.deadlines.close()
         watcher, self._watcher = self._watcher, None
         try:
             await self.session.close()
@@ -152,6 +157,7 @@ async def _closer(pool: Pool) -> AsyncGenerator[None, None]:
     finally:
         if not pool.closed:
             pool.closed = True
+            pool.deadlines.close()
             await pool.session.close()
 
 

@@ -46,12 +46,6 @@ class PoolRecipe:
         self._headers = headers
         self._tls = tls_for(config)
 
-    def timeout(self, total: float | None) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts: ``total`` for the attempt, and connecting on its own."""
-        import aiohttp
-
-        return aiohttp.ClientTimeout(total=total, sock_connect=self._config.connect_timeout)
-
     def open(self, loop: asyncio.AbstractEventLoop) -> Pool:
         import aiohttp
         import yarl
@@ -67,7 +61,9 @@ class PoolRecipe:
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
-            timeout=self.timeout(config.timeout),
+            # Connecting has its own limit; the attempt's is the pool's (``_deadlines``):
+            # aiohttp's ``total`` would arm and cancel a timer per request.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout),
             max_line_size=config.max_header_bytes,
             max_field_size=config.max_header_bytes,
         )

@@ -4,13 +4,19 @@ aiohttp is imported on first use so ``import llmpipe`` stays cheap, and a
 pool is opened inside the loop that sends. Which pool serves which loop, in
 which process, is ``_lifecycle``'s business; how a pool is made, ``_session``'s;
 exceptions are mapped to llmpipe's tree in ``_errors``; a request that never
-reached the server is sent again by the rule in ``_fresh``.
+reached the server is sent again by the rule in ``_fresh``; each attempt's
+timeout is kept by the pool's one timer (``_deadlines``).
+
+aiohttp is called the cheap way for what it does per request: a URL parsed
+once per endpoint, no per-call headers unless the call has its own, no
+per-request timeout (``tests/benchmarks/aiohttp_variants.py`` measures each).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import CancelledError, current_task
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -33,10 +39,12 @@ from llmpipe.transport.base import Transport
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
 __all__ = ["AiohttpTransport"]
 
-_TIMEOUTS_KEPT = 64  # distinct attempt timeouts cached (deadlines make many)
+_STREAM_HEADERS = {"Accept": "text/event-stream"}
+_URLS_KEPT = 64  # endpoints whose parsed URL is kept (a client calls a handful)
 
 
 class AiohttpTransport(Transport):
@@ -58,7 +66,7 @@ class AiohttpTransport(Transport):
             )
         self._pools = Pools(self._recipe.open)
         self._closed = False
-        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, yarl.URL] = {}
         self.resent = 0
         """Requests sent again because a pooled connection had been closed (not retries)."""
 
@@ -105,13 +113,16 @@ class AiohttpTransport(Transport):
         """``chat/completions`` is under the API root (/v1); ``/tokenize`` under the server's."""
         return self._server_root + endpoint if endpoint[:1] == "/" else self._root + endpoint
 
-    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._recipe.timeout(seconds)
-            if len(self._timeouts) < _TIMEOUTS_KEPT:
-                self._timeouts[seconds] = timeout
-        return timeout
+    def _yarl_url(self, endpoint: str) -> yarl.URL:
+        """The endpoint's URL, parsed once: a str would be parsed again on every request."""
+        url = self._urls.get(endpoint)
+        if url is None:
+            import yarl
+
+            url = yarl.URL(self._url(endpoint))
+            if len(self._urls) < _URLS_KEPT:
+                self._urls[endpoint] = url
+        return url
 
     # -- sending -------------------------------------------------------------------------
 
@@ -133,26 +144,44 @@ class AiohttpTransport(Transport):
             seconds = self._config.timeout if request.timeout is None else request.timeout
         if request.options.deadline_at is not None:
             seconds = self._attempt_seconds(request, seconds)
-        if pool.gate.take_nowait():
-            slot = Slot(pool, self._pools.leave)
-        else:
-            slot, seconds = await self._wait_for_slot(pool, request, seconds)
+        if not pool.gate.take_nowait():
+            seconds = await self._wait_for_turn(pool, request, seconds)
         if request.stream:  # a stream gives its slot back when it ends
+            slot = Slot(pool, self._pools.leave)
             try:
                 return await self._send_stream(slot, request, body, seconds)
             except BaseException:
                 slot.release()
                 raise
         # A plain call, here rather than in a coroutine of its own: one fewer per call.
+        # It holds its place in the pool without a Slot: the last ``finally`` gives it back.
+        pool.in_flight += 1
         started = time.perf_counter()
+        task = current_task()
+        assert task is not None  # a call is sent inside a task
+        cancelling = task.cancelling()
+        deadlines = pool.deadlines
+        deadlines.enter(task, seconds)
         try:
-            reply = await self._request(
-                pool, request, body, request.headers or None, self._timeout(seconds)
-            )
-            async with reply:
-                content = self._read_start(reply, request)
-                if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
-                    content = await self._read_rest(reply, request, content)
+            try:
+                headers = request.headers or None
+                start_attempt()
+                try:  # the first try here, not in a coroutine of its own: one fewer per call
+                    reply = await pool.session.request(
+                        request.method,
+                        self._yarl_url(request.endpoint),
+                        data=body,
+                        headers=headers,
+                        proxy=pool.proxy,
+                    )
+                except Exception as exc:
+                    reply = await self._resend(pool, request, body, headers, exc)
+                async with reply:
+                    content = self._read_start(reply, request)
+                    if not reply.content.at_eof() or len(content) > self._config.max_response_bytes:
+                        content = await self._read_rest(reply, request, content)
+            finally:
+                expired = deadlines.leave(task, cancelling)
             return LLMResponse(
                 reply.status,
                 self._masked_headers(reply.headers),
@@ -160,12 +189,18 @@ class AiohttpTransport(Transport):
                 request,
                 time.perf_counter() - started,
             )
+        except CancelledError:
+            if not expired:
+                raise
+            expiry = TimeoutError()
+            raise self._mapped(expiry, request, seconds, pool) from expiry
         except LLMError:
             raise
         except Exception as exc:
             raise self._mapped(exc, request, seconds, pool) from _cause(exc)
         finally:
-            slot.release()
+            pool.gate.give()
+            self._pools.leave(pool)
 
     def _attempt_seconds(self, request: LLMRequest, seconds: float) -> float:
         """The attempt's timeout, shortened to what is left of the call's deadline."""
@@ -180,10 +215,8 @@ class AiohttpTransport(Transport):
             )
         return min(seconds, left)
 
-    async def _wait_for_slot(
-        self, pool: Pool, request: LLMRequest, seconds: float
-    ) -> tuple[Slot, float]:
-        """A slot in ``pool`` once one is free, and what is left of ``seconds`` then."""
+    async def _wait_for_turn(self, pool: Pool, request: LLMRequest, seconds: float) -> float:
+        """Takes a place in ``pool`` once one is free; what is left of ``seconds`` then."""
         limit = self._config.pool_timeout
         wait = seconds if limit is None else min(limit, seconds)
         started = pool.loop.time()
@@ -197,7 +230,7 @@ class AiohttpTransport(Transport):
                 f"all connection_limit={self._config.connection_limit} are in use; raise "
                 "connection_limit or pool_timeout, or close streams you no longer read"
             ) from None
-        return Slot(pool, self._pools.leave), seconds - (pool.loop.time() - started)
+        return seconds - (pool.loop.time() - started)
 
     def _replayable(self, request: LLMRequest) -> bool:
         header = self._config.idempotency_header
@@ -205,38 +238,39 @@ class AiohttpTransport(Transport):
             header is not None and header in request.headers
         )
 
-    async def _request(
+    async def _resend(
         self,
         pool: Pool,
         request: LLMRequest,
         body: bytes | None,
         headers: Mapping[str, str] | None,
-        limits: aiohttp.ClientTimeout,
+        failure: Exception,
     ) -> aiohttp.ClientResponse:
-        """Send; a request that never reached the server goes again on a fresh connection."""
-        last = self._config.connection_limit  # each pooled connection fails at most once
-        for tried in range(last + 1):
-            attempt = start_attempt()
+        """After the first try failed with ``failure``: a request that never reached the
+        server goes again on a fresh connection; any other failure is raised."""
+        replayable = self._replayable(request)
+        for _ in range(self._config.connection_limit):  # each pooled connection fails once
+            if not never_reached(failure, replayable):
+                raise failure
+            self.resent += 1
+            logs.debug(
+                "{where}: the server had closed a pooled connection ({error}); "
+                "sending again on another",
+                where=self._where(request),
+                error=type(failure).__name__,
+            )
+            start_attempt()
             try:
                 return await pool.session.request(
                     request.method,
-                    self._url(request.endpoint),
+                    self._yarl_url(request.endpoint),
                     data=body,
                     headers=headers,
-                    timeout=limits,
                     proxy=pool.proxy,
                 )
             except Exception as exc:
-                if tried == last or not never_reached(exc, attempt, self._replayable(request)):
-                    raise
-                self.resent += 1
-                logs.debug(
-                    "{where}: the server had closed a pooled connection ({error}); "
-                    "sending again on another",
-                    where=self._where(request),
-                    error=type(exc).__name__,
-                )
-        raise AssertionError("unreachable: the last try returns or raises")
+                failure = exc
+        raise failure
 
     async def _send_stream(
         self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
@@ -245,12 +279,27 @@ class AiohttpTransport(Transport):
 
         The event reader above applies the first-event and idle timeouts to the body.
         """
-        loop = asyncio.get_running_loop()
+        loop = slot.pool.loop
         started = loop.time()
-        headers = {"Accept": "text/event-stream", **request.headers}
+        headers = {**_STREAM_HEADERS, **request.headers} if request.headers else _STREAM_HEADERS
+        task = current_task()
+        assert task is not None  # a call is sent inside a task
+        cancelling = task.cancelling()
+        deadlines = slot.pool.deadlines
+        deadlines.enter(task, first)
         try:
-            async with asyncio.timeout(first):
-                reply = await self._request(slot.pool, request, body, headers, self._timeout(None))
+            try:
+                start_attempt()
+                try:
+                    reply = await slot.pool.session.request(
+                        request.method,
+                        self._yarl_url(request.endpoint),
+                        data=body,
+                        headers=headers,
+                        proxy=slot.pool.proxy,
+                    )
+                except Exception as exc:
+                    reply = await self._resend(slot.pool, request, body, headers, exc)
                 if reply.status >= 300 or not is_event_stream(reply.content_type):
                     async with reply:  # an error, or a server that ignored stream=True
                         content = self._read_start(reply, request)
@@ -267,6 +316,13 @@ class AiohttpTransport(Transport):
                         request,
                         loop.time() - started,
                     )
+            finally:
+                expired = deadlines.leave(task, cancelling)
+        except CancelledError:
+            if not expired:
+                raise
+            expiry = TimeoutError()
+            raise self._mapped(expiry, request, first, slot.pool, stream=True) from expiry
         except LLMError:
             raise
         except Exception as exc:
