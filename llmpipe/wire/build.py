@@ -18,12 +18,12 @@ the name ``config.max_tokens_field`` selects; a call's own
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from llmpipe._idempotency import new_key
 from llmpipe.config import LLMConfig
 from llmpipe.request import CALL_KEYWORDS, NO_OPTIONS, CallOptions, LLMRequest, new_request
 from llmpipe.wire.arguments import (
@@ -119,7 +119,7 @@ def _settings(
     """``call_settings``' three, as a tuple (the hot path makes no dict of them)."""
     if not kwargs and not stream and config.deadline is None:  # the usual call: no settings
         header = config.idempotency_header
-        return None, {} if header is None else {header: os.urandom(16).hex()}, NO_OPTIONS
+        return None, {} if header is None else {header: new_key()}, NO_OPTIONS
     given = {}
     timeout = deadline = None
     headers: Mapping[str, str] = _NO_HEADERS
@@ -146,7 +146,7 @@ def _settings(
         given.setdefault("idle_timeout", config.idle_timeout)
     header = config.idempotency_header
     if header is not None:
-        key = os.urandom(16).hex()
+        key = new_key()
         headers = {header: key, **headers} if headers else {header: key}
     elif headers is _NO_HEADERS:
         headers = {}  # the request's own dict, as LLMRequest's default gives
