@@ -18,7 +18,7 @@ import asyncio
 import time
 from asyncio import CancelledError, current_task
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from multidict import CIMultiDict
@@ -129,7 +129,11 @@ class AiohttpTransport(Transport):
     async def send(self, request: LLMRequest) -> LLMResponse:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
-        loop = asyncio.get_running_loop()
+        # The loop from the task: on CPython 3.11 both get_running_loop() and
+        # current_task() ask the kernel for the pid (a fork check); once is enough.
+        task = current_task()
+        assert task is not None  # a call is sent inside a task
+        loop = task.get_loop()
         pool = self._pools.current
         if pool is None or pool.loop is not loop or pool.closed:  # a fork resets it
             pool = await self._pools.open_here(loop)
@@ -149,7 +153,7 @@ class AiohttpTransport(Transport):
         if request.stream:  # a stream gives its slot back when it ends
             slot = Slot(pool, self._pools.leave)
             try:
-                return await self._send_stream(slot, request, body, seconds)
+                return await self._send_stream(slot, request, body, seconds, task)
             except BaseException:
                 slot.release()
                 raise
@@ -157,8 +161,6 @@ class AiohttpTransport(Transport):
         # It holds its place in the pool without a Slot: the last ``finally`` gives it back.
         pool.in_flight += 1
         started = time.perf_counter()
-        task = current_task()
-        assert task is not None  # a call is sent inside a task
         cancelling = task.cancelling()
         deadlines = pool.deadlines
         deadlines.enter(task, seconds)
@@ -273,17 +275,20 @@ class AiohttpTransport(Transport):
         raise failure
 
     async def _send_stream(
-        self, slot: Slot, request: LLMRequest, body: bytes | None, first: float
+        self,
+        slot: Slot,
+        request: LLMRequest,
+        body: bytes | None,
+        first: float,
+        task: asyncio.Task[Any],
     ) -> LLMResponse:
-        """Send, and hand over the body as bytes once the headers are in.
+        """Send (from ``task``), and hand over the body as bytes once the headers are in.
 
         The event reader above applies the first-event and idle timeouts to the body.
         """
         loop = slot.pool.loop
         started = loop.time()
         headers = {**_STREAM_HEADERS, **request.headers} if request.headers else _STREAM_HEADERS
-        task = current_task()
-        assert task is not None  # a call is sent inside a task
         cancelling = task.cancelling()
         deadlines = slot.pool.deadlines
         deadlines.enter(task, first)
