@@ -137,6 +137,15 @@ class LoopDriver:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the private loop and return its result."""
+        loop = self._loop
+        if (  # the usual call: a loop of this process, no loop running here, none driving
+            loop is not None
+            and not self._stopped
+            and self._generation == generation()
+            and running_loop() is None
+            and self._drive.acquire(False)
+        ):
+            return self._drive_call(loop, coro)
         try:
             loop = self._loop_for_call()
             if self._driver == threading.get_ident():
@@ -151,15 +160,8 @@ class LoopDriver:
         return self._run(loop, coro)
 
     def _run(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-        if self._drive.acquire(blocking=False):
-            if loop.is_closed():
-                self._release()
-                coro.close()
-                raise _closed_error()
-            task = loop.create_task(coro)
-            self._drive_until(loop, task, task.cancel)
-            result: T = self._outcome(task)
-            return result
+        if self._drive.acquire(False):
+            return self._drive_call(loop, coro)
         call = _Handover(coro, loop)
         try:
             loop.call_soon_threadsafe(call.start, loop, self._changed)
@@ -183,6 +185,17 @@ class LoopDriver:
             self._drive_until(loop, call.future, call.cancel)
         outcome: T = self._outcome(call.future)
         return outcome
+
+    def _drive_call(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` as a task, driving the loop (the drive lock is held)."""
+        if loop.is_closed():
+            self._release()
+            coro.close()
+            raise _closed_error()
+        task = loop.create_task(coro, name=_TASK_NAME)  # a given name: none to format per call
+        self._drive_until(loop, task, task.cancel)
+        result: T = self._outcome(task)
+        return result
 
     def _drive_until(
         self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], cancel: Any
@@ -273,6 +286,9 @@ class LoopDriver:
                 loop.close()
             finally:
                 self._release()
+
+
+_TASK_NAME = "llmpipe-sync-call"
 
 
 def _closed_error() -> ClientClosedError:
