@@ -15,10 +15,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
 asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
-``_ready``, ``_stopping``, ``Handle._run()``   until a call is done, not a
-and ``_cancelled``; on 3.11 ``_closed``,       stop-and-restart per call
-``_thread_id`` and the asyncgen hooks          (half the loop's cost), and
-(``_run_forever_setup/cleanup()`` on 3.12+)    starts a call without a poll
+``_ready``, ``_stopping``; on 3.11             until a call is done, not a
+``_closed``, ``_thread_id`` and the asyncgen   stop-and-restart per call
+hooks (``_run_forever_setup/cleanup()`` on     (half the loop's cost)
+3.12+)
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -124,12 +124,13 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
 
     ``run_until_complete`` adds a callback that stops the loop and runs one
     more iteration (a poll of the selector) for it: in a short call, that is
-    as much as the loop's own work. On asyncio's loop the runner first runs
-    the callbacks already ready (a new task's first step) without polling the
-    selector for nothing, then runs iterations until ``future`` is done, and
-    one more only if callbacks are ready then (a cancelled call's connection
-    close). On any other loop (uvloop), or in debug mode (checked per run),
-    it is ``run_until_complete``.
+    as much as the loop's own work. On asyncio's loop the runner runs
+    iterations until ``future`` is done, and one more only if callbacks are
+    ready then (a cancelled call's connection close). The first iteration
+    polls the selector before the call's first step, as it must: a pooled
+    connection the server closed while no loop ran is then seen closed
+    before the call picks it. On any other loop (uvloop), or in debug mode
+    (checked per run), it is ``run_until_complete``.
     """
     run_once = getattr(loop, "_run_once", None)
     ready = getattr(loop, "_ready", None)
@@ -148,10 +149,6 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
             return
         setup()
         try:
-            for _ in range(len(ready)):  # what was ready before the loop ran: run it now
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
             while not future.done():
                 run_once()
                 if state._stopping:  # stop() from a callback: as run_forever, give back control

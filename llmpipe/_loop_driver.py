@@ -21,8 +21,7 @@ could not tell the two apart. Async programs that run one loop for their
 lifetime gain from uvloop without that cost.
 
 Each call runs the loop until it is done (``_dependencies.loop_runner``),
-without the stop-and-restart of ``run_until_complete``, and starts the call
-without a poll of the selector.
+without the stop-and-restart of ``run_until_complete``.
 """
 
 from __future__ import annotations

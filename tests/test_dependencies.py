@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
 
 import aiohttp
 import pytest
@@ -135,38 +134,6 @@ def test_run_until_done_refuses_a_closed_loop_as_run_until_complete_does():
 
 async def _first_step(seen: list[str]) -> None:
     seen.append("step")
-
-
-def test_loop_runner_starts_a_call_before_polling_for_io():
-    """The task's first step runs before the selector is asked for events."""
-    loop = asyncio.new_event_loop()
-    try:
-        seen: list[str] = []
-        selector: Any = loop._selector  # type: ignore[attr-defined]
-        polled = selector.select
-
-        def select(timeout: float | None = None) -> Any:
-            seen.append("poll")
-            return polled(timeout)
-
-        selector.select = select
-        task = loop.create_task(_first_step(seen))
-        loop_runner(loop)(task)
-        assert seen[0] == "step"
-    finally:
-        loop.close()
-
-
-def test_loop_runner_skips_a_callback_cancelled_before_the_run():
-    loop = asyncio.new_event_loop()
-    try:
-        ran: list[str] = []
-        loop.call_soon(ran.append, "cancelled").cancel()
-        task = loop.create_task(_first_step(ran))
-        loop_runner(loop)(task)
-        assert ran == ["step"]
-    finally:
-        loop.close()
 
 
 def test_loop_runner_gives_back_the_asyncgen_hooks_it_replaced():
