@@ -15,9 +15,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
 asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
-``_thread_id``, ``_stopping``, the asyncgen    until a call is done, not a
-hooks (``_run_forever_setup/cleanup()`` on     stop-and-restart per call
-3.12+)                                         (half the loop's cost)
+``_ready``, ``_stopping``; on 3.11             until a call is done, not a
+``_closed``, ``_thread_id`` and the asyncgen   stop-and-restart per call
+hooks (``_run_forever_setup/cleanup()`` on     (half the loop's cost)
+3.12+)
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -97,81 +98,101 @@ def write_failed(error: BaseException) -> bool:
     return "Can not write request body" in str(error)
 
 
-_private_running_loop = getattr(asyncio, "_get_running_loop", None)
-
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The loop running in this thread, or None; never raises."""
-    if _private_running_loop is not None:
-        loop: asyncio.AbstractEventLoop | None = _private_running_loop()
-        return loop
-    return _public_running_loop()
-
-
-def run_until_done(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-    """``loop.run_until_complete(future)`` for a task or future of ``loop``, cheaper.
-
-    ``run_until_complete`` adds a callback that stops the loop and runs one
-    more iteration (a poll of the selector) for it: in a short call, that is
-    as much as the loop's own work. On asyncio's loop this runs iterations
-    until ``future`` is done, and one more only if callbacks are ready then
-    (a cancelled call's connection close); on any other loop (uvloop), or in
-    debug mode, it is ``run_until_complete``.
-    """
-    run_once = getattr(loop, "_run_once", None)
-    if run_once is None or not isinstance(loop, asyncio.BaseEventLoop) or loop.get_debug():
-        loop.run_until_complete(future)
-        return
-    state: Any = loop  # the private attributes below
-    setup = getattr(loop, "_run_forever_setup", None)
-    cleanup = getattr(loop, "_run_forever_cleanup", None)
-    if setup is not None and cleanup is not None:  # CPython 3.12+
-        setup()
-    else:
-        cleanup = _run_forever_setup_311(loop)
-    try:
-        while not future.done():
-            run_once()
-            if state._stopping:  # stop() from a callback: as run_forever, give back control
-                break
-        else:
-            if state._ready:  # what the call's end scheduled (a connection's close): run it now
-                run_once()
-    finally:
-        cleanup()
-    if not future.done():
-        raise RuntimeError("Event loop stopped before Future completed.")
-
-
-def _run_forever_setup_311(loop: Any) -> Callable[[], None]:
-    """What ``BaseEventLoop.run_forever`` of CPython 3.11 does around its iterations."""
-    if loop.is_closed():
-        raise RuntimeError("Event loop is closed")
-    if loop.is_running():
-        raise RuntimeError("This event loop is already running")
-    if running_loop() is not None:
-        raise RuntimeError("Cannot run the event loop while another loop is running")
-    hooks = sys.get_asyncgen_hooks()
-    loop._thread_id = threading.get_ident()
-    sys.set_asyncgen_hooks(
-        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
-    )
-    asyncio.events._set_running_loop(loop)
-
-    def cleanup() -> None:
-        loop._stopping = False
-        loop._thread_id = None
-        asyncio.events._set_running_loop(None)
-        sys.set_asyncgen_hooks(*hooks)
-
-    return cleanup
-
-
 def _public_running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
+    asyncio, "_get_running_loop", _public_running_loop
+)
+"""The loop running in this thread, or None; never raises (asyncio's own C
+function where it has one: no Python frame of ours on the sync shim's path)."""
+
+
+def run_until_done(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+    """``loop.run_until_complete(future)`` for a task or future of ``loop``, cheaper
+    (``loop_runner(loop)(future)``; a driver that runs one loop often keeps the runner)."""
+    loop_runner(loop)(future)
+
+
+def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any]], None]:
+    """A function that runs ``loop`` until a future of it is done, cheaper than
+    ``run_until_complete``.
+
+    ``run_until_complete`` adds a callback that stops the loop and runs one
+    more iteration (a poll of the selector) for it: in a short call, that is
+    as much as the loop's own work. On asyncio's loop the runner runs
+    iterations until ``future`` is done, and one more only if callbacks are
+    ready then (a cancelled call's connection close). The first iteration
+    polls the selector before the call's first step, as it must: a pooled
+    connection the server closed while no loop ran is then seen closed
+    before the call picks it. On any other loop (uvloop), or in debug mode
+    (checked per run), it is ``run_until_complete``.
+    """
+    run_once = getattr(loop, "_run_once", None)
+    ready = getattr(loop, "_ready", None)
+    if run_once is None or ready is None or not isinstance(loop, asyncio.BaseEventLoop):
+        return loop.run_until_complete
+    state: Any = loop  # the private attributes below
+    setup = getattr(loop, "_run_forever_setup", None)
+    cleanup = getattr(loop, "_run_forever_cleanup", None)
+    if setup is None or cleanup is None:  # CPython 3.11
+        setup, cleanup = _hooks_311(loop)
+    get_debug = loop.get_debug
+
+    def run(future: asyncio.Future[Any]) -> None:
+        if get_debug():
+            loop.run_until_complete(future)
+            return
+        setup()
+        try:
+            while not future.done():
+                run_once()
+                if state._stopping:  # stop() from a callback: as run_forever, give back control
+                    break
+            else:
+                if ready:  # what the call's end scheduled (a connection's close): run it now
+                    run_once()
+        finally:
+            cleanup()
+        if not future.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+
+    return run
+
+
+def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """What ``BaseEventLoop.run_forever`` of CPython 3.11 does before and after
+    its iterations, as two functions (the asyncgen hooks that ``setup``
+    replaces are given back by ``cleanup``)."""
+    set_running_loop = asyncio.events._set_running_loop
+    get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
+    firstiter, finalizer = loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook
+    get_ident = threading.get_ident
+    replaced: list[Any] = [None]
+
+    def setup() -> None:
+        if loop._closed:
+            raise RuntimeError("Event loop is closed")
+        if loop._thread_id is not None:
+            raise RuntimeError("This event loop is already running")
+        if running_loop() is not None:
+            raise RuntimeError("Cannot run the event loop while another loop is running")
+        replaced[0] = get_hooks()
+        loop._thread_id = get_ident()
+        set_hooks(firstiter=firstiter, finalizer=finalizer)
+        set_running_loop(loop)
+
+    def cleanup() -> None:
+        loop._stopping = False
+        loop._thread_id = None
+        set_running_loop(None)
+        set_hooks(*replaced[0])
+
+    return setup, cleanup
 
 
 def otel_provider_probe() -> Callable[[], bool]:

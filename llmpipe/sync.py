@@ -162,6 +162,8 @@ class LLM:
         into the JSON body as is. Failures raise an ``LLMError`` subclass
         (``llmpipe.errors``).
         """
+        if not (stream or kwargs) and response_model is None:  # the usual call: no keywords
+            return self._runner.run(self._client.chat_completion(messages, temperature, max_tokens))
         result = self._runner.run(
             self._client.chat_completion(
                 messages,

@@ -4,6 +4,7 @@ works through the real dependency, and its fallback works without it."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import aiohttp
 import pytest
@@ -14,6 +15,7 @@ from llmpipe._dependencies import (
     close_connector_now,
     fail_stream_reader,
     loguru_gate,
+    loop_runner,
     otel_provider_probe,
     run_until_done,
     running_loop,
@@ -128,6 +130,20 @@ def test_run_until_done_refuses_a_closed_loop_as_run_until_complete_does():
     loop.close()
     with pytest.raises(RuntimeError, match="closed"):
         run_until_done(loop, future)
+
+
+async def _first_step(seen: list[str]) -> None:
+    seen.append("step")
+
+
+def test_loop_runner_gives_back_the_asyncgen_hooks_it_replaced():
+    loop = asyncio.new_event_loop()
+    try:
+        before = sys.get_asyncgen_hooks()
+        loop_runner(loop)(loop.create_task(_first_step([])))
+        assert sys.get_asyncgen_hooks() == before
+    finally:
+        loop.close()
 
 
 def test_otel_provider_probe_reads_the_apis_own_globals():

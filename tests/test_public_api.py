@@ -54,6 +54,16 @@ def test_import_llmpipe_loads_neither_aiohttp_nor_opentelemetry_nor_the_optional
     assert loaded.stdout.strip() == "[]"
 
 
+def test_import_llmpipe_loads_neither_urllib_request_nor_email_utils():
+    """Needed only for a proxy from the environment or an HTTP-date Retry-After."""
+    names = ("urllib.request", "email.utils")
+    code = f"import sys, llmpipe; print([m for m in {names!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         llmpipe.Nope  # noqa: B018

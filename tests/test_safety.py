@@ -93,6 +93,19 @@ def test_budget_forgets_calls_and_retries_outside_its_window():
     assert budget.withdraw()
 
 
+def test_budget_lets_each_slots_calls_leave_the_window_in_turn():
+    now = [0.0]
+    budget = RetryBudget(ratio=1.0, min_per_second=0.0, window=10, clock=lambda: now[0])
+    for moment in (0.0, 0.5, 0.9, 1.5):  # three calls in the first second, one in the second
+        now[0] = moment
+        budget.deposit()
+    seen = []
+    for moment in (9.9, 10.2, 10.9, 11.1):
+        now[0] = moment
+        seen.append(budget.available)
+    assert seen == [4.0, 1.0, 1.0, 0.0]
+
+
 def test_budget_rejects_nonsense_settings():
     with pytest.raises(ValueError, match="RetryBudget"):
         RetryBudget(ratio=-1)

@@ -3,9 +3,14 @@ way by counting, usage tracking, rate limits and logging."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from llmpipe import AsyncLLM, RetryMiddleware, UsageMiddleware, default_middlewares
+from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.testing import Fault
-from llmpipe.wire.usage import TokenCount, read_usage
+from llmpipe.wire.usage import TokenCount, read_usage, reply_figures, usage_figures
+from llmpipe.wire.vendor import usage_of
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -66,3 +71,36 @@ async def test_stats_and_usage_tracking_agree_on_a_reply_whose_total_is_not_the_
         stats, totals = llm.get_stats(), llm.get_usage().total
     assert (stats.prompt_tokens, stats.completion_tokens, stats.total_tokens) == (5, 3, 10)
     assert (totals.prompt_tokens, totals.completion_tokens, totals.total_tokens) == (5, 3, 10)
+
+
+_COUNT = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(0, 3), st.just("2"), st.just([1])
+)
+_DETAILS = st.one_of(
+    st.none(),
+    st.just([]),
+    st.just("x"),
+    st.fixed_dictionaries(
+        {}, optional={"cached_tokens": _COUNT, "reasoning_tokens": _COUNT, "other": _COUNT}
+    ),
+)
+_USAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "prompt_tokens": _COUNT,
+        "completion_tokens": _COUNT,
+        "total_tokens": _COUNT,
+        "prompt_tokens_details": _DETAILS,
+        "completion_tokens_details": _DETAILS,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(usage=st.one_of(st.none(), st.just([]), _USAGE))
+def test_a_replys_usage_read_in_line_agrees_with_the_general_reader(usage):
+    """reply_figures reads the usual shape without usage_figures: same answer for every shape."""
+    payload = {"id": "x"} if usage is None else {"id": "x", "usage": usage}
+    request = LLMRequest("chat/completions", body={"model": "m"})
+    response = LLMResponse.from_json(request, payload)
+    assert reply_figures(response) == usage_figures(usage_of(payload))

@@ -12,7 +12,6 @@ answer is worked out once per pool, since every request goes to one origin.
 from __future__ import annotations
 
 import ipaddress
-import urllib.request
 from urllib.parse import urlsplit
 
 from llmpipe.config import LLMConfig
@@ -28,6 +27,8 @@ def proxy_for(config: LLMConfig) -> str | None:
         return config.proxy
     if not config.trust_env:
         return None
+    import urllib.request  # here: its import (http.client, email) is not paid by `import llmpipe`
+
     target = urlsplit(config.api_root)
     found = urllib.request.getproxies_environment()
     proxy = found.get(target.scheme) or found.get("all")

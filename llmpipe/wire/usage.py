@@ -139,11 +139,39 @@ def reply_usage(response: LLMResponse) -> TokenCount | None:
 
 
 def reply_figures(response: LLMResponse) -> Figures | None:
-    """``reply_usage``'s answer as a tuple (see ``usage_figures``)."""
+    """``reply_usage``'s answer as a tuple (see ``usage_figures``).
+
+    The usual reply (three counts, each detail absent or a count) is read in
+    line, without the calls of the general reader (a counted call's share of
+    its cost); every other shape goes to ``usage_figures``.
+    """
     try:
         payload = response.json()
     except LLMError:
         return None
+    usage = payload.get("usage") if type(payload) is dict else None
+    if type(usage) is dict:
+        get = usage.get
+        prompt = get("prompt_tokens")
+        completion = get("completion_tokens")
+        total = get("total_tokens")
+        cached: Any = 0
+        reasoning: Any = 0
+        details = get("prompt_tokens_details")
+        if details is not None:
+            cached = details.get("cached_tokens", 0) if type(details) is dict else None
+        details = get("completion_tokens_details")
+        if details is not None:
+            reasoning = details.get("reasoning_tokens", 0) if type(details) is dict else None
+        if (
+            type(prompt) is int
+            and type(completion) is int
+            and type(total) is int
+            and type(cached) is int
+            and type(reasoning) is int
+            and min(prompt, completion, total, cached, reasoning) >= 0
+        ):
+            return prompt, completion, total, cached, reasoning
     return usage_figures(usage_of(payload)) if isinstance(payload, dict) else None
 
 

@@ -41,12 +41,18 @@ class RetryBudget:
         self._slots: collections.deque[list[int]] = collections.deque()  # [slot, calls, retries]
         self._calls = 0
         self._retries = 0
+        self._until = -math.inf  # when the newest slot ends; until then it is the current one
 
     def __repr__(self) -> str:
         return f"RetryBudget(ratio={self.ratio}, reserve={self.reserve:g})"
 
     def _current(self) -> list[int]:
-        slot = math.floor(self._clock() / self._slot_length)
+        now = self._clock()
+        return self._slots[-1] if now < self._until else self._advance(now)
+
+    def _advance(self, now: float) -> list[int]:
+        """Drop the slots that left the window; the slot of ``now`` becomes the newest."""
+        slot = math.floor(now / self._slot_length)
         slots = self._slots
         while slots and slots[0][0] <= slot - _SLOTS:
             _, calls, retries = slots.popleft()
@@ -54,11 +60,14 @@ class RetryBudget:
             self._retries -= retries
         if not slots or slots[-1][0] != slot:
             slots.append([slot, 0, 0])
+        self._until = (slot + 1) * self._slot_length
         return slots[-1]
 
     def deposit(self) -> None:
-        """Record one call."""
-        self._current()[1] += 1
+        """Record one call (usually one clock read and two additions: it runs per call)."""
+        now = self._clock()
+        current = self._slots[-1] if now < self._until else self._advance(now)
+        current[1] += 1
         self._calls += 1
 
     def withdraw(self) -> bool:

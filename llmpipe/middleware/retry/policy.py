@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Protocol, Self, TypeVar
 
 import attrs
@@ -98,6 +97,8 @@ def _seconds(value: str, now: float | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # here: rarely needed, costly to import
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
