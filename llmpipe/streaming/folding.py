@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from llmpipe._fast_init import fast_init
 from llmpipe.streaming._calls import CallAssembler, fold_function_call
 from llmpipe.wire.models import (
     EMPTY,
@@ -31,6 +32,33 @@ from llmpipe.wire.models import (
 )
 
 __all__ = ["ChatFold", "CompletionFold", "chunk_from_response", "fold_chunks"]
+
+# The folded reply is built without the models' ``__init__`` (see ``_fast_init``):
+# every stream ends in one, and each field stored through a frozen model's
+# ``__init__`` costs a call. Every value is one the fold made itself.
+_new_message = fast_init(Message, "role", "content", "tool_calls", "refusal", "extra")
+_new_choice = fast_init(ChatChoice, "message", "index", "finish_reason", "logprobs", "extra")
+_new_reply = fast_init(
+    ChatCompletionResponse,
+    "choices",
+    "id",
+    "created",
+    "model",
+    "usage",
+    "system_fingerprint",
+    "extra",
+)
+_new_piece = fast_init(CompletionChoice, "text", "index", "finish_reason", "logprobs", "extra")
+_new_completion = fast_init(
+    CompletionResponse,
+    "choices",
+    "id",
+    "created",
+    "model",
+    "usage",
+    "system_fingerprint",
+    "extra",
+)
 
 
 def fold_logprobs(old: Any, new: Any) -> Any:
@@ -127,19 +155,14 @@ class _Choice:
         extra: Mapping[str, Any] = EMPTY
         if self.texts or self.message_extra:
             extra = {**self.message_extra, **{k: "".join(v) for k, v in self.texts.items()}}
-        message = Message(
-            self.role,
-            "".join(self.content) if self.content or not calls else None,
-            tool_calls=calls,
-            refusal="".join(self.refusal) if self.refusal else None,
-            extra=extra,
-        )
-        return ChatChoice(
-            index=index,
-            message=message,
-            finish_reason=self.finish_reason,
-            logprobs=self.logprobs,
-            extra=self.extra,
+        content = "".join(self.content) if self.content or not calls else None
+        refusal = "".join(self.refusal) if self.refusal else None
+        if type(self.role) is str:  # the fold keeps only a non-empty role
+            message = _new_message(self.role, content, calls, refusal, extra)
+        else:  # a hand-made chunk's: Message says what is wrong with it
+            message = Message(self.role, content, tool_calls=calls, refusal=refusal, extra=extra)
+        return _new_choice(  # type: ignore[no-any-return]
+            message, index, self.finish_reason, self.logprobs, self.extra
         )
 
 
@@ -171,14 +194,15 @@ class ChatFold:
             state.add(part)
 
     def result(self) -> ChatCompletionResponse:
-        return ChatCompletionResponse(
-            id=self._id,
-            created=self._created,
-            model=self._model,
-            choices=[self._choices[i].build(i) for i in sorted(self._choices)],
-            usage=self.usage,
-            system_fingerprint=self._fingerprint,
-            extra=dict(self._extra) if self._extra else EMPTY,
+        choices = self._choices
+        return _new_reply(  # type: ignore[no-any-return]
+            [choices[i].build(i) for i in (choices if len(choices) < 2 else sorted(choices))],
+            self._id,
+            self._created,
+            self._model,
+            self.usage,
+            self._fingerprint,
+            dict(self._extra) if self._extra else EMPTY,
         )
 
 
@@ -225,23 +249,17 @@ class CompletionFold:
 
     def result(self) -> CompletionResponse:
         head = self._head
-        return CompletionResponse(
-            id=head.id if head else "",
-            created=head.created if head else 0,
-            model=head.model if head else "",
-            choices=[
-                CompletionChoice(
-                    index=i,
-                    text="".join(t.pieces),
-                    finish_reason=t.finish_reason,
-                    logprobs=t.logprobs,
-                    extra=t.extra,
-                )
+        return _new_completion(  # type: ignore[no-any-return]
+            [
+                _new_piece("".join(t.pieces), i, t.finish_reason, t.logprobs, t.extra)
                 for i, t in sorted(self._texts.items())
             ],
-            usage=self.usage,
-            system_fingerprint=self._fingerprint,
-            extra=self._extra,
+            head.id if head else "",
+            head.created if head else 0,
+            head.model if head else "",
+            self.usage,
+            self._fingerprint,
+            self._extra,
         )
 
 
