@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from llmpipe._fast_init import fast_init
 from llmpipe.errors import (
     LLMConnectionError,
     LLMResponseError,
@@ -84,6 +85,11 @@ class StreamSummary:
     error: BaseException | None
 
 
+_new_summary = fast_init(
+    StreamSummary, "events", "first_event_after", "elapsed", "completed", "error"
+)
+
+
 class StreamObserver(Protocol):
     """Told of each event and of the end. One that only needs the end may say
     so with a class attribute ``wants_events = False``: a call per event saved."""
@@ -95,6 +101,31 @@ class StreamObserver(Protocol):
 
 class EventStream:
     """An async iterator of data events, ending at ``[DONE]``."""
+
+    __slots__ = (
+        "__weakref__",
+        "_deadline_at",
+        "_decoder",
+        "_delivered",
+        "_endpoint",
+        "_expired",
+        "_finished",
+        "_first_event_at",
+        "_first_timeout",
+        "_head",
+        "_idle_timeout",
+        "_json",
+        "_loop",
+        "_observers",
+        "_pending",
+        "_read_deadline",
+        "_source",
+        "_started",
+        "_timer",
+        "_timer_at",
+        "_waiter",
+        "_watchers",
+    )
 
     def __init__(
         self,
@@ -119,9 +150,10 @@ class EventStream:
         self._delivered = 0
         self._first_event_at: float | None = None
         self._finished = False
+        self._json = False  # see expect_json
         self._head = b""  # the first bytes, until the first event: for a body with none
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _read_until
+        self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _fill
         self._timer_at = 0.0
         self._read_deadline = 0.0
         self._waiter: asyncio.Task[object] | None = None
@@ -132,6 +164,14 @@ class EventStream:
         self._observers.append(observer)
         if getattr(observer, "wants_events", True):
             self._watchers.append(observer)
+
+    def expect_json(self) -> None:
+        """The reader parses every event's data as JSON (the typed streams do).
+
+        An error event is then told by its parsed JSON (parsed once, for the
+        reader too) rather than by searching each event's bytes for ``"error"``.
+        """
+        self._json = True
 
     @property
     def delivered(self) -> int:
@@ -151,26 +191,39 @@ class EventStream:
         That lets retry re-send exactly while no event has reached the caller.
         """
         try:
-            event = await self._receive()
-            if _ERROR_MARK in event.raw or event.event == "error":
+            if not self._take():  # the first bytes mostly come with the headers
+                await self._fill()
+            event = self._pending[0]
+            if self._may_be_error(event):
                 self._raise_if_error(event)
         except BaseException as exc:
             await self._finish(completed=False, error=exc)
             raise
-        self._pending.appendleft(event)
 
     async def __anext__(self) -> ServerSentEvent:
-        if self._finished:
+        event = await self.next_event()
+        if event is None:
             raise StopAsyncIteration
+        return event
+
+    async def next_event(self) -> ServerSentEvent | None:
+        """The next event, or None once the stream has ended (``[DONE]``).
+
+        ``__anext__`` without the ``StopAsyncIteration``, for a reader that
+        would only catch it.
+        """
+        if self._finished:
+            return None
+        pending = self._pending
         try:
-            event = self._pending.popleft() if self._pending else await self._receive()
+            if not pending:
+                await self._fill()
+            event = pending.popleft()
             if event.raw == _DONE:
                 await self._finish(completed=True, error=None)
-                raise StopAsyncIteration
-            if _ERROR_MARK in event.raw or event.event == "error":
+                return None
+            if self._may_be_error(event):
                 self._raise_if_error(event)
-        except StopAsyncIteration:
-            raise
         except BaseException as exc:
             await self._finish(completed=False, error=exc)
             raise
@@ -193,14 +246,22 @@ class EventStream:
 
         The typed stream above takes events from here without awaiting, one
         coroutine per event fewer; ``[DONE]``, an error and a read go through
-        ``__anext__``.
+        ``next_event``.
         """
         pending = self._pending
         if not pending or self._finished:
             return None
         event = pending[0]
-        raw = event.raw
-        if raw == _DONE or _ERROR_MARK in raw or event.event == "error":
+        if event.raw == _DONE or event.event == "error":
+            return None
+        if self._json:
+            try:
+                payload = event.json()
+            except ValueError:
+                payload = None  # not JSON: the reader says so
+            if type(payload) is dict and payload.get("error"):
+                return None
+        elif event.raw.find(_ERROR_MARK) >= 0:  # not ``in``: it tries an int first
             return None
         pending.popleft()
         self._delivered += 1
@@ -208,8 +269,46 @@ class EventStream:
             observer.on_event(event)
         return event
 
-    async def _receive(self) -> ServerSentEvent:
-        """The next event with data, reading bytes until one is whole."""
+    def _may_be_error(self, event: ServerSentEvent) -> bool:
+        return self._json or event.event == "error" or event.raw.find(_ERROR_MARK) >= 0
+
+    def _take(self) -> bool:
+        """Decode the bytes already received; whether an event is now pending.
+
+        At the end of the body: the last events, or the error for a body that
+        ended without ``[DONE]``.
+        """
+        source, pending = self._source, self._pending
+        while not pending:
+            chunk = source.read_nowait()
+            if not chunk:
+                if source.at_eof():
+                    self._at_eof()
+                    return True
+                return False
+            self._decode(chunk)
+        return True
+
+    def _decode(self, chunk: bytes) -> None:
+        if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
+            self._head += chunk[: _HEAD_BYTES - len(self._head)]
+        events = _kept(self._decoder.feed(chunk))
+        if events:
+            if self._first_event_at is None:
+                loop = self._loop
+                if loop is None:
+                    loop = self._loop = asyncio.get_running_loop()
+                self._first_event_at = loop.time()
+            self._pending.extend(events)
+
+    async def _fill(self) -> None:
+        """Read until an event is pending, within the stream's timeouts.
+
+        One timer per stream, moved lazily: a read only notes its deadline, and
+        the timer, firing before it, re-arms at the deadline noted last. An
+        ``asyncio.timeout`` per read would schedule and cancel a timer for
+        every event of every stream.
+        """
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -223,26 +322,29 @@ class EventStream:
             deadline, limit, what = loop.time() + self._idle_timeout, self._idle_timeout, "next"
         if self._deadline_at is not None and self._deadline_at < deadline:
             deadline, what = self._deadline_at, "deadline"
-        source = self._source
         try:
-            while True:
-                chunk = source.read_nowait()
-                if not chunk:
-                    if source.at_eof():
-                        return self._at_eof()
-                    if deadline <= loop.time():
-                        raise TimeoutError
-                    chunk = await self._read_until(loop, deadline)
-                    if not chunk:
-                        continue
-                if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
-                    self._head += chunk[: _HEAD_BYTES - len(self._head)]
-                events = _kept(self._decoder.feed(chunk))
-                if events:
-                    if self._first_event_at is None:
-                        self._first_event_at = loop.time()
-                    self._pending.extend(events[1:])
-                    return events[0]
+            while not self._take():
+                if deadline <= loop.time():
+                    raise TimeoutError
+                task = asyncio.current_task()
+                assert task is not None  # a stream is read inside a task
+                if self._timer is None or self._timer_at > deadline:
+                    self._arm(loop, deadline)
+                self._read_deadline = deadline
+                self._waiter = task
+                cancelling = task.cancelling()
+                try:
+                    chunk = await self._source.read()
+                except asyncio.CancelledError:
+                    if self._expired:
+                        self._expired = False
+                        if task.uncancel() <= cancelling:  # ours alone, not the caller's too
+                            raise TimeoutError from None
+                    raise
+                finally:
+                    self._waiter = None
+                if chunk:
+                    self._decode(chunk)
         except TimeoutError:
             if what == "deadline":
                 raise LLMTimeoutError(
@@ -259,32 +361,6 @@ class EventStream:
             if self._first_event_at is None:
                 raise
             raise self._truncated(f"the connection broke: {exc}") from exc
-
-    async def _read_until(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bytes:
-        """The next bytes, or ``TimeoutError`` once the loop's clock passes ``deadline``.
-
-        One timer per stream, moved lazily: a read only notes its deadline, and
-        the timer, firing before it, re-arms at the deadline noted last. An
-        ``asyncio.timeout`` per read would schedule and cancel a timer for
-        every event of every stream.
-        """
-        task = asyncio.current_task()
-        assert task is not None  # a stream is read inside a task
-        if self._timer is None or self._timer_at > deadline:
-            self._arm(loop, deadline)
-        self._read_deadline = deadline
-        self._waiter = task
-        cancelling = task.cancelling()
-        try:
-            return await self._source.read()
-        except asyncio.CancelledError:
-            if self._expired:
-                self._expired = False
-                if task.uncancel() <= cancelling:  # ours alone, not the caller's too
-                    raise TimeoutError from None
-            raise
-        finally:
-            self._waiter = None
 
     def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
         if self._timer is not None:
@@ -304,13 +380,13 @@ class EventStream:
         else:
             self._arm(loop, self._read_deadline)
 
-    def _at_eof(self) -> ServerSentEvent:
+    def _at_eof(self) -> None:
         events = _kept(self._decoder.finish())
         if events:
             if self._first_event_at is None:
                 self._first_event_at = asyncio.get_running_loop().time()
-            self._pending.extend(events[1:])
-            return events[0]
+            self._pending.extend(events)
+            return
         if self._first_event_at is None:
             text = self._head.decode("utf-8", "replace")
             if text.strip():
@@ -349,14 +425,13 @@ class EventStream:
             await self._source.release(completed)
         finally:
             now = asyncio.get_running_loop().time()
-            summary = StreamSummary(
-                events=self._delivered,
-                first_event_after=None
-                if self._first_event_at is None
-                else self._first_event_at - self._started,
-                elapsed=now - self._started,
-                completed=completed,
-                error=error,
+            first = self._first_event_at
+            summary = _new_summary(
+                self._delivered,
+                None if first is None else first - self._started,
+                now - self._started,
+                completed,
+                error,
             )
             for observer in self._observers:
                 observer.on_end(summary)

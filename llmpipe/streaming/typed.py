@@ -56,6 +56,8 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         on_complete: Callable[[ResultT], None] | None = None,
     ) -> None:
         self._events: EventStream | None = response.stream
+        if response.stream is not None:
+            response.stream.expect_json()  # every event is parsed: see _structure
         self._fold = fold
         self._on_complete = on_complete
         self._response = response
@@ -86,14 +88,14 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         event = events.ready()
         if event is None:
             try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                self._complete()
-                raise
+                event = await events.next_event()
             except StreamTruncatedError as error:
                 partial = self._fold.result()
                 attach_http(partial, self.http)
                 raise error.with_partial(partial) from error.__cause__
+            if event is None:
+                self._complete()
+                raise StopAsyncIteration
         try:
             chunk = self._structure(event)
         except LLMResponseError as error:
