@@ -26,6 +26,7 @@ from llmpipe.wire.models import (
     CompletionResponse,
     Delta,
     FunctionCallDelta,
+    HTTPInfo,
     Message,
     ToolCallDelta,
     Usage,
@@ -47,6 +48,7 @@ _new_reply = fast_init(
     "usage",
     "system_fingerprint",
     "extra",
+    "http",
 )
 _new_piece = fast_init(CompletionChoice, "text", "index", "finish_reason", "logprobs", "extra")
 _new_completion = fast_init(
@@ -58,6 +60,7 @@ _new_completion = fast_init(
     "usage",
     "system_fingerprint",
     "extra",
+    "http",
 )
 
 
@@ -114,7 +117,7 @@ class _Choice:
         self.refusal: list[str] = []
         self.texts: dict[str, list[str]] = {}  # text extras of the deltas
         self.message_extra: dict[str, Any] = {}  # the other extras of the deltas
-        self.calls = CallAssembler()
+        self.calls: CallAssembler | None = None  # made at the first tool call fragment
         self.finish_reason: str | None = None
         self.logprobs: Any = None
         self.extra: Mapping[str, Any] = EMPTY
@@ -131,8 +134,11 @@ class _Choice:
         if extra is not EMPTY and extra:  # EMPTY's len() is Python code: skip it per chunk
             self._add_extra(extra)
         if delta.tool_calls:
+            calls = self.calls
+            if calls is None:
+                calls = self.calls = CallAssembler()
             for call in delta.tool_calls:
-                self.calls.add(call)
+                calls.add(call)
         if part.finish_reason:
             self.finish_reason = part.finish_reason
         if part.logprobs is not None:
@@ -151,7 +157,7 @@ class _Choice:
                 self.message_extra[key] = value
 
     def build(self, index: int) -> ChatChoice:
-        calls = self.calls.build()
+        calls = None if self.calls is None else self.calls.build()
         extra: Mapping[str, Any] = EMPTY
         if self.texts or self.message_extra:
             extra = {**self.message_extra, **{k: "".join(v) for k, v in self.texts.items()}}
@@ -168,6 +174,8 @@ class _Choice:
 
 class ChatFold:
     """Accumulates chat chunks; ``result()`` is the reply so far."""
+
+    __slots__ = ("_choices", "_created", "_extra", "_fingerprint", "_id", "_model", "usage")
 
     def __init__(self) -> None:
         self._choices: dict[int, _Choice] = {}
@@ -193,7 +201,8 @@ class ChatFold:
                 state = self._choices[part.index] = _Choice()
             state.add(part)
 
-    def result(self) -> ChatCompletionResponse:
+    def result(self, http: HTTPInfo | None = None) -> ChatCompletionResponse:
+        """The reply so far; ``http``, the stream's HTTP facts, is its ``http``."""
         choices = self._choices
         return _new_reply(  # type: ignore[no-any-return]
             [choices[i].build(i) for i in (choices if len(choices) < 2 else sorted(choices))],
@@ -203,6 +212,7 @@ class ChatFold:
             self.usage,
             self._fingerprint,
             dict(self._extra) if self._extra else EMPTY,
+            http,
         )
 
 
@@ -218,6 +228,8 @@ class _Text:
 
 class CompletionFold:
     """Accumulates streamed text completions."""
+
+    __slots__ = ("_extra", "_fingerprint", "_head", "_texts", "usage")
 
     def __init__(self) -> None:
         self._texts: dict[int, _Text] = {}
@@ -247,7 +259,8 @@ class CompletionFold:
             if choice.extra:
                 state.extra = _latest(state.extra, choice.extra)
 
-    def result(self) -> CompletionResponse:
+    def result(self, http: HTTPInfo | None = None) -> CompletionResponse:
+        """The reply so far; ``http``, the stream's HTTP facts, is its ``http``."""
         head = self._head
         return _new_completion(  # type: ignore[no-any-return]
             [
@@ -260,6 +273,7 @@ class CompletionFold:
             self.usage,
             self._fingerprint,
             self._extra,
+            http,
         )
 
 
