@@ -54,7 +54,8 @@ def _kept(events: list[ServerSentEvent]) -> list[ServerSentEvent]:
     """The events that carry something: keep-alives (no data, other types) dropped."""
     for event in events:
         raw = event.raw
-        if not raw or raw.isspace() or event.event not in _DATA_EVENTS:
+        # Whitespace is at most 0x20: most data (JSON) is told by its first byte alone.
+        if not raw or (raw[0] <= 0x20 and raw.isspace()) or event.event not in _DATA_EVENTS:
             return [e for e in events if e.raw and not e.raw.isspace() and e.event in _DATA_EVENTS]
     return events
 
