@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -72,7 +73,11 @@ class ByteSource(Protocol):
     def at_eof(self) -> bool: ...
 
     async def release(self, completed: bool) -> None:
-        """Give the connection back: reusable if ``completed``, else closed."""
+        """Give the connection back: reusable if ``completed``, else closed.
+
+        A source that can do so without waiting may also offer it as
+        ``release_nowait(completed)``: the stream then ends without an await.
+        """
 
 
 @attrs.frozen
@@ -120,6 +125,7 @@ class EventStream:
         "_observers",
         "_pending",
         "_read_deadline",
+        "_release_now",
         "_source",
         "_started",
         "_timer",
@@ -139,6 +145,7 @@ class EventStream:
         deadline_at: float | None = None,
     ) -> None:
         self._source = source
+        self._release_now: Callable[[bool], None] | None = getattr(source, "release_nowait", None)
         self._endpoint = endpoint
         self._first_timeout = first_event_timeout
         self._idle_timeout = idle_timeout
@@ -221,7 +228,10 @@ class EventStream:
                 await self._fill()
             event = pending.popleft()
             if event.raw == _DONE:
-                await self._finish(completed=True, error=None)
+                if self._release_now is not None:
+                    self._finish_now()
+                else:
+                    await self._finish(completed=True, error=None)
                 return None
             if self._may_be_error(event):
                 self._raise_if_error(event)
@@ -418,24 +428,42 @@ class EventStream:
     async def _finish(self, *, completed: bool, error: BaseException | None) -> None:
         if self._finished:
             return
+        self._stop()
+        try:
+            if self._release_now is not None:
+                self._release_now(completed)
+            else:
+                await self._source.release(completed)
+        finally:
+            self._tell_end(completed, error)
+
+    def _finish_now(self) -> None:
+        """``_finish`` at ``[DONE]`` for a source that releases without waiting."""
+        assert self._release_now is not None
+        self._stop()
+        try:
+            self._release_now(True)
+        finally:
+            self._tell_end(True, None)
+
+    def _stop(self) -> None:
         self._finished = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        try:
-            await self._source.release(completed)
-        finally:
-            now = asyncio.get_running_loop().time()
-            first = self._first_event_at
-            summary = _new_summary(
-                self._delivered,
-                None if first is None else first - self._started,
-                now - self._started,
-                completed,
-                error,
-            )
-            for observer in self._observers:
-                observer.on_end(summary)
+
+    def _tell_end(self, completed: bool, error: BaseException | None) -> None:
+        now = asyncio.get_running_loop().time()
+        first = self._first_event_at
+        summary = _new_summary(
+            self._delivered,
+            None if first is None else first - self._started,
+            now - self._started,
+            completed,
+            error,
+        )
+        for observer in self._observers:
+            observer.on_end(summary)
 
 
 def _on_timer(ref: weakref.ref[EventStream]) -> None:

@@ -155,6 +155,10 @@ class ReplyBody:
         return self._content.at_eof() and not (self._mask is not None and self._mask.holding)
 
     async def release(self, completed: bool) -> None:
+        self.release_nowait(completed)
+
+    def release_nowait(self, completed: bool) -> None:
+        """``release`` without an await (it has none to make)."""
         self._released = True
         try:
             while completed and not self._content.at_eof() and self._content.read_nowait():
