@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from llmpipe import ChatCompletionChunk, CompletionResponse
 from llmpipe.streaming.folding import CompletionFold, fold_chunks
 from llmpipe.wire.convert import structure_payload
+from llmpipe.wire.models import (
+    ChatChoice,
+    ChatCompletionResponse,
+    ChunkChoice,
+    CompletionChoice,
+    Delta,
+    Message,
+)
 from tests.wire_samples import USER, chunk, stream_fault
 
 
@@ -227,3 +237,51 @@ async def test_ollama_style_tool_calls_over_the_wire_give_two_calls(llm_server, 
         "get_weather",
         "get_time",
     ]
+
+
+def test_the_folded_reply_equals_the_one_its_constructors_build():
+    """The fold builds the reply without the models' __init__: the same reply all the same."""
+    reply = fold_chunks(
+        chunks(
+            chunk({"role": "assistant", "content": "Hi", "refusal": "no"}, service_tier="flex"),
+            {
+                **chunk(),
+                "choices": [
+                    {"index": 1, "delta": {"content": "?"}},
+                    {"index": 0, "delta": {"content": "!"}},
+                ],
+            },
+        )
+    )
+    message = Message("assistant", "Hi!", refusal="no")
+    expected = ChatCompletionResponse(
+        id=reply.id,
+        created=reply.created,
+        model=reply.model,
+        choices=[
+            ChatChoice(index=0, message=message),
+            ChatChoice(index=1, message=Message("assistant", "?")),
+        ],
+        extra={"service_tier": "flex"},
+    )
+    assert (reply, reply.http, type(reply)) == (expected, None, ChatCompletionResponse)
+
+
+def test_a_hand_made_chunk_with_a_role_that_is_not_text_is_refused_as_message_does():
+    bad = ChatCompletionChunk(choices=[ChunkChoice(delta=Delta(role=7))])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="role must be a non-empty string"):
+        fold_chunks([bad])
+
+
+def test_the_folded_completion_equals_the_one_its_constructors_build():
+    fold = CompletionFold()
+    fold.add(CompletionResponse(id="c", created=3, model="m", choices=[CompletionChoice(text="a")]))
+    fold.add(CompletionResponse(choices=[CompletionChoice(text="b", finish_reason="stop")]))
+    expected = CompletionResponse(
+        id="c",
+        created=3,
+        model="m",
+        choices=[CompletionChoice(text="ab", finish_reason="stop")],
+    )
+    reply = fold.result()
+    assert (reply, reply.http, type(reply)) == (expected, None, CompletionResponse)

@@ -1,12 +1,15 @@
 """The API key mask: a streamed body is masked as if it had come whole, however cut,
 and the transport hands over a streamed body masked, with nothing held back lost."""
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmpipe import AiohttpTransport, LLMConfig, LLMRequest
+from llmpipe import AiohttpTransport, AsyncLLM, LLMConfig, LLMRequest
 from llmpipe.testing import Fault
 from llmpipe.transport._mask import KeyMask
+from tests.raw_stream_server import SSE_HEAD, RawServer
 
 KEY = "sk-live-0123456789"
 SECRET = KEY.encode()
@@ -105,3 +108,17 @@ async def test_the_transport_hands_over_a_streamed_body_masked_and_whole(llm_ser
     finally:
         await transport.close()
     assert received == b"data: one *** two\n\n: tail " + SECRET[:5]
+
+
+async def test_a_held_start_of_the_key_is_passed_on_when_the_body_ends_after_a_pause():
+    """The last bytes could start the key (it begins with "]"), and the server closes
+    the connection a moment after sending them: the end still hands them over."""
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    chunk["choices"] = [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]
+    body = b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]"
+    async with RawServer(SSE_HEAD, body, 0.3) as server:
+        config = LLMConfig(base_url=server.base_url, api_key="]-held-0123", stream_idle_timeout=2)
+        async with AsyncLLM(config) as llm:
+            stream = await llm.chat_completion([{"role": "user", "content": "hi"}], stream=True)
+            reply = await stream.collect()
+    assert reply.choices[0].message.content == "Hel"

@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmpipe import ServerSentEvent, SSEDecoder
@@ -132,3 +132,58 @@ def test_arbitrary_bytes_never_raise_and_decode_alike_however_cut(raw, sizes):
     cuts = list(itertools.accumulate(sizes))
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     assert decode(*pieces) == decode(raw)
+
+
+def _reference(raw: bytes) -> list[tuple[str, str, str | None, int | None]]:
+    """The rules of the module docstring applied to a whole stream at once, line by
+    line: what the incremental decoder must give however the bytes are cut."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    tail = lines.pop()  # an unterminated last line, never blank, is still a line at the end
+    events, data, kind, last_id, retry = [], [], "", None, None
+    for line in [*lines, tail] if tail else lines:
+        if not line:
+            if data:
+                events.append((b"\n".join(data).decode(errors="replace"), kind or "message"))
+                events[-1] += (last_id, retry)
+            data, kind = [], ""
+            continue
+        if line.startswith(b":"):
+            continue
+        field, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if field == b"data":
+            data.append(value)
+        elif field == b"event":
+            kind = value.decode(errors="replace")
+        elif field == b"id" and b"\0" not in value:
+            last_id = value.decode(errors="replace")
+        elif field == b"retry" and value.isdigit():
+            retry = int(value)
+        elif field == b"error":
+            events.append((value.decode(errors="replace"), "error", last_id, retry))
+    if data == [b"[DONE]"]:
+        events.append(("[DONE]", kind or "message", last_id, retry))
+    return events
+
+
+sse_line = st.sampled_from(
+    [b"data: x", b"data: [DONE]", b"data:y", b"data", b"data:  z", b"event: e", b"id: 7",
+     b"id: 8\x009", b"retry: 15", b"retry: x", b"error: {}", b": comment", b"other: 1",
+     b"", b"\xef\xbb\xbf", "data: é".encode()]
+)  # fmt: skip
+sse_block = st.one_of(  # mostly whole events: one data line, or a few lines, then a blank one
+    st.just([b"data: w", b""]), st.lists(sse_line, max_size=4).map(lambda lines: [*lines, b""])
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(sse_block, max_size=8), line_end, st.data())
+def test_the_decoder_gives_what_the_rules_give_line_by_line_however_cut(blocks, end, data):
+    raw = b"".join(line + end.encode() for block in blocks for line in block)
+    raw += data.draw(st.sampled_from([b"", b"data: [DONE]", b"data: cut"]))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    events = [(e.data, e.event, e.id, e.retry) for e in decode(*pieces)]
+    assert events == _reference(raw)

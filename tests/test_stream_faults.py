@@ -48,6 +48,17 @@ async def test_connection_dropped_mid_stream_raises_truncated_with_the_partial_r
     assert client.get_stats().failures == 1
 
 
+async def test_the_partial_reply_of_a_truncated_stream_has_the_streams_http_facts(
+    llm_server, client
+):
+    llm_server.add_faults(Fault(drop_after_events=2))
+    stream = await client.chat_completion(ASK, stream=True)
+    with pytest.raises(StreamTruncatedError) as caught:
+        await stream.collect()
+    assert caught.value.partial.http is stream.http
+    assert stream.http.status == 200
+
+
 async def test_drop_before_the_first_event_is_retried_like_any_failure(llm_server, client):
     llm_server.add_faults(Fault(drop_after_events=0))
     reply = await read(client)

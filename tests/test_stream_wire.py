@@ -160,3 +160,12 @@ async def test_plain_text_that_is_not_sse_is_a_response_error_quoting_it(llm_ser
     llm_server.add_faults(Fault(body="Service unavailable", content_type="text/plain"))
     with pytest.raises(LLMResponseError, match="holds no events; it begins: Service unavailable"):
         await collect(client)
+
+
+async def test_an_error_event_whose_key_is_json_escaped_still_raises(llm_server, client):
+    """The typed stream tells an error event by its parsed JSON, not by the bytes
+    ``"error"``: a key written with an escape is the same key."""
+    body = event(HELLO) + b'data: {"\\u0065rror": {"message": "busy", "code": 503}}\n\n'
+    llm_server.add_faults(Fault(body=body, content_type="text/event-stream"))
+    with pytest.raises(InternalServerError, match="busy"):
+        await collect(client)

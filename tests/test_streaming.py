@@ -202,3 +202,25 @@ async def test_an_observer_that_wants_no_events_is_told_only_of_the_end(config):
         chunks = [chunk async for chunk in stream]
     assert every.events == len(chunks) > 1
     assert (end_only.events, end_only.ends, every.ends) == (0, [True], [True])
+
+
+class _ReadingEvents(llmpipe.Middleware):
+    """Reads the reply's events itself, as a middleware may, instead of handing them on."""
+
+    def __init__(self) -> None:
+        self.datas: list[str] = []
+
+    async def __call__(self, request, call_next):
+        response = await call_next(request)
+        async for event in response.stream:
+            self.datas += [c["delta"].get("content") or "" for c in event.json()["choices"]]
+        return response
+
+
+async def test_a_middleware_iterating_the_event_stream_gets_each_data_event_then_the_end(config):
+    reading = _ReadingEvents()
+    async with AsyncLLM(config, middlewares=[reading]) as llm, AsyncLLM(config) as plain:
+        stream = await llm.chat_completion(HELLO, stream=True)
+        left = [chunk async for chunk in stream]  # the middleware read them all
+        whole = await plain.chat_completion(HELLO)
+    assert (left, "".join(reading.datas)) == ([], whole.choices[0].message.content)

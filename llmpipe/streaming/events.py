@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from llmpipe._fast_init import fast_init
 from llmpipe.errors import (
     LLMConnectionError,
     LLMResponseError,
@@ -53,7 +55,8 @@ def _kept(events: list[ServerSentEvent]) -> list[ServerSentEvent]:
     """The events that carry something: keep-alives (no data, other types) dropped."""
     for event in events:
         raw = event.raw
-        if not raw or raw.isspace() or event.event not in _DATA_EVENTS:
+        # Whitespace is at most 0x20: most data (JSON) is told by its first byte alone.
+        if not raw or (raw[0] <= 0x20 and raw.isspace()) or event.event not in _DATA_EVENTS:
             return [e for e in events if e.raw and not e.raw.isspace() and e.event in _DATA_EVENTS]
     return events
 
@@ -70,7 +73,11 @@ class ByteSource(Protocol):
     def at_eof(self) -> bool: ...
 
     async def release(self, completed: bool) -> None:
-        """Give the connection back: reusable if ``completed``, else closed."""
+        """Give the connection back: reusable if ``completed``, else closed.
+
+        A source that can do so without waiting may also offer it as
+        ``release_nowait(completed)``: the stream then ends without an await.
+        """
 
 
 @attrs.frozen
@@ -82,6 +89,11 @@ class StreamSummary:
     elapsed: float
     completed: bool
     error: BaseException | None
+
+
+_new_summary = fast_init(
+    StreamSummary, "events", "first_event_after", "elapsed", "completed", "error"
+)
 
 
 class StreamObserver(Protocol):
@@ -96,6 +108,32 @@ class StreamObserver(Protocol):
 class EventStream:
     """An async iterator of data events, ending at ``[DONE]``."""
 
+    __slots__ = (
+        "__weakref__",
+        "_deadline_at",
+        "_decoder",
+        "_delivered",
+        "_endpoint",
+        "_expired",
+        "_finished",
+        "_first_event_at",
+        "_first_timeout",
+        "_head",
+        "_idle_timeout",
+        "_json",
+        "_loop",
+        "_observers",
+        "_pending",
+        "_read_deadline",
+        "_release_now",
+        "_source",
+        "_started",
+        "_timer",
+        "_timer_at",
+        "_waiter",
+        "_watchers",
+    )
+
     def __init__(
         self,
         source: ByteSource,
@@ -107,6 +145,7 @@ class EventStream:
         deadline_at: float | None = None,
     ) -> None:
         self._source = source
+        self._release_now: Callable[[bool], None] | None = getattr(source, "release_nowait", None)
         self._endpoint = endpoint
         self._first_timeout = first_event_timeout
         self._idle_timeout = idle_timeout
@@ -119,9 +158,10 @@ class EventStream:
         self._delivered = 0
         self._first_event_at: float | None = None
         self._finished = False
+        self._json = False  # see expect_json
         self._head = b""  # the first bytes, until the first event: for a body with none
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _read_until
+        self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _fill
         self._timer_at = 0.0
         self._read_deadline = 0.0
         self._waiter: asyncio.Task[object] | None = None
@@ -132,6 +172,14 @@ class EventStream:
         self._observers.append(observer)
         if getattr(observer, "wants_events", True):
             self._watchers.append(observer)
+
+    def expect_json(self) -> None:
+        """The reader parses every event's data as JSON (the typed streams do).
+
+        An error event is then told by its parsed JSON (parsed once, for the
+        reader too) rather than by searching each event's bytes for ``"error"``.
+        """
+        self._json = True
 
     @property
     def delivered(self) -> int:
@@ -151,26 +199,42 @@ class EventStream:
         That lets retry re-send exactly while no event has reached the caller.
         """
         try:
-            event = await self._receive()
-            if _ERROR_MARK in event.raw or event.event == "error":
+            if not self._take():  # the first bytes mostly come with the headers
+                await self._fill()
+            event = self._pending[0]
+            if self._may_be_error(event):
                 self._raise_if_error(event)
         except BaseException as exc:
             await self._finish(completed=False, error=exc)
             raise
-        self._pending.appendleft(event)
 
     async def __anext__(self) -> ServerSentEvent:
-        if self._finished:
+        event = await self.next_event()
+        if event is None:
             raise StopAsyncIteration
+        return event
+
+    async def next_event(self) -> ServerSentEvent | None:
+        """The next event, or None once the stream has ended (``[DONE]``).
+
+        ``__anext__`` without the ``StopAsyncIteration``, for a reader that
+        would only catch it.
+        """
+        if self._finished:
+            return None
+        pending = self._pending
         try:
-            event = self._pending.popleft() if self._pending else await self._receive()
+            if not pending:
+                await self._fill()
+            event = pending.popleft()
             if event.raw == _DONE:
-                await self._finish(completed=True, error=None)
-                raise StopAsyncIteration
-            if _ERROR_MARK in event.raw or event.event == "error":
+                if self._release_now is not None:
+                    self._finish_now()
+                else:
+                    await self._finish(completed=True, error=None)
+                return None
+            if self._may_be_error(event):
                 self._raise_if_error(event)
-        except StopAsyncIteration:
-            raise
         except BaseException as exc:
             await self._finish(completed=False, error=exc)
             raise
@@ -193,14 +257,22 @@ class EventStream:
 
         The typed stream above takes events from here without awaiting, one
         coroutine per event fewer; ``[DONE]``, an error and a read go through
-        ``__anext__``.
+        ``next_event``.
         """
         pending = self._pending
         if not pending or self._finished:
             return None
         event = pending[0]
-        raw = event.raw
-        if raw == _DONE or _ERROR_MARK in raw or event.event == "error":
+        if event.raw == _DONE or event.event == "error":
+            return None
+        if self._json:
+            try:
+                payload = event.json()
+            except ValueError:
+                payload = None  # not JSON: the reader says so
+            if type(payload) is dict and payload.get("error"):
+                return None
+        elif event.raw.find(_ERROR_MARK) >= 0:  # not ``in``: it tries an int first
             return None
         pending.popleft()
         self._delivered += 1
@@ -208,8 +280,46 @@ class EventStream:
             observer.on_event(event)
         return event
 
-    async def _receive(self) -> ServerSentEvent:
-        """The next event with data, reading bytes until one is whole."""
+    def _may_be_error(self, event: ServerSentEvent) -> bool:
+        return self._json or event.event == "error" or event.raw.find(_ERROR_MARK) >= 0
+
+    def _take(self) -> bool:
+        """Decode the bytes already received; whether an event is now pending.
+
+        At the end of the body: the last events, or the error for a body that
+        ended without ``[DONE]``.
+        """
+        source, pending = self._source, self._pending
+        while not pending:
+            chunk = source.read_nowait()
+            if not chunk:
+                if source.at_eof():
+                    self._at_eof()
+                    return True
+                return False
+            self._decode(chunk)
+        return True
+
+    def _decode(self, chunk: bytes) -> None:
+        if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
+            self._head += chunk[: _HEAD_BYTES - len(self._head)]
+        events = _kept(self._decoder.feed(chunk))
+        if events:
+            if self._first_event_at is None:
+                loop = self._loop
+                if loop is None:
+                    loop = self._loop = asyncio.get_running_loop()
+                self._first_event_at = loop.time()
+            self._pending.extend(events)
+
+    async def _fill(self) -> None:
+        """Read until an event is pending, within the stream's timeouts.
+
+        One timer per stream, moved lazily: a read only notes its deadline, and
+        the timer, firing before it, re-arms at the deadline noted last. An
+        ``asyncio.timeout`` per read would schedule and cancel a timer for
+        every event of every stream.
+        """
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -223,26 +333,29 @@ class EventStream:
             deadline, limit, what = loop.time() + self._idle_timeout, self._idle_timeout, "next"
         if self._deadline_at is not None and self._deadline_at < deadline:
             deadline, what = self._deadline_at, "deadline"
-        source = self._source
         try:
-            while True:
-                chunk = source.read_nowait()
-                if not chunk:
-                    if source.at_eof():
-                        return self._at_eof()
-                    if deadline <= loop.time():
-                        raise TimeoutError
-                    chunk = await self._read_until(loop, deadline)
-                    if not chunk:
-                        continue
-                if self._first_event_at is None and len(self._head) < _HEAD_BYTES:
-                    self._head += chunk[: _HEAD_BYTES - len(self._head)]
-                events = _kept(self._decoder.feed(chunk))
-                if events:
-                    if self._first_event_at is None:
-                        self._first_event_at = loop.time()
-                    self._pending.extend(events[1:])
-                    return events[0]
+            while not self._take():
+                if deadline <= loop.time():
+                    raise TimeoutError
+                task = asyncio.current_task()
+                assert task is not None  # a stream is read inside a task
+                if self._timer is None or self._timer_at > deadline:
+                    self._arm(loop, deadline)
+                self._read_deadline = deadline
+                self._waiter = task
+                cancelling = task.cancelling()
+                try:
+                    chunk = await self._source.read()
+                except asyncio.CancelledError:
+                    if self._expired:
+                        self._expired = False
+                        if task.uncancel() <= cancelling:  # ours alone, not the caller's too
+                            raise TimeoutError from None
+                    raise
+                finally:
+                    self._waiter = None
+                if chunk:
+                    self._decode(chunk)
         except TimeoutError:
             if what == "deadline":
                 raise LLMTimeoutError(
@@ -259,32 +372,6 @@ class EventStream:
             if self._first_event_at is None:
                 raise
             raise self._truncated(f"the connection broke: {exc}") from exc
-
-    async def _read_until(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bytes:
-        """The next bytes, or ``TimeoutError`` once the loop's clock passes ``deadline``.
-
-        One timer per stream, moved lazily: a read only notes its deadline, and
-        the timer, firing before it, re-arms at the deadline noted last. An
-        ``asyncio.timeout`` per read would schedule and cancel a timer for
-        every event of every stream.
-        """
-        task = asyncio.current_task()
-        assert task is not None  # a stream is read inside a task
-        if self._timer is None or self._timer_at > deadline:
-            self._arm(loop, deadline)
-        self._read_deadline = deadline
-        self._waiter = task
-        cancelling = task.cancelling()
-        try:
-            return await self._source.read()
-        except asyncio.CancelledError:
-            if self._expired:
-                self._expired = False
-                if task.uncancel() <= cancelling:  # ours alone, not the caller's too
-                    raise TimeoutError from None
-            raise
-        finally:
-            self._waiter = None
 
     def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
         if self._timer is not None:
@@ -304,13 +391,13 @@ class EventStream:
         else:
             self._arm(loop, self._read_deadline)
 
-    def _at_eof(self) -> ServerSentEvent:
+    def _at_eof(self) -> None:
         events = _kept(self._decoder.finish())
         if events:
             if self._first_event_at is None:
                 self._first_event_at = asyncio.get_running_loop().time()
-            self._pending.extend(events[1:])
-            return events[0]
+            self._pending.extend(events)
+            return
         if self._first_event_at is None:
             text = self._head.decode("utf-8", "replace")
             if text.strip():
@@ -341,25 +428,42 @@ class EventStream:
     async def _finish(self, *, completed: bool, error: BaseException | None) -> None:
         if self._finished:
             return
+        self._stop()
+        try:
+            if self._release_now is not None:
+                self._release_now(completed)
+            else:
+                await self._source.release(completed)
+        finally:
+            self._tell_end(completed, error)
+
+    def _finish_now(self) -> None:
+        """``_finish`` at ``[DONE]`` for a source that releases without waiting."""
+        assert self._release_now is not None
+        self._stop()
+        try:
+            self._release_now(True)
+        finally:
+            self._tell_end(True, None)
+
+    def _stop(self) -> None:
         self._finished = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        try:
-            await self._source.release(completed)
-        finally:
-            now = asyncio.get_running_loop().time()
-            summary = StreamSummary(
-                events=self._delivered,
-                first_event_after=None
-                if self._first_event_at is None
-                else self._first_event_at - self._started,
-                elapsed=now - self._started,
-                completed=completed,
-                error=error,
-            )
-            for observer in self._observers:
-                observer.on_end(summary)
+
+    def _tell_end(self, completed: bool, error: BaseException | None) -> None:
+        now = asyncio.get_running_loop().time()
+        first = self._first_event_at
+        summary = _new_summary(
+            self._delivered,
+            None if first is None else first - self._started,
+            now - self._started,
+            completed,
+            error,
+        )
+        for observer in self._observers:
+            observer.on_end(summary)
 
 
 def _on_timer(ref: weakref.ref[EventStream]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from llmpipe._fast_init import fast_init
 from llmpipe.streaming._calls import CallAssembler, fold_function_call
 from llmpipe.wire.models import (
     EMPTY,
@@ -25,12 +26,42 @@ from llmpipe.wire.models import (
     CompletionResponse,
     Delta,
     FunctionCallDelta,
+    HTTPInfo,
     Message,
     ToolCallDelta,
     Usage,
 )
 
 __all__ = ["ChatFold", "CompletionFold", "chunk_from_response", "fold_chunks"]
+
+# The folded reply is built without the models' ``__init__`` (see ``_fast_init``):
+# every stream ends in one, and each field stored through a frozen model's
+# ``__init__`` costs a call. Every value is one the fold made itself.
+_new_message = fast_init(Message, "role", "content", "tool_calls", "refusal", "extra")
+_new_choice = fast_init(ChatChoice, "message", "index", "finish_reason", "logprobs", "extra")
+_new_reply = fast_init(
+    ChatCompletionResponse,
+    "choices",
+    "id",
+    "created",
+    "model",
+    "usage",
+    "system_fingerprint",
+    "extra",
+    "http",
+)
+_new_piece = fast_init(CompletionChoice, "text", "index", "finish_reason", "logprobs", "extra")
+_new_completion = fast_init(
+    CompletionResponse,
+    "choices",
+    "id",
+    "created",
+    "model",
+    "usage",
+    "system_fingerprint",
+    "extra",
+    "http",
+)
 
 
 def fold_logprobs(old: Any, new: Any) -> Any:
@@ -86,7 +117,7 @@ class _Choice:
         self.refusal: list[str] = []
         self.texts: dict[str, list[str]] = {}  # text extras of the deltas
         self.message_extra: dict[str, Any] = {}  # the other extras of the deltas
-        self.calls = CallAssembler()
+        self.calls: CallAssembler | None = None  # made at the first tool call fragment
         self.finish_reason: str | None = None
         self.logprobs: Any = None
         self.extra: Mapping[str, Any] = EMPTY
@@ -103,8 +134,11 @@ class _Choice:
         if extra is not EMPTY and extra:  # EMPTY's len() is Python code: skip it per chunk
             self._add_extra(extra)
         if delta.tool_calls:
+            calls = self.calls
+            if calls is None:
+                calls = self.calls = CallAssembler()
             for call in delta.tool_calls:
-                self.calls.add(call)
+                calls.add(call)
         if part.finish_reason:
             self.finish_reason = part.finish_reason
         if part.logprobs is not None:
@@ -123,28 +157,25 @@ class _Choice:
                 self.message_extra[key] = value
 
     def build(self, index: int) -> ChatChoice:
-        calls = self.calls.build()
+        calls = None if self.calls is None else self.calls.build()
         extra: Mapping[str, Any] = EMPTY
         if self.texts or self.message_extra:
             extra = {**self.message_extra, **{k: "".join(v) for k, v in self.texts.items()}}
-        message = Message(
-            self.role,
-            "".join(self.content) if self.content or not calls else None,
-            tool_calls=calls,
-            refusal="".join(self.refusal) if self.refusal else None,
-            extra=extra,
-        )
-        return ChatChoice(
-            index=index,
-            message=message,
-            finish_reason=self.finish_reason,
-            logprobs=self.logprobs,
-            extra=self.extra,
+        content = "".join(self.content) if self.content or not calls else None
+        refusal = "".join(self.refusal) if self.refusal else None
+        if type(self.role) is str:  # the fold keeps only a non-empty role
+            message = _new_message(self.role, content, calls, refusal, extra)
+        else:  # a hand-made chunk's: Message says what is wrong with it
+            message = Message(self.role, content, tool_calls=calls, refusal=refusal, extra=extra)
+        return _new_choice(  # type: ignore[no-any-return]
+            message, index, self.finish_reason, self.logprobs, self.extra
         )
 
 
 class ChatFold:
     """Accumulates chat chunks; ``result()`` is the reply so far."""
+
+    __slots__ = ("_choices", "_created", "_extra", "_fingerprint", "_id", "_model", "usage")
 
     def __init__(self) -> None:
         self._choices: dict[int, _Choice] = {}
@@ -170,15 +201,18 @@ class ChatFold:
                 state = self._choices[part.index] = _Choice()
             state.add(part)
 
-    def result(self) -> ChatCompletionResponse:
-        return ChatCompletionResponse(
-            id=self._id,
-            created=self._created,
-            model=self._model,
-            choices=[self._choices[i].build(i) for i in sorted(self._choices)],
-            usage=self.usage,
-            system_fingerprint=self._fingerprint,
-            extra=dict(self._extra) if self._extra else EMPTY,
+    def result(self, http: HTTPInfo | None = None) -> ChatCompletionResponse:
+        """The reply so far; ``http``, the stream's HTTP facts, is its ``http``."""
+        choices = self._choices
+        return _new_reply(  # type: ignore[no-any-return]
+            [choices[i].build(i) for i in (choices if len(choices) < 2 else sorted(choices))],
+            self._id,
+            self._created,
+            self._model,
+            self.usage,
+            self._fingerprint,
+            dict(self._extra) if self._extra else EMPTY,
+            http,
         )
 
 
@@ -194,6 +228,8 @@ class _Text:
 
 class CompletionFold:
     """Accumulates streamed text completions."""
+
+    __slots__ = ("_extra", "_fingerprint", "_head", "_texts", "usage")
 
     def __init__(self) -> None:
         self._texts: dict[int, _Text] = {}
@@ -223,25 +259,21 @@ class CompletionFold:
             if choice.extra:
                 state.extra = _latest(state.extra, choice.extra)
 
-    def result(self) -> CompletionResponse:
+    def result(self, http: HTTPInfo | None = None) -> CompletionResponse:
+        """The reply so far; ``http``, the stream's HTTP facts, is its ``http``."""
         head = self._head
-        return CompletionResponse(
-            id=head.id if head else "",
-            created=head.created if head else 0,
-            model=head.model if head else "",
-            choices=[
-                CompletionChoice(
-                    index=i,
-                    text="".join(t.pieces),
-                    finish_reason=t.finish_reason,
-                    logprobs=t.logprobs,
-                    extra=t.extra,
-                )
+        return _new_completion(  # type: ignore[no-any-return]
+            [
+                _new_piece("".join(t.pieces), i, t.finish_reason, t.logprobs, t.extra)
                 for i, t in sorted(self._texts.items())
             ],
-            usage=self.usage,
-            system_fingerprint=self._fingerprint,
-            extra=self._extra,
+            head.id if head else "",
+            head.created if head else 0,
+            head.model if head else "",
+            self.usage,
+            self._fingerprint,
+            self._extra,
+            http,
         )
 
 

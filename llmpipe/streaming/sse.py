@@ -29,6 +29,7 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 _BOM = b"\xef\xbb\xbf"
 _DONE = b"[DONE]"
 _UNPARSED: Any = object()
+_new = object.__new__
 
 
 class ServerSentEvent:
@@ -77,6 +78,8 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed it bytes; it returns the events completed so far."""
 
+    __slots__ = ("_after_cr", "_data", "_event", "_last_id", "_retry", "_started", "_tail")
+
     def __init__(self) -> None:
         self._tail = b""
         self._data: list[bytes] = []
@@ -99,28 +102,64 @@ class SSEDecoder:
             self._started = True
             if buffer.startswith(_BOM):
                 buffer = buffer[len(_BOM) :]
-        if b"\r" in buffer:
+        # ``find``, not ``in``, on bytes throughout: ``in`` first tries the operand
+        # as an int and formats the TypeError it then discards, per call.
+        if buffer.find(b"\r") >= 0:
             self._after_cr = buffer.endswith(b"\r")
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = buffer.split(b"\n")
-        self._tail = lines.pop()
+        # Split at blank lines first: an event that is one ``data: `` line, as
+        # nearly all are, is then a block of its own, taken whole. Everything
+        # else, and a first block continuing an event begun in the last piece,
+        # goes line by line; the lines after the last blank one, too.
+        blocks = buffer.split(b"\n\n")
+        rest = blocks.pop()
         events: list[ServerSentEvent] = []
+        if blocks:
+            last_id, retry = self._last_id, self._retry
+            clean = not self._data and not self._event
+            for block in blocks:
+                if clean and block[:6] == b"data: " and block.find(b"\n") < 0:
+                    # Every slot of ServerSentEvent, stored here: its __init__
+                    # would be a Python call per event.
+                    event = _new(ServerSentEvent)
+                    event.raw = block[6:]
+                    event.event = "message"
+                    event.id = last_id
+                    event.retry = retry
+                    event._parsed = _UNPARSED
+                    events.append(event)
+                else:
+                    self._lines(block.split(b"\n"), events)
+                    self._dispatch(events)
+                    last_id, retry, clean = self._last_id, self._retry, True
+        lines = rest.split(b"\n")
+        self._tail = lines.pop()
+        if lines:
+            self._lines(lines, events)
+        return events
+
+    def _lines(self, lines: list[bytes], events: list[ServerSentEvent]) -> None:
+        """Whole lines, each a field, a comment or a blank line (which dispatches)."""
         data = self._data
-        for line in lines:  # the common lines inline: this loop runs for every line of a stream
+        for line in lines:
             if line[:6] == b"data: ":
                 data.append(line[6:])
             elif not line:
-                if data:
-                    raw = data[0] if len(data) == 1 else b"\n".join(data)
-                    event = ServerSentEvent(
-                        raw, self._event or "message", self._last_id, self._retry
-                    )
-                    events.append(event)
-                    data = self._data = []
-                self._event = ""
+                self._dispatch(events)
+                data = self._data
             else:
                 self._line(line, events)
-        return events
+
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        """A blank line: the event so far, if it has data, is complete."""
+        data = self._data
+        if data:
+            raw = data[0] if len(data) == 1 else b"\n".join(data)
+            events.append(
+                ServerSentEvent(raw, self._event or "message", self._last_id, self._retry)
+            )
+            self._data = []
+        self._event = ""
 
     def finish(self) -> list[ServerSentEvent]:
         """At end of stream: an unterminated event is discarded, as WHATWG says,

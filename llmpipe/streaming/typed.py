@@ -26,7 +26,6 @@ from llmpipe.wire.models import (
     CompletionResponse,
     HTTPInfo,
 )
-from llmpipe.wire.models.http import attach_http
 
 __all__ = ["ChatStream", "CompletionStream", "ReplyStream", "SyncStream"]
 
@@ -41,11 +40,22 @@ ResultOut = TypeVar("ResultOut", covariant=True)
 class _Fold(Protocol[ChunkIn, ResultOut]):
     def add(self, chunk: ChunkIn) -> None: ...
 
-    def result(self) -> ResultOut: ...
+    def result(self, http: HTTPInfo | None = None) -> ResultOut: ...
 
 
 class ReplyStream(Generic[ChunkT, ResultT]):
     """An async iterator of typed chunks over one streamed reply."""
+
+    __slots__ = (
+        "_events",
+        "_fast",
+        "_fold",
+        "_on_complete",
+        "_response",
+        "_single",
+        "http",
+        "response",
+    )
 
     _chunk_type: type[ChunkT]
 
@@ -56,6 +66,8 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         on_complete: Callable[[ResultT], None] | None = None,
     ) -> None:
         self._events: EventStream | None = response.stream
+        if response.stream is not None:
+            response.stream.expect_json()  # every event is parsed: see _structure
         self._fold = fold
         self._on_complete = on_complete
         self._response = response
@@ -86,14 +98,13 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         event = events.ready()
         if event is None:
             try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                self._complete()
-                raise
+                event = await events.next_event()
             except StreamTruncatedError as error:
-                partial = self._fold.result()
-                attach_http(partial, self.http)
+                partial = self._fold.result(self.http)
                 raise error.with_partial(partial) from error.__cause__
+            if event is None:
+                self._complete()
+                raise StopAsyncIteration
         try:
             chunk = self._structure(event)
         except LLMResponseError as error:
@@ -125,8 +136,7 @@ class ReplyStream(Generic[ChunkT, ResultT]):
 
     def _complete(self) -> None:
         if self.response is None:
-            self.response = self._fold.result()
-            attach_http(self.response, self.http)
+            self.response = self._fold.result(self.http)
             if self._on_complete is not None:
                 self._on_complete(self.response)
 
@@ -157,6 +167,8 @@ class ReplyStream(Generic[ChunkT, ResultT]):
 class ChatStream(ReplyStream[ChatCompletionChunk, ChatCompletionResponse]):
     """The chunks of a streamed chat completion."""
 
+    __slots__ = ()
+
     _chunk_type = ChatCompletionChunk
 
     def __init__(
@@ -172,6 +184,8 @@ class ChatStream(ReplyStream[ChatCompletionChunk, ChatCompletionResponse]):
 
 class CompletionStream(ReplyStream[CompletionResponse, CompletionResponse]):
     """The pieces of a streamed text completion."""
+
+    __slots__ = ()
 
     _chunk_type = CompletionResponse
 

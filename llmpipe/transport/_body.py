@@ -122,10 +122,13 @@ class ReplyBody:
 
     def _counted(self, chunk: bytes) -> bytes:
         """``chunk`` counted and masked; at the end of the body, what the mask held."""
-        self._left -= len(chunk)
-        if self._left < 0:
-            raise too_large(self._request, self._limit)
         mask = self._mask
+        if chunk:
+            self._left -= len(chunk)
+            if self._left < 0:
+                raise too_large(self._request, self._limit)
+        elif mask is None or not mask.holding:
+            return chunk  # nothing yet (a paced stream's every look): nothing to mask
         if mask is None:
             return chunk
         passed = mask.feed(chunk)
@@ -155,6 +158,10 @@ class ReplyBody:
         return self._content.at_eof() and not (self._mask is not None and self._mask.holding)
 
     async def release(self, completed: bool) -> None:
+        self.release_nowait(completed)
+
+    def release_nowait(self, completed: bool) -> None:
+        """``release`` without an await (it has none to make)."""
         self._released = True
         try:
             while completed and not self._content.at_eof() and self._content.read_nowait():

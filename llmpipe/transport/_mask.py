@@ -26,7 +26,8 @@ class KeyMask:
 
     def body(self, content: bytes) -> bytes:
         """A whole body, masked."""
-        return content.replace(self._secret, _MASK) if self._secret in content else content
+        # find(), not ``in``: on bytes, ``in`` first tries an int and formats the error
+        return content.replace(self._secret, _MASK) if content.find(self._secret) >= 0 else content
 
     def stream(self) -> StreamMask:
         """A mask for one streamed body (it keeps state between chunks)."""
@@ -43,11 +44,14 @@ class StreamMask:
     blank line never starts a key, so no complete event is delayed.
     """
 
-    __slots__ = ("_held", "_secret")
+    __slots__ = ("_held", "_secret", "_starts")
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._held = b""
+        # The bytes a start of the key can end with: a chunk ending in any other
+        # (an event's closing newline) holds nothing back, without a search.
+        self._starts = frozenset(secret[:-1])
 
     def __repr__(self) -> str:
         return f"StreamMask(***, holding={len(self._held)})"
@@ -60,7 +64,7 @@ class StreamMask:
     def feed(self, chunk: bytes) -> bytes:
         """The masked bytes that are safe to pass on, ``chunk`` included."""
         data = self._held + chunk if self._held else chunk
-        if self._secret in data:
+        if data.find(self._secret) >= 0:
             data = data.replace(self._secret, _MASK)
         keep = self._start_of_key(data)
         self._held = data[len(data) - keep :] if keep else b""
@@ -73,6 +77,8 @@ class StreamMask:
 
     def _start_of_key(self, data: bytes) -> int:
         """The length of the longest suffix of ``data`` that is a proper prefix of the key."""
+        if not data or data[-1] not in self._starts:
+            return 0
         secret = self._secret
         at = data.find(secret[:1], max(0, len(data) - len(secret) + 1))
         while at >= 0:

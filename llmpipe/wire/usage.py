@@ -186,7 +186,7 @@ class UsageWatcher:
         self.usage: TokenCount | None = None
 
     def on_event(self, event: ServerSentEvent) -> None:
-        if b'"usage"' not in event.raw:  # cheap: most chunks carry none
+        if event.raw.find(b'"usage"') < 0:  # cheap (``in`` on bytes formats an error)
             return
         try:
             payload = event.json()
