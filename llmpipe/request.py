@@ -33,6 +33,7 @@ __all__ = [
     "LLMResponse",
     "headers_of",
     "new_request",
+    "new_response",
 ]
 
 _UNPARSED: Any = object()
@@ -233,3 +234,28 @@ class LLMResponse:
 
     def text(self) -> str:
         return self.content.decode("utf-8", "replace")
+
+
+if [field.name for field in attrs.fields(LLMResponse)] != [
+    *("status", "headers", "content", "request", "elapsed", "stream", "byte_stream", "_parsed")
+]:
+    raise TypeError("LLMResponse changed: update new_response")  # pragma: no cover
+
+
+def new_response(
+    status: int, headers: Headers, content: bytes, request: LLMRequest, elapsed: float
+) -> LLMResponse:
+    """``LLMResponse(status, headers, content, request, elapsed)`` for a whole reply,
+    as the transport makes one per call: plain slot stores (the class has no
+    setattr hooks) instead of ``__init__``'s converter call. ``headers`` must
+    already be case-insensitive (aiohttp's are): nothing converts them."""
+    response: Any = _new(LLMResponse)
+    response.status = status
+    response.headers = headers
+    response.content = content
+    response.request = request
+    response.elapsed = elapsed
+    response.stream = None
+    response.byte_stream = None
+    response._parsed = _UNPARSED
+    return response  # type: ignore[no-any-return]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from llmpipe import LLMConfig, LLMRequest, LLMResponse
-from llmpipe.request import CALL_KEYWORDS, CallContext, CallOptions, new_request
+from llmpipe.request import CALL_KEYWORDS, CallContext, CallOptions, new_request, new_response
 from llmpipe.wire.build import call_settings
 
 
@@ -84,3 +85,14 @@ def test_a_request_new_request_built_stays_frozen():
     built = new_request("chat/completions", None, {}, None, False, CallOptions())
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         built.timeout = 1.0  # type: ignore[misc]
+
+
+def test_new_response_builds_the_response_init_builds_and_parses_on_demand():
+    request = LLMRequest("chat/completions")
+    headers = CIMultiDictProxy(CIMultiDict({"X-Request-Id": "r1"}))
+    built = new_response(200, headers, b'{"ok": true}', request, 0.25)
+    expected = LLMResponse(200, headers, b'{"ok": true}', request, 0.25)
+    assert type(built) is LLMResponse
+    assert built == expected
+    assert (built.stream, built.byte_stream, built.elapsed) == (None, None, 0.25)
+    assert built.json() == {"ok": True}

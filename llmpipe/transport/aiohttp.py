@@ -26,7 +26,7 @@ from multidict import CIMultiDict
 from llmpipe import _json, logs
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
-from llmpipe.request import Headers, LLMRequest, LLMResponse
+from llmpipe.request import Headers, LLMRequest, LLMResponse, new_response
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
 from llmpipe.transport._errors import Limits, map_error
 from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
@@ -184,7 +184,7 @@ class AiohttpTransport(Transport):
                         content = await self._read_rest(reply, request, content)
             finally:
                 expired = deadlines.leave(task, cancelling)
-            return LLMResponse(
+            return new_response(
                 reply.status,
                 self._masked_headers(reply.headers),
                 content if self._mask is None else self._mask.body(content),
