@@ -168,7 +168,10 @@ converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_with_extr
 
 
 def structure_reply(response: LLMResponse, model: type[T]) -> T:
-    """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``."""
+    """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``.
+
+    ``structure_payload``'s steps, written out: every non-streamed call comes
+    here, and delegating would cost a call and a bound ``response.text``."""
     payload = response.json()
     fast = FAST_BUILDERS.get(model)
     if fast is not None and type(payload) is dict:
