@@ -16,7 +16,7 @@ from llmpipe import _fork
 
 __all__ = ["new_key"]
 
-_generator = random.Random()  # seeded from os.urandom  # noqa: S311 - unique, not secret
+_generator = random.Random()  # noqa: S311 - seeded from os.urandom; unique, not secret
 
 
 class _Reseed:

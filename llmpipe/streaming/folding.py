@@ -39,8 +39,7 @@ __all__ = ["ChatFold", "CompletionFold", "chunk_from_response", "fold_chunks"]
 # ``__init__`` costs a call. Every value is one the fold made itself.
 _new_message = fast_init(Message, "role", "content", "tool_calls", "refusal", "extra")
 _new_choice = fast_init(ChatChoice, "message", "index", "finish_reason", "logprobs", "extra")
-_new_reply = fast_init(
-    ChatCompletionResponse,
+_REPLY_FIELDS = (
     "choices",
     "id",
     "created",
@@ -50,18 +49,9 @@ _new_reply = fast_init(
     "extra",
     "http",
 )
+_new_reply = fast_init(ChatCompletionResponse, *_REPLY_FIELDS)
 _new_piece = fast_init(CompletionChoice, "text", "index", "finish_reason", "logprobs", "extra")
-_new_completion = fast_init(
-    CompletionResponse,
-    "choices",
-    "id",
-    "created",
-    "model",
-    "usage",
-    "system_fingerprint",
-    "extra",
-    "http",
-)
+_new_completion = fast_init(CompletionResponse, *_REPLY_FIELDS)
 
 
 def fold_logprobs(old: Any, new: Any) -> Any:
