@@ -3,12 +3,16 @@ absolute values so the ratios can be read, and the targets marked.
 
 Each table names the install it measures: the default install (``pip install
 llmpipe``: stdlib json, stock asyncio) comes first, then ``[fast]`` + uvloop.
-A target's ratio is of medians; beside it, the range of the ratio taken
-repetition by repetition (each repetition ran both cases a few seconds apart).
+A target's ratio is the median of the ratios taken repetition by repetition
+(each repetition ran both cases a few seconds apart, so a busy minute on a
+shared machine weighs on both sides of a ratio); beside it, their range.
+Where a failed sample leaves the repetitions unpaired, it is the ratio of the
+medians.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +69,29 @@ def _cell(results: Results, case: Case, floor: Case, metric: str, unit: str) -> 
         return f"**{_num(value, unit)}**"
     if not isinstance(base, Figures) or not base.median[metric]:
         return _num(value, unit)
-    return f"{value / base.median[metric]:.2f}×"
+    return f"{_ratio(mine, base, metric):.2f}×"
+
+
+def _paired(mine: Figures, ref: Figures, metric: str) -> list[float]:
+    """``metric``'s ratio within each repetition (both cases ran a few seconds
+    apart, so a slower minute on a shared machine slows both sides of it);
+    empty unless every sample of both sides succeeded, so repetitions pair up."""
+    values = mine.values.get(metric, [])
+    references = ref.values.get(metric, [])
+    if mine.failed or ref.failed or len(values) < 2 or len(values) != len(references):
+        return []
+    if not all(references):
+        return []
+    return [a / b for a, b in zip(values, references, strict=True)]
+
+
+def _ratio(mine: Figures, ref: Figures, metric: str) -> float:
+    """The median of the paired ratios, else the ratio of the medians."""
+    paired = _paired(mine, ref, metric)
+    if paired:
+        return statistics.median(paired)
+    reference = ref.median[metric]
+    return mine.median[metric] / reference if reference else float("inf")
 
 
 def _spread(mine: Figures, ref: Figures | None, target: Target) -> str:
@@ -90,8 +116,10 @@ def verdict(results: Results, target: Target) -> tuple[bool | None, str]:
     ):
         return None, "no figure"
     ref_figures = ref if isinstance(ref, Figures) else None
-    reference = None if ref_figures is None else ref_figures.median[target.metric]
-    ratio = target.ratio(mine.median[target.metric], reference)
+    if ref_figures is None:
+        ratio = target.ratio(mine.median[target.metric], None)
+    else:
+        ratio = _ratio(mine, ref_figures, target.metric)
     unit = "" if target.reference is None else "×"
     return target.met(ratio), f"{ratio:.2f}{unit}{_spread(mine, ref_figures, target)}"
 
