@@ -97,8 +97,11 @@ def classify_reply(response: LLMResponse, *, filtered_choices: bool = False) -> 
     """
     status = response.status
     if status < 300:
-        if filtered_choices and response.stream is None and _FILTER_MARK in response.content:
-            return _filtered(response)
+        # find(), not `in`: `bytes in bytes` first tries its operand as an int
+        # and builds a TypeError it throws away, on every routed call
+        if filtered_choices and response.stream is None:
+            if response.content.find(_FILTER_MARK) >= 0:
+                return _filtered(response)
         return None
     return classify_status(status, _decoded(response.content))
 

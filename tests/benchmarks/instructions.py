@@ -34,6 +34,7 @@ _CASES = [  # (mode, concurrency, clients)
     ("chat", 1, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-uvloop")),
     ("chat", 1, ("llmpipe-sync", "llmpipe-fast-sync", "requests")),
     ("chat", 64, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-empty")),
+    ("chat", 256, (FLOOR, "llmpipe", "llmpipe-empty")),
     ("stream", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
     ("stream", 64, (FLOOR, "llmpipe")),
     ("stream-1", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
@@ -100,9 +101,13 @@ def main(argv: list[str] | None = None) -> int:
                 python = pythons.get(spec.venv)
                 if python is None:
                     continue
-                low = _instructions(python, client, mode, urls[mode], c, args.low)
-                high = _instructions(python, client, mode, urls[mode], c, args.high)
-                per = (high - low) / (args.high - args.low)
+                # At high concurrency the steady state needs many calls per run: a run
+                # of fewer calls than are in flight would measure its start and end.
+                scale = max(1, c // 64)
+                low, high = args.low * scale, args.high * scale
+                fewer = _instructions(python, client, mode, urls[mode], c, low)
+                more = _instructions(python, client, mode, urls[mode], c, high)
+                per = (more - fewer) / (high - low)
                 if client == FLOOR:
                     floors[mode, c] = per
                 floor = floors.get((mode, c))
