@@ -99,9 +99,12 @@ def classify_reply(response: LLMResponse, *, filtered_choices: bool = False) -> 
     if status < 300:
         # find(), not `in`: `bytes in bytes` first tries its operand as an int
         # and builds a TypeError it throws away, on every routed call
-        if filtered_choices and response.stream is None:
-            if response.content.find(_FILTER_MARK) >= 0:
-                return _filtered(response)
+        if (
+            filtered_choices
+            and response.stream is None
+            and response.content.find(_FILTER_MARK) >= 0
+        ):
+            return _filtered(response)
         return None
     return classify_status(status, _decoded(response.content))
 
