@@ -13,7 +13,10 @@ the same nginx at ``--concurrency`` (256 by default), three ways per client:
 - instructions per call under valgrind, the cyclic GC on (as users run);
 - the same with the GC off (``gc.disable()`` before the client starts): the
   difference is the GC's share;
-- young/middle/old collections per call, without valgrind (``gc.callbacks``).
+- young/middle/old collections per call, without valgrind (``gc.callbacks``);
+- GC-tracked objects alive per call in flight: ``--concurrency`` calls held
+  open by the hold server (all on connections of their own), counted by
+  ``gc.get_objects()`` against the warm idle client.
 
 Each figure is (long run - short run) / (extra calls), so start-up, warm-up
 and the explicit ``gc.collect()`` after the warm-up cancel out. The process
@@ -24,18 +27,24 @@ then runs ``child.main`` unchanged.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import re
 import sys
 from typing import Any
 
+from tests.benchmarks import payloads
+from tests.benchmarks.clients import CLIENTS
+from tests.benchmarks.clients import connect as connect_client
 from tests.benchmarks.plan import FLOOR
 from tests.benchmarks.procs import run_bounded
 from tests.benchmarks.runner import REPO
-from tests.benchmarks.server import Nginx
+from tests.benchmarks.server import HoldServer, Nginx
 
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 _COLLECTIONS = re.compile(r"GC-COLLECTIONS (\d+) (\d+) (\d+)")
+_HELD = re.compile(r"GC-HELD ([\d.]+)")
+_HOLD_SECONDS = 3.0
 
 
 def _as_child(mode: str, argv: list[str]) -> None:
@@ -55,6 +64,34 @@ def _as_child(mode: str, argv: list[str]) -> None:
     child.main(argv)
     if mode == "count":
         sys.stderr.write("GC-COLLECTIONS {} {} {}\n".format(*counts))
+
+
+async def _held(client_name: str, url: str, calls: int) -> float:
+    """Tracked objects alive per call while ``calls`` calls wait for their replies."""
+    spec = CLIENTS[client_name]
+    client = await connect_client(spec, url, calls)
+    try:
+        for _ in range(2):  # warm: imports, the session, a connection per call
+            await asyncio.gather(*(client.chat(payloads.WARM_UP_MODEL) for _ in range(calls)))
+        gc.collect()
+        idle = len(gc.get_objects())
+        held = [asyncio.ensure_future(client.chat(payloads.MODEL)) for _ in range(calls)]
+        await asyncio.sleep(_HOLD_SECONDS / 2)  # every request sent, none answered
+        gc.collect()  # only what the calls hold, not garbage waiting for a collection
+        busy = len(gc.get_objects()) - calls  # not counting the tasks themselves
+        await asyncio.gather(*held)
+        return (busy - idle) / calls
+    finally:
+        await client.aclose()
+
+
+def _run_held(client: str, url: str, calls: int) -> float:
+    cmd = [sys.executable, "-m", "tests.benchmarks.gc_share", "held", client, url, str(calls)]
+    code, _, err = run_bounded(cmd, timeout=300, cwd=str(REPO))
+    found = _HELD.search(err)
+    if code != 0 or found is None:
+        raise RuntimeError(f"{client}: exit {code}: {err.strip()[-500:]}")
+    return float(found.group(1))
 
 
 def _run(client: str, url: str, c: int, calls: int, gc_mode: str, valgrind: bool) -> str:
@@ -90,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["child"]:
         _as_child(argv[1], argv[3:])  # child <mode> -- <child.py's arguments>
         return 0
+    if argv[:1] == ["held"]:  # held <client> <url> <calls>
+        per = asyncio.run(_held(argv[1], argv[2], int(argv[3])))
+        sys.stderr.write(f"GC-HELD {per:.1f}\n")
+        return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -104,11 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     extra = args.high - args.low
     c = args.concurrency
     print(f"chat, c={c}, per call ({extra} calls between the two runs)")
-    print("| client | collections (young/middle/old) | instr. GC on | instr. GC off | GC share |")
-    print("|---|---|---|---|---|")
+    clients = args.clients.split(",")
+    with HoldServer(hold=_HOLD_SECONDS) as hold:
+        held = {client: _run_held(client, hold.base_url, c) for client in clients}
+    print("| client | objects held | collections (young/middle/old) | GC on | GC off | GC share |")
+    print("|---|---|---|---|---|---|")
     with Nginx() as nginx:
         url = nginx.base_url
-        for client in args.clients.split(","):
+        for client in clients:
             low = _collections(_run(client, url, c, args.low, "count", False))
             high = _collections(_run(client, url, c, args.high, "count", False))
             per = "/".join(f"{(h - lo) / extra:.3f}" for lo, h in zip(low, high, strict=True))
@@ -123,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                     for mode in ("on", "off")
                 )
                 cells = [f"{on:,.0f}", f"{off:,.0f}", f"{on - off:,.0f}"]
-            print(f"| {client} | {per} | {' | '.join(cells)} |", flush=True)
+            print(f"| {client} | {held[client]:.1f} | {per} | {' | '.join(cells)} |", flush=True)
     return 0
 
 
