@@ -162,6 +162,37 @@ async def test_close_fails_a_call_awaiting_its_reply_promptly(
     await poll(lambda: llm_server.connections == 0)
 
 
+async def test_close_fails_a_text_completion_awaiting_its_reply_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    llm = AsyncLLM(config)
+    call = asyncio.create_task(llm.completion("hello"))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+
+
+async def test_close_fails_an_embeddings_call_awaiting_its_reply_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    llm = AsyncLLM(config)
+    call = asyncio.create_task(llm.embeddings("hello"))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+
+
+async def test_close_fails_a_call_on_an_empty_stack_promptly(
+    llm_server: LLMServer, config: LLMConfig
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    llm = AsyncLLM(config, middlewares=[])  # the call goes to the transport directly
+    call = asyncio.create_task(llm.chat_completion(HELLO))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+    assert llm.transport.in_flight == 0
+
+
 async def test_close_fails_a_stream_awaiting_its_first_event_promptly(
     llm_server: LLMServer, config: LLMConfig
 ) -> None:
