@@ -174,7 +174,7 @@ class AsyncLLM:
             stream,
             kwargs,
         )
-        # _send, written out: one coroutine fewer per call (keep the three equal)
+        # _send, written out: one coroutine fewer per call (keep the two equal)
         if self._closed:
             self._ensure_open()  # raises
         task = current_task()
@@ -235,22 +235,7 @@ class AsyncLLM:
         request = generation_request(
             self.config, "completions", "prompt", value, temperature, max_tokens, stream, kwargs
         )
-        # _send, written out: one coroutine fewer per call (keep the three equal)
-        if self._closed:
-            self._ensure_open()  # raises
-        task = current_task()
-        calls = self._calls
-        calls.add(task)
-        try:
-            response = await (self.pipeline(request) if stream else self._plain(request))
-        except CancelledError:
-            if task in self._cancelled_by_close:
-                raise self._closed_in_flight(request, task) from None
-            raise
-        finally:
-            calls.discard(task)
-        if response.status >= 300:
-            raise api_error_from(response)
+        response = await self._send(request)
         if stream:
             return CompletionStream(response, self._remember)
         result = self._structure(response, CompletionResponse)
@@ -420,12 +405,11 @@ class AsyncLLM:
         when ``close()`` runs (in a retry sleep, a rate-limit wait) ends with
         ``ClientClosedError``, not a hang.
 
-        ``chat_completion`` and ``completion``, the calls made by the thousand,
-        write this body out rather than await it: a coroutine fewer per call,
-        and one object fewer held by each call in flight. The three stay equal
-        (tests/test_cancellation.py closes the client under each). A plain
-        request goes down ``pipeline.plain``: the same chain, or the transport
-        itself when there are no middlewares.
+        ``chat_completion``, the call made by the thousand, writes this body out
+        rather than await it: a coroutine fewer per call, and one object fewer
+        held by each call in flight. The two stay equal (tests/test_cancellation.py
+        closes the client under each). A plain request goes down ``pipeline.plain``:
+        the same chain, or the transport itself when there are no middlewares.
         """
         if self._closed:
             self._ensure_open()  # raises
