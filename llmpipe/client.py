@@ -84,7 +84,6 @@ class AsyncLLM:
             if isinstance(layer, RetryMiddleware):  # a policy of the user's: the config's numbers
                 layer.use_config(self.config)
         self.pipeline = Pipeline(stack, self.transport)
-        self._plain = self.pipeline.plain
         # mypy rejects a Protocol as type[T]; find() takes runtime protocols by design
         self._counter = self.pipeline.find(CallCounter)  # type: ignore[type-abstract]
         self._last_response: LastResponse | None = None
@@ -181,7 +180,7 @@ class AsyncLLM:
         calls = self._calls
         calls.add(task)
         try:
-            response = await (self.pipeline(request) if stream else self._plain(request))
+            response = await (self.pipeline(request) if stream else self.pipeline.plain(request))
         except CancelledError:
             if task in self._cancelled_by_close:
                 raise self._closed_in_flight(request, task) from None
@@ -417,7 +416,9 @@ class AsyncLLM:
         calls = self._calls
         calls.add(task)
         try:
-            response = await (self.pipeline(request) if request.stream else self._plain(request))
+            response = await (
+                self.pipeline(request) if request.stream else self.pipeline.plain(request)
+            )
         except CancelledError:
             if task in self._cancelled_by_close:
                 raise self._closed_in_flight(request, task) from None
