@@ -6,9 +6,9 @@
 With many calls in flight, every young collection traverses what each waiting
 call holds (coroutine frames, futures, dicts, models), and collections come
 every 700 net allocations of GC-tracked objects: a client that allocates and
-holds fewer such objects per call pays less. ``instructions.py`` measures
-c=1 and c=64 only; this runs the same client process (``child.py``) against
-the same nginx at ``--concurrency`` (256 by default), three ways per client:
+holds fewer such objects per call pays less. ``instructions.py`` counts the
+whole call; this runs the same client process (``child.py``) against the
+same nginx at ``--concurrency`` (256 by default), four ways per client:
 
 - instructions per call under valgrind, the cyclic GC on (as users run);
 - the same with the GC off (``gc.disable()`` before the client starts): the
@@ -17,6 +17,16 @@ the same nginx at ``--concurrency`` (256 by default), three ways per client:
 - GC-tracked objects alive per call in flight: ``--concurrency`` calls held
   open by the hold server (all on connections of their own), counted by
   ``gc.get_objects()`` against the warm idle client.
+
+child.py opens 100 connections: at c=256, 156 calls wait for one. Found so
+(Dec 2026): llmpipe's objects held per call match raw aiohttp's, and at
+``--connections 256`` it runs fewer young collections than raw; its extra
+collections come from the wait for a connection, in the transport's ``Gate``
+(a woken waiter allocates aiohttp's request objects a loop turn after the
+finished call freed its own, and the collector's count does not go below
+zero), and the ``asyncio.timeout`` around that wait costs ~40k instructions
+per call at c=256 (its timer handles sift through the loop's heap by a
+Python ``__lt__``).
 
 Each figure is (long run - short run) / (extra calls), so start-up, warm-up
 and the explicit ``gc.collect()`` after the warm-up cancel out. The process
