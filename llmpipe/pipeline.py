@@ -144,6 +144,10 @@ class Pipeline:
             handler = _Link(middleware, handler)
         self._hooked = tuple(reversed(hooked))
         self._handler = _direct(handler)
+        self.plain: Handler = transport.send if not self.middlewares else self._handler
+        """The chain for a request that is not streamed. Without middlewares it is
+        the transport's ``send`` itself, which is what ``_ReadEvents`` calls for
+        such a request: the client's every plain call skips two calls."""
 
     def __call__(self, request: LLMRequest) -> Awaitable[LLMResponse]:
         """Run the chain: the reply whatever its status (a handler, for composing)."""

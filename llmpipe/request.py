@@ -151,8 +151,11 @@ _new = object.__new__
 _RequestDraft = unfrozen(LLMRequest)
 if [field.name for field in attrs.fields(LLMRequest)] != [
     *("endpoint", "method", "body", "headers", "timeout", "stream", "options", "context")
+] or [(field.name, field.default) for field in attrs.fields(CallContext)] != [
+    *(("attempts", 1), ("cache", None), ("sends", 0), ("deployment", None)),
+    *(("fallbacks", ()), ("hedges", 0), ("hedges_won", 0)),
 ]:
-    raise TypeError("LLMRequest changed: update new_request")  # pragma: no cover
+    raise TypeError("LLMRequest or CallContext changed: update new_request")  # pragma: no cover
 
 
 def new_request(
@@ -175,7 +178,14 @@ def new_request(
     request.timeout = timeout
     request.stream = stream
     request.options = options
-    request.context = CallContext()  # its own __init__ stores plainly already
+    request.context = context = _new(CallContext)  # CallContext(), without a call
+    context.attempts = 1
+    context.cache = None
+    context.sends = 0
+    context.deployment = None
+    context.fallbacks = ()
+    context.hedges = 0
+    context.hedges_won = 0
     request.__class__ = LLMRequest
     return request  # type: ignore[no-any-return]
 

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,29 @@ async def test_close_fails_a_call_awaiting_its_reply_promptly(
     assert took < PROMPTLY
     assert llm.transport.in_flight == 0
     await poll(lambda: llm_server.connections == 0)
+
+
+@pytest.mark.parametrize(
+    ("stack", "send"),
+    [
+        (None, lambda llm: llm.completion("hello")),  # through _send
+        (None, lambda llm: llm.embeddings("hello")),
+        ([], lambda llm: llm.chat_completion(HELLO)),  # to the transport directly
+    ],
+    ids=["text completion", "embeddings", "chat on an empty stack"],
+)
+async def test_close_fails_any_call_awaiting_its_reply_promptly(
+    llm_server: LLMServer,
+    config: LLMConfig,
+    stack: list[Any] | None,
+    send: Callable[[AsyncLLM], Awaitable[object]],
+) -> None:
+    llm_server.add_faults(Fault(delay=STALL))
+    llm = AsyncLLM(config, middlewares=stack)
+    call = asyncio.create_task(send(llm))
+    took = await close_while_in_flight(llm, call, lambda: len(llm_server.requests) == 1)
+    assert took < PROMPTLY
+    assert llm.transport.in_flight == 0
 
 
 async def test_close_fails_a_stream_awaiting_its_first_event_promptly(

@@ -183,3 +183,21 @@ async def test_empty_stack_still_raises_typed_errors(llm_server, config):
             await llm.chat_completion(HELLO)
         with pytest.raises(LLMError, match="CountingMiddleware"):
             llm.get_request_count()
+
+
+async def test_with_middlewares_a_plain_request_goes_through_every_layer():
+    trail = []
+    pipeline = Pipeline([Tracer("a", trail)], echo_transport(trail))
+    response = await pipeline.plain(LLMRequest("chat/completions", body={"model": "m"}))
+    assert response.json() == {"echo": "chat/completions"}
+    assert trail == ["a>", "transport", "<a"]
+
+
+async def test_without_middlewares_a_plain_request_goes_to_the_transport_as_the_chain_sends_it():
+    transport = echo_transport()
+    pipeline = Pipeline([], transport)
+    request = LLMRequest("chat/completions", body={"model": "m"})
+    via_plain = await pipeline.plain(request)
+    via_chain = await pipeline(request)
+    assert (via_plain.status, via_plain.json()) == (via_chain.status, via_chain.json())
+    assert pipeline.plain == transport.send

@@ -7,6 +7,7 @@ import attrs
 import pytest
 
 from llmpipe import OMIT, AsyncLLM, LLMConfig
+from llmpipe.wire.build import generation_request
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -97,3 +98,44 @@ async def test_a_prompt_mixing_kinds_is_refused_before_sending(llm_server, clien
     with pytest.raises(TypeError, match="list of token ids"):
         await client.completion(prompt)
     assert llm_server.requests == []
+
+
+def _built(config, temperature, max_tokens, kwargs):
+    request = generation_request(
+        config, "chat/completions", "messages", list(HI), temperature, max_tokens, False, kwargs
+    )
+    return request.body, sorted(request.headers), request.timeout, request.options, request.stream
+
+
+_CONFIGS = [
+    {},
+    {"temperature": None, "max_tokens": None},
+    {"temperature": 0.3, "max_tokens": 9, "max_tokens_field": "max_completion_tokens"},
+    {"idempotency_header": None},
+]
+
+
+@pytest.mark.parametrize("settings", _CONFIGS)
+@pytest.mark.parametrize("temperature", [None, 0.7, 1, OMIT])
+@pytest.mark.parametrize("max_tokens", [None, 256, OMIT])
+def test_the_usual_call_s_branch_builds_what_the_general_one_builds(
+    config, settings, temperature, max_tokens
+):
+    config = attrs.evolve(config, **settings)
+    usual = _built(config, temperature, max_tokens, {})
+    general = _built(config, temperature, max_tokens, {"extra_body": {}})  # the general branch
+    assert usual == general
+
+
+@pytest.mark.parametrize(
+    ("temperature", "max_tokens"), [(2.5, None), (-1.0, None), (None, 0), ("1", None)]
+)
+def test_the_usual_call_s_branch_refuses_what_the_general_one_refuses(
+    config, temperature, max_tokens
+):
+    errors = []
+    for kwargs in ({}, {"extra_body": {}}):
+        with pytest.raises((TypeError, ValueError)) as caught:
+            _built(config, temperature, max_tokens, kwargs)
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1]

@@ -163,17 +163,40 @@ def generation_request(
     stream: bool,
     kwargs: dict[str, Any],
 ) -> LLMRequest:
-    """The request for a chat or text completion."""
-    check_sampling(temperature, max_tokens, OMIT)
-    timeout, headers, options = _settings(config, kwargs, stream)
-    model = kwargs.pop("model", None) if kwargs else None
-    if model is not None:
-        check_body_field("model", model)
-    body: dict[str, Any] = {"model": model or config.model, key: value}
+    """The request for a chat or text completion.
+
+    The usual call (no keyword arguments but the two sampling ones, in range;
+    not streamed; no deadline in the config) takes a branch of its own that
+    writes out what ``check_sampling``, ``_settings`` and ``_token_limit`` do
+    for it, a Python call fewer each (tests/test_request_body.py checks both
+    branches build equal requests).
+    """
+    if kwargs or stream or config.deadline is not None:
+        check_sampling(temperature, max_tokens, OMIT)
+        timeout, headers, options = _settings(config, kwargs, stream)
+        model = kwargs.pop("model", None) if kwargs else None
+        if model is not None:
+            check_body_field("model", model)
+        body: dict[str, Any] = {"model": model or config.model, key: value}
+    else:
+        if (
+            temperature is not None
+            and not (type(temperature) is float and 0.0 <= temperature <= 2.0)
+        ) or (max_tokens is not None and not (type(max_tokens) is int and max_tokens >= 1)):
+            check_sampling(temperature, max_tokens, OMIT)  # raises, or lets OMIT pass
+        timeout, options = None, NO_OPTIONS
+        header = config.idempotency_header
+        headers = {} if header is None else {header: new_key()}
+        body = {"model": config.model, key: value}
     chosen = config.temperature if temperature is None else temperature
     if chosen is not None and chosen is not OMIT:
         body["temperature"] = chosen
-    _token_limit(body, config, max_tokens, kwargs)
+    if kwargs:
+        _token_limit(body, config, max_tokens, kwargs)
+    else:  # no max_completion_tokens of the call's own to replace the limit
+        limit = config.max_tokens if max_tokens is None else max_tokens
+        if limit is not None and limit is not OMIT:
+            body[config.max_tokens_field] = limit
     if stream:
         body["stream"] = True
         if config.stream_usage:
