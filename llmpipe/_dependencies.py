@@ -141,10 +141,9 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
     cleanup = getattr(loop, "_run_forever_cleanup", None)
     if setup is None or cleanup is None:  # CPython 3.11
         setup, cleanup = _hooks_311(loop)
-    get_debug = loop.get_debug
 
     def run(future: asyncio.Future[Any]) -> None:
-        if get_debug():
+        if state._debug:  # get_debug()'s answer, without its call
             loop.run_until_complete(future)
             return
         setup()
@@ -167,7 +166,8 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
 def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
     """What ``BaseEventLoop.run_forever`` of CPython 3.11 does before and after
     its iterations, as two functions (the asyncgen hooks that ``setup``
-    replaces are given back by ``cleanup``)."""
+    replaces are given back by ``cleanup``). The hooks are passed by position:
+    ``sys.set_asyncgen_hooks`` parses keywords at twice the cost."""
     set_running_loop = asyncio.events._set_running_loop
     get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
     firstiter, finalizer = loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook
@@ -183,7 +183,7 @@ def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
             raise RuntimeError("Cannot run the event loop while another loop is running")
         replaced[0] = get_hooks()
         loop._thread_id = get_ident()
-        set_hooks(firstiter=firstiter, finalizer=finalizer)
+        set_hooks(firstiter, finalizer)
         set_running_loop(loop)
 
     def cleanup() -> None:

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from llmpipe._dependencies import loop_runner, running_loop
 from llmpipe._fork import generation, keep_inherited
@@ -195,7 +195,9 @@ class LoopDriver:
             raise _closed_error()
         task = loop.create_task(coro, name=_TASK_NAME)  # a given name: none to format per call
         self._drive_until(loop, task, task.cancel)
-        result: T = self._outcome(task)
+        if task.cancelled():
+            self._raise_cancelled()
+        result: T = task.result()
         return result
 
     def _drive_until(
@@ -217,22 +219,31 @@ class LoopDriver:
                 raise
         finally:
             self._driver = None
-            self._release()
+            self._drive.release()  # _release(), written out: every call passes here
+            if self._waiting:
+                self._wake_waiters()
 
     def _release(self) -> None:
         """Give up driving; wake the threads waiting to drive, if any (a single
         caller, the usual case, skips the condition's Python-level notify)."""
         self._drive.release()
         if self._waiting:  # read after the release: a waiter counted itself before trying
-            with self._changed:
-                self._changed.notify_all()
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _outcome(self, future: asyncio.Future[Any]) -> Any:
         if future.cancelled():
-            if self._stopped:
-                raise _closed_error()
-            raise asyncio.CancelledError
+            self._raise_cancelled()
         return future.result()
+
+    def _raise_cancelled(self) -> NoReturn:
+        """A call's task or future was cancelled: by ``close()``, or by Ctrl-C."""
+        if self._stopped:
+            raise _closed_error()
+        raise asyncio.CancelledError
 
     def _run_from_helper(self, coro: Coroutine[Any, Any, T]) -> T:
         outcome: list[Any] = []
