@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--count", action="store_true", help="instructions and syscalls")
-    parser.add_argument("--variants", help="comma-separated, of: " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        help="comma-separated, of: " + ", ".join(VARIANTS) + " (--calls: asyncio, uvloop)",
+    )
     parser.add_argument("--calls", action="store_true", help="whole sync calls, not loop runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -183,7 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     variants: list[str] = args.variants.split(",") if args.variants else list(VARIANTS)
     if args.calls:
-        variants = ["call:asyncio", "call:uvloop"]
+        variants = (
+            [f"call:{v}" for v in variants] if args.variants else ["call:asyncio", "call:uvloop"]
+        )
     global _BASE_URL
     if args.child:
         _BASE_URL = args.base_url
