@@ -16,8 +16,8 @@ uvloop sets up and tears down its signal wake-up (a socketpair,
 ``set_wakeup_fd``, a poll handle) on every run, and the shim runs its loop
 once per call. Measured with ``tests/benchmarks/loop_runs.py`` (CPython
 3.11, uvloop 0.23, orjson), one run of a task that returns at once, on the
-main thread: asyncio 40k instructions, 3 system calls, 7.6 µs of CPU;
-uvloop 72k, 22 and 37 µs, 19 µs of it in the kernel (medians of 15
+main thread: asyncio 35k instructions, 3 system calls, 7.6 µs of CPU;
+uvloop 71k, 22 and 37 µs, 19 µs of it in the kernel (medians of 15
 interleaved repetitions; the two ranges do not meet). A whole sync call on
 the main thread: 590k instructions on uvloop against 624k, but 30 system
 calls against 15, and those 30 µs more: a net loss. On another thread
