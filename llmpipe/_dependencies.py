@@ -15,10 +15,10 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
 asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
-``_ready``, ``_stopping``; on 3.11             until a call is done, not a
-``_closed``, ``_thread_id`` and the asyncgen   stop-and-restart per call
-hooks (``_run_forever_setup/cleanup()`` on     (half the loop's cost)
-3.12+)
+``_ready``, ``_stopping``, ``_debug``; on      until a call is done, not a
+3.11 ``_closed``, ``_thread_id`` and the       stop-and-restart per call
+asyncgen hooks (``_run_forever_setup/          (half the loop's cost)
+cleanup()`` on 3.12+)
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -130,7 +130,8 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
     polls the selector before the call's first step, as it must: a pooled
     connection the server closed while no loop ran is then seen closed
     before the call picks it. On any other loop (uvloop), or in debug mode
-    (checked per run), it is ``run_until_complete``.
+    (checked per run: ``_debug``, what ``get_debug()`` returns, without its
+    call), it is ``run_until_complete``.
     """
     run_once = getattr(loop, "_run_once", None)
     ready = getattr(loop, "_ready", None)
@@ -141,10 +142,9 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
     cleanup = getattr(loop, "_run_forever_cleanup", None)
     if setup is None or cleanup is None:  # CPython 3.11
         setup, cleanup = _hooks_311(loop)
-    get_debug = loop.get_debug
 
     def run(future: asyncio.Future[Any]) -> None:
-        if get_debug():
+        if state._debug:
             loop.run_until_complete(future)
             return
         setup()
@@ -167,7 +167,8 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
 def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
     """What ``BaseEventLoop.run_forever`` of CPython 3.11 does before and after
     its iterations, as two functions (the asyncgen hooks that ``setup``
-    replaces are given back by ``cleanup``)."""
+    replaces are given back by ``cleanup``). The hooks are passed by position:
+    ``sys.set_asyncgen_hooks`` parses keywords at twice the cost."""
     set_running_loop = asyncio.events._set_running_loop
     get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
     firstiter, finalizer = loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook
@@ -183,7 +184,7 @@ def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
             raise RuntimeError("Cannot run the event loop while another loop is running")
         replaced[0] = get_hooks()
         loop._thread_id = get_ident()
-        set_hooks(firstiter=firstiter, finalizer=finalizer)
+        set_hooks(firstiter, finalizer)
         set_running_loop(loop)
 
     def cleanup() -> None:

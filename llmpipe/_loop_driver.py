@@ -11,17 +11,29 @@ drive, so its call is driven from a short-lived helper thread.
 In a forked child (gunicorn, multiprocessing, Celery) the first call makes a
 new loop and new locks; the parent's loop is kept, untouched (``_fork``).
 
-The loop is asyncio's even where uvloop is installed. The shim runs its loop
-once per call, and on the main thread uvloop sets up and tears down its
-signal wake-up (a socketpair, ``set_wakeup_fd``, a poll handle) on every
-run. Measured per sync call with orjson: on uvloop 44k fewer user-space
-instructions even with 33k spent on that setup, but 30 system calls instead
-of 15, a kernel cost valgrind does not count; CPU time on a shared machine
-could not tell the two apart. Async programs that run one loop for their
+The loop is asyncio's even where uvloop is installed: on the main thread
+uvloop sets up and tears down its signal wake-up (a socketpair,
+``set_wakeup_fd``, a poll handle) on every run, and the shim runs its loop
+once per call. Measured with ``tests/benchmarks/loop_runs.py`` (CPython
+3.11, uvloop 0.23, orjson), one run of a task that returns at once, on the
+main thread: asyncio 35k instructions, 3 system calls, 7.6 µs of CPU;
+uvloop 71k, 22 and 37 µs, 19 µs of it in the kernel (medians of 15
+interleaved repetitions; the two ranges do not meet). A whole sync call on
+the main thread: 590k instructions on uvloop against 624k, but 30 system
+calls against 15, and those 30 µs more: a net loss. On another thread
+uvloop would win (558k, 13 system calls, a run as cheap as asyncio's), but
+one loop serves whichever threads call, most often the main one, and a
+forked child of a process whose shim ran uvloop crashed (SIGSEGV, the
+sync case of ``test_fork``). Async programs that run one loop for their
 lifetime gain from uvloop without that cost.
 
 Each call runs the loop until it is done (``_dependencies.loop_runner``),
-without the stop-and-restart of ``run_until_complete``.
+without the stop-and-restart of ``run_until_complete``. What a sync call
+costs beyond an awaited ``AsyncLLM`` call (~40k instructions) is asyncio's
+price of a run: the call's task (``call_soon``'s Handle, the task registry:
+~10k), the first iteration, which polls before the call's first step
+(~9k and an ``epoll_wait``), setting up and undoing the run (running loop,
+asyncgen hooks: ~7k), and the driver's checks and lock (~5k).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from llmpipe._dependencies import loop_runner, running_loop
 from llmpipe._fork import generation, keep_inherited
@@ -195,7 +207,9 @@ class LoopDriver:
             raise _closed_error()
         task = loop.create_task(coro, name=_TASK_NAME)  # a given name: none to format per call
         self._drive_until(loop, task, task.cancel)
-        result: T = self._outcome(task)
+        if task.cancelled():
+            self._raise_cancelled()
+        result: T = task.result()
         return result
 
     def _drive_until(
@@ -217,22 +231,31 @@ class LoopDriver:
                 raise
         finally:
             self._driver = None
-            self._release()
+            self._drive.release()  # _release(), written out: every call passes here
+            if self._waiting:
+                self._wake_waiters()
 
     def _release(self) -> None:
         """Give up driving; wake the threads waiting to drive, if any (a single
         caller, the usual case, skips the condition's Python-level notify)."""
         self._drive.release()
         if self._waiting:  # read after the release: a waiter counted itself before trying
-            with self._changed:
-                self._changed.notify_all()
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _outcome(self, future: asyncio.Future[Any]) -> Any:
         if future.cancelled():
-            if self._stopped:
-                raise _closed_error()
-            raise asyncio.CancelledError
+            self._raise_cancelled()
         return future.result()
+
+    def _raise_cancelled(self) -> NoReturn:
+        """A call's task or future was cancelled: by ``close()``, or by Ctrl-C."""
+        if self._stopped:
+            raise _closed_error()
+        raise asyncio.CancelledError
 
     def _run_from_helper(self, coro: Coroutine[Any, Any, T]) -> T:
         outcome: list[Any] = []

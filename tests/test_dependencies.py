@@ -146,6 +146,22 @@ def test_loop_runner_gives_back_the_asyncgen_hooks_it_replaced():
         loop.close()
 
 
+async def _note_asyncgen_hooks(seen: list[object]) -> None:
+    seen.append(tuple(sys.get_asyncgen_hooks()))
+
+
+def test_loop_runner_installs_the_asyncgen_hooks_run_until_complete_installs():
+    loop = asyncio.new_event_loop()
+    try:
+        seen: list[object] = []
+        loop_runner(loop)(loop.create_task(_note_asyncgen_hooks(seen)))
+        loop.run_until_complete(_note_asyncgen_hooks(seen))
+        assert seen[0] == seen[1]
+        assert seen[0] != tuple(sys.get_asyncgen_hooks())  # the loop's own, not the thread's
+    finally:
+        loop.close()
+
+
 def test_otel_provider_probe_reads_the_apis_own_globals():
     """In a subprocess: a global provider can be set once per process."""
     code = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -478,3 +479,23 @@ def test_calling_the_sync_llm_from_its_own_loop_raises_instead_of_deadlocking(
     llm.close()
     assert isinstance(outcome.error, LLMError), outcome
     assert "own event loop" in str(outcome.error)
+
+
+# --- the private loop's kind ----------------------------------------------------
+
+
+def test_the_private_loop_is_asyncios_even_where_uvloop_is_installed(config: LLMConfig) -> None:
+    """The test venv has uvloop; _loop_driver's docstring says why the shim does not use it."""
+    import uvloop
+
+    seen: list[type[object]] = []
+
+    async def note_the_loop(request: LLMRequest, call_next: Handler) -> LLMResponse:
+        seen.append(type(asyncio.get_running_loop()))
+        return await call_next(request)
+
+    with LLM(config, middlewares=[note_the_loop]) as llm:
+        llm.chat_completion(MESSAGES)
+    assert len(seen) == 1
+    assert issubclass(seen[0], asyncio.BaseEventLoop)
+    assert not issubclass(seen[0], uvloop.Loop)
