@@ -149,7 +149,7 @@ class AiohttpTransport(Transport):
         if request.options.deadline_at is not None:
             seconds = self._attempt_seconds(request, seconds)
         if not pool.gate.take_nowait():
-            seconds = await self._wait_for_turn(pool, request, seconds)
+            seconds = await self._wait_for_turn(pool, request, seconds, task)
         if request.stream:  # a stream gives its slot back when it ends
             slot = Slot(pool, self._pools.leave)
             try:
@@ -217,15 +217,30 @@ class AiohttpTransport(Transport):
             )
         return min(seconds, left)
 
-    async def _wait_for_turn(self, pool: Pool, request: LLMRequest, seconds: float) -> float:
-        """Takes a place in ``pool`` once one is free; what is left of ``seconds`` then."""
+    async def _wait_for_turn(
+        self, pool: Pool, request: LLMRequest, seconds: float, task: asyncio.Task[Any]
+    ) -> float:
+        """Takes a place in ``pool`` once one is free; what is left of ``seconds`` then.
+
+        The wait is bounded by the pool's one timer (``_deadlines``), as an attempt
+        is: ``asyncio.timeout`` would build a timeout object and a loop timer per
+        waiting call (most calls wait once concurrency exceeds the pool), and leave
+        each cancelled timer in the loop's heap until the heap is next cleaned.
+        """
         limit = self._config.pool_timeout
         wait = seconds if limit is None else min(limit, seconds)
         started = pool.loop.time()
+        cancelling = task.cancelling()
+        deadlines = pool.deadlines
+        deadlines.enter(task, wait)
         try:
-            async with asyncio.timeout(wait):
+            try:
                 await pool.gate.take(pool.loop)
-        except TimeoutError:
+            finally:
+                expired = deadlines.leave(task, cancelling)
+        except CancelledError:
+            if not expired:
+                raise
             which = "pool_timeout" if limit is not None and limit <= seconds else "timeout"
             raise LLMTimeoutError(
                 f"{self._where(request)}: no free connection within {wait:g} s ({which}): "
