@@ -23,8 +23,10 @@ those it returned before, and tells the attempt through a context variable
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmpipe._dependencies import write_failed
@@ -32,7 +34,10 @@ from llmpipe._dependencies import write_failed
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["connector_class", "never_reached", "start_attempt"]
+__all__ = ["Turn", "connector_class", "never_reached", "start_attempt"]
+
+Turn = Callable[[], Awaitable[None]]
+"""A queued call's wait for its place in the pool, awaited in the connector."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -71,8 +76,14 @@ class _TracksReuse:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._handed_out: dict[int, weakref.ref[Any]] = {}
+        self.turns: dict[asyncio.Task[Any], Turn] = {}
+        """Calls sent before the pool had room for them: each waits here for its turn."""
 
     async def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.turns:  # see AiohttpTransport._queue: the wait for a place in the pool
+            turn = self.turns.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if turn is not None:
+                await turn()
         connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
         protocol = getattr(connection, "protocol", None)
         if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
