@@ -79,12 +79,14 @@ class _TracksReuse:
         self.turns: dict[asyncio.Task[Any], Turn] = {}
         """Calls sent before the pool had room for them: each waits here for its turn."""
 
-    async def connect(self, *args: Any, **kwargs: Any) -> Any:
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        """aiohttp's ``BaseConnector.connect`` (same signature since aiohttp 3.0, named
+        rather than ``*args, **kwargs``: no tuple and dict built per call)."""
         if self.turns:  # see AiohttpTransport._queue: the wait for a place in the pool
             turn = self.turns.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if turn is not None:
                 await turn()
-        connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
+        connection = await super().connect(req, traces, timeout)  # type: ignore[misc]
         protocol = getattr(connection, "protocol", None)
         if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
             return connection
