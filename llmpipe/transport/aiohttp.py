@@ -29,7 +29,7 @@ from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse, new_response
 from llmpipe.transport._body import ReplyBody, is_event_stream, too_large
 from llmpipe.transport._errors import Limits, map_error
-from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached, start_attempt
+from llmpipe.transport._fresh import IDEMPOTENT_METHODS, never_reached
 from llmpipe.transport._identity import fingerprint, origin_of, userinfo_of
 from llmpipe.transport._lifecycle import Pools
 from llmpipe.transport._mask import KeyMask
@@ -172,7 +172,6 @@ class AiohttpTransport(Transport):
         try:
             try:
                 headers = request.headers or None
-                start_attempt()
                 try:  # the first try here, not in a coroutine of its own: one fewer per call
                     reply = await pool.session.request(
                         request.method,
@@ -286,7 +285,6 @@ class AiohttpTransport(Transport):
                 where=self._where(request),
                 error=type(failure).__name__,
             )
-            start_attempt()
             try:
                 return await pool.session.request(
                     request.method,
@@ -319,7 +317,6 @@ class AiohttpTransport(Transport):
         deadlines.enter(task, first)
         try:
             try:
-                start_attempt()
                 try:
                     reply = await slot.pool.session.request(
                         request.method,
