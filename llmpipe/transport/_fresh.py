@@ -86,9 +86,10 @@ class _TracksReuse:
         self.turns: dict[asyncio.Task[Any], Turn] = {}
         """Calls sent before the pool had room for them: each waits here for its turn."""
 
-    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
         """aiohttp's ``BaseConnector.connect`` (same signature since aiohttp 3.0, named
-        rather than ``*args, **kwargs``: no tuple and dict built per call)."""
+        rather than ``*args, **kwargs``: no tuple and dict built per call; aiohttp
+        passes ``timeout`` by that name)."""
         try:
             if self.turns:  # the wait for a place in the pool (aiohttp.py's _Queued)
                 turn = self.turns.pop(asyncio.current_task(), None)  # type: ignore[arg-type]

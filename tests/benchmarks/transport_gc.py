@@ -42,7 +42,8 @@ def _child(gc_on: bool, child_argv: list[str]) -> None:
             collections[info["generation"]] += 1
 
     gc.callbacks.append(count)
-    atexit.register(lambda: print(f"transport_gc collections: {json.dumps(collections)}", file=sys.stderr))
+    report = "transport_gc collections: {}"
+    atexit.register(lambda: print(report.format(json.dumps(collections)), file=sys.stderr))
     if not gc_on:
         gc.disable()
     sys.argv = ["child", *child_argv]
@@ -51,7 +52,8 @@ def _child(gc_on: bool, child_argv: list[str]) -> None:
 
 def _run(client: str, url: str, c: int, calls: int, gc_on: bool) -> tuple[int, list[int]]:
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd += [sys.executable, "-m", "tests.benchmarks.transport_gc", "--child", "on" if gc_on else "off"]
+    cmd += [sys.executable, "-m", "tests.benchmarks.transport_gc"]
+    cmd += ["--child", "on" if gc_on else "off"]
     cmd += ["--", "--client", client, "--mode", "chat", "--base-url", url]
     cmd += ["--concurrency", str(c), "--requests", str(calls)]
     cmd += ["--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                 low, low_gc = _run(client, nginx.base_url, args.concurrency, args.low, gc_on)
                 high, high_gc = _run(client, nginx.base_url, args.concurrency, args.high, gc_on)
                 per = (high - low) / calls
-                rates = " / ".join(f"{(h - lo) * 1000 / calls:.1f}" for h, lo in zip(high_gc, low_gc))
+                rates = " / ".join(
+                    f"{(h - lo) * 1000 / calls:.1f}" for h, lo in zip(high_gc, low_gc, strict=True)
+                )
                 state = "on" if gc_on else "off"
                 print(f"| {client} | {state} | {per:,.0f} | {rates} |", flush=True)
     return 0
