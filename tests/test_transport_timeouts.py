@@ -92,3 +92,38 @@ async def test_a_connection_freed_while_waiting_is_taken_in_turn(server):
         assert not waiting.done()
         await held.aclose()
         assert (await waiting).choices[0].message.content == "Echo: hello"
+
+
+async def test_a_call_cancelled_while_waiting_for_a_connection_leaves_the_pool_as_it_was(server):
+    """A plain call waits for its place inside the connector (``_Queued``); cancelled
+    there, it holds no place, leaves no turn behind, and the next call goes through."""
+    server.add_faults(Fault(stall_after_events=1, delay=30.0))
+    config = LLMConfig(base_url=server.base_url, connection_limit=1, pool_timeout=5)
+    async with AsyncLLM(config) as llm:
+        held = await llm.chat_completion(HELLO, stream=True)
+        waiting = asyncio.create_task(llm.chat_completion(HELLO))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        pool = llm.transport._pools.current  # type: ignore[attr-defined]
+        assert (pool.turns, pool.in_flight) == ({}, 1)
+        await held.aclose()
+        assert (await llm.chat_completion(HELLO)).choices[0].message.content == "Echo: hello"
+        assert (pool.turns, pool.in_flight) == ({}, 0)
+
+
+async def test_a_call_that_waited_for_a_connection_has_only_the_rest_of_its_timeout(server):
+    """0.5 s of timeout, 0.3 s of it spent waiting for the only connection: the slow
+    reply then times out within the 0.2 s left, naming that."""
+    server.add_faults(Fault(stall_after_events=1, delay=30.0))
+    config = LLMConfig(base_url=server.base_url, connection_limit=1, timeout=0.5, max_retries=0)
+    async with AsyncLLM(config) as llm:
+        held = await llm.chat_completion(HELLO, stream=True)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, lambda: loop.create_task(held.aclose()))
+        server.add_faults(Fault(delay=5.0))
+        started = time.perf_counter()
+        with pytest.raises(LLMTimeoutError, match=r"no complete reply within 0\.[12]\d* s"):
+            await llm.chat_completion(HELLO)
+        assert time.perf_counter() - started < 1.5

@@ -16,15 +16,23 @@ fails is the server's doing, and the ordinary retry rules apply.
 
 Whether a connection was reused is learnt in the connector, the one place
 that knows: ``connect`` is overridden to compare the protocol it returns with
-those it returned before, and tells the attempt through a context variable
-(``start_attempt`` clears it, the connector sets it for a reused connection,
-``never_reached`` reads it in the same task).
+those it returned before, and tells the attempt through a context variable,
+which then says whether the task's latest ``connect`` reused a connection
+(False if that ``connect`` failed); ``never_reached`` reads it in the same
+task. It is set only when its value changes: a task sending call after call
+on pooled connections sets it once, not twice per call (each set builds a new
+context mapping and a token: ~3.7k instructions and GC-tracked objects held
+by every call in flight). A failure before ``connect`` (aiohttp building the
+request) may read the previous attempt's value, but no such failure is a
+disconnect or a socket error, the only ones taken as never reached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmpipe._dependencies import write_failed
@@ -32,17 +40,21 @@ from llmpipe._dependencies import write_failed
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["connector_class", "never_reached", "start_attempt"]
+__all__ = ["Turn", "connector_class", "never_reached", "start_attempt"]
+
+Turn = Callable[[], Awaitable[None]]
+"""A queued call's wait for its place in the pool, awaited in the connector."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
-# Whether the current task's attempt got a pooled connection. A bool, not an
-# object per attempt: set (not mutated) where it changes, it stays with the task.
+# Whether the current task's latest connect() got a pooled connection. A bool, not
+# an object per attempt: set (not mutated) where it changes, it stays with the task.
 _reused: contextvars.ContextVar[bool] = contextvars.ContextVar("llmpipe_reused", default=False)
 
 
 def start_attempt() -> None:
-    """A try at sending begins in this task: it has no connection yet."""
+    """A try at sending begins in this task: it has no connection yet (the transport
+    leaves this to ``connect``; kept for tests/benchmarks/aiohttp_variants.py)."""
     _reused.set(False)
 
 
@@ -71,17 +83,34 @@ class _TracksReuse:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._handed_out: dict[int, weakref.ref[Any]] = {}
+        self.turns: dict[asyncio.Task[Any], Turn] = {}
+        """Calls sent before the pool had room for them: each waits here for its turn."""
 
-    async def connect(self, *args: Any, **kwargs: Any) -> Any:
-        connection = await super().connect(*args, **kwargs)  # type: ignore[misc]
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
+        """aiohttp's ``BaseConnector.connect`` (same signature since aiohttp 3.0, named
+        rather than ``*args, **kwargs``: no tuple and dict built per call; aiohttp
+        passes ``timeout`` by that name)."""
+        try:
+            if self.turns:  # the wait for a place in the pool (aiohttp.py's _Queued)
+                turn = self.turns.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+                if turn is not None:
+                    await turn()
+            connection = await super().connect(req, traces, timeout)  # type: ignore[misc]
+        except BaseException:
+            if _reused.get():
+                _reused.set(False)
+            raise
         protocol = getattr(connection, "protocol", None)
-        if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
-            return connection
         key = id(protocol)
-        if key in self._handed_out:
-            _reused.set(True)
+        if protocol is None:  # not aiohttp's Connection as known: nothing counts as reused
+            reused = False
+        elif key in self._handed_out:
+            reused = True
         else:
+            reused = False
             self._handed_out[key] = weakref.ref(protocol, _forget(self._handed_out, key))
+        if _reused.get() is not reused:
+            _reused.set(reused)
         return connection
 
 

@@ -14,11 +14,12 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmpipe._dependencies import close_connector_now
 from llmpipe._fork import generation
 from llmpipe.transport._deadlines import Deadlines
+from llmpipe.transport._fresh import Turn
 
 if TYPE_CHECKING:
     import aiohttp
@@ -87,6 +88,7 @@ class Pool:
         "proxy",
         "retiring",
         "session",
+        "turns",
     )
 
     def __init__(
@@ -95,8 +97,11 @@ class Pool:
         loop: asyncio.AbstractEventLoop,
         limit: int,
         proxy: yarl.URL | None,
+        turns: dict[asyncio.Task[Any], Turn] | None = None,
     ) -> None:
         self.session = session
+        self.turns: dict[asyncio.Task[Any], Turn] = {} if turns is None else turns
+        """Queued calls' waits, which the connector runs (shared with it)."""
         self.loop = loop
         self.generation = generation()
         self.gate = Gate(limit)

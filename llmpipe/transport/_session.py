@@ -69,7 +69,11 @@ class PoolRecipe:
         )
         proxy = proxy_for(config)
         return Pool(
-            session, loop, config.connection_limit, None if proxy is None else yarl.URL(proxy)
+            session,
+            loop,
+            config.connection_limit,
+            None if proxy is None else yarl.URL(proxy),
+            connector.turns,  # type: ignore[union-attr]
         )
 
 
