@@ -19,17 +19,16 @@ import asyncio
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.benchmarks import payloads
+from tests.benchmarks.valgrind import VALGRIND, instructions_in
 
 _BODY = json.dumps(payloads.request_body()).encode()
 _HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {payloads.API_KEY}"}
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 _WARMUP = 200
 
 Call = Callable[[], Awaitable[Any]]
@@ -438,15 +437,14 @@ def _count(variant: str, base: str, calls: int, cpu: int = 0) -> int:
     cmd = ["taskset", "--cpu-list", str(cpu)] if shutil.which("taskset") else []
     if shutil.which("setarch"):  # the same addresses in every run: the same hashes of ids
         cmd += ["setarch", platform.machine(), "--addr-no-randomize"]
-    cmd += ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    cmd += VALGRIND
     cmd += [sys.executable, "-m", "tests.benchmarks.aiohttp_variants"]
     cmd += ["--child", variant, "--base-url", base, "--calls", str(calls)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dicts and sets in every run
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False, env=env)
-    found = _REFS.search(done.stderr)
-    if done.returncode != 0 or found is None:
+    if done.returncode != 0:
         raise RuntimeError(f"{variant}: exit {done.returncode}: {done.stderr.strip()[-800:]}")
-    return int(found.group(1).replace(",", ""))
+    return instructions_in(done.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

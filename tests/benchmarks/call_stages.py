@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +35,7 @@ from llmpipe.wire.fastpath import chat
 from llmpipe.wire.models import ChatCompletionResponse
 from llmpipe.wire.models.http import HTTPInfo, attach_http
 from tests.benchmarks import payloads
+from tests.benchmarks.valgrind import per_unit
 
 _REPLY = payloads.chat_reply()
 _HEADERS = CIMultiDictProxy(
@@ -170,16 +169,11 @@ def _best(run: Callable[[], None], repeat: int, loops: int) -> float:
 
 
 def _count(stage: str, loops: int) -> float:
-    counts = []
-    for n in (50, 50 + loops):
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, "-m", "tests.benchmarks.call_stages", "--only", stage]
-        cmd += ["--loops", str(n)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        assert found is not None, done.stderr[-500:]
-        counts.append(int(found.group(1).replace(",", "")))
-    return (counts[1] - counts[0]) / loops
+    def command(n: int) -> list[str]:
+        module = "tests.benchmarks.call_stages"
+        return [sys.executable, "-m", module, "--only", stage, "--loops", str(n)]
+
+    return per_unit(command, 50, 50 + loops)
 
 
 def main(argv: list[str] | None = None) -> int:

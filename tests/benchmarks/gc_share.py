@@ -19,14 +19,14 @@ same nginx at ``--concurrency`` (256 by default), four ways per client:
   ``gc.get_objects()`` against the warm idle client.
 
 child.py opens 100 connections: at c=256, 156 calls wait for one. Found so
-(Dec 2026): llmpipe's objects held per call match raw aiohttp's, and at
-``--connections 256`` it runs fewer young collections than raw; its extra
-collections come from the wait for a connection, in the transport's ``Gate``
-(a woken waiter allocates aiohttp's request objects a loop turn after the
-finished call freed its own, and the collector's count does not go below
-zero), and the ``asyncio.timeout`` around that wait costs ~40k instructions
-per call at c=256 (measured by taking it out; not yet traced, but each of
-its timer handles sifts through the loop's heap by a Python ``__lt__``).
+(Dec 2026): llmpipe's objects held per call match raw aiohttp's; its extra
+collections came from where a call waited for a connection (before
+aiohttp built its request, in the transport's own gate: a woken waiter then
+allocates a loop turn after the finished call freed its own, and the
+collector's count does not go below zero) and the ``asyncio.timeout``
+around that wait. Since the transport queues such calls inside aiohttp's
+connector, young collections per call at c=256 are raw's (0.0095 against
+0.0090) and the GC's share fell from ~58k to ~32k per call (raw ~27k).
 
 Each figure is (long run - short run) / (extra calls), so start-up, warm-up
 and the explicit ``gc.collect()`` after the warm-up cancel out. The process
@@ -50,8 +50,8 @@ from tests.benchmarks.plan import FLOOR
 from tests.benchmarks.procs import run_bounded
 from tests.benchmarks.runner import REPO
 from tests.benchmarks.server import HoldServer, Nginx
+from tests.benchmarks.valgrind import VALGRIND, instructions_in
 
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 _COLLECTIONS = re.compile(r"GC-COLLECTIONS (\d+) (\d+) (\d+)")
 _HELD = re.compile(r"GC-HELD ([\d.]+)")
 _HOLD_SECONDS = 3.0
@@ -106,8 +106,7 @@ def _run_held(client: str, url: str, calls: int) -> float:
 
 def _run(client: str, url: str, c: int, calls: int, gc_mode: str, valgrind: bool) -> str:
     """The wrapped child's stderr (valgrind's summary, or the collection counts)."""
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd = cmd if valgrind else []
+    cmd = list(VALGRIND) if valgrind else []
     cmd += [sys.executable, "-m", "tests.benchmarks.gc_share", "child", gc_mode, "--"]
     cmd += ["--client", client, "--mode", "chat", "--base-url", url]
     cmd += ["--concurrency", str(c), "--requests", str(calls)]
@@ -116,13 +115,6 @@ def _run(client: str, url: str, c: int, calls: int, gc_mode: str, valgrind: bool
     if code != 0:
         raise RuntimeError(f"{client}: exit {code}: {err.strip()[-500:]}")
     return err
-
-
-def _instructions(err: str) -> int:
-    found = _REFS.search(err)
-    if found is None:
-        raise RuntimeError(f"no valgrind summary: {err.strip()[-500:]}")
-    return int(found.group(1).replace(",", ""))
 
 
 def _collections(err: str) -> tuple[int, ...]:
@@ -170,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_valgrind:
                 on, off = (
                     (
-                        _instructions(_run(client, url, c, args.high, mode, True))
-                        - _instructions(_run(client, url, c, args.low, mode, True))
+                        instructions_in(_run(client, url, c, args.high, mode, True))
+                        - instructions_in(_run(client, url, c, args.low, mode, True))
                     )
                     / extra
                     for mode in ("on", "off")

@@ -17,18 +17,17 @@ valgrind), so it is a separate command, not part of ``make bench``.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 
 from tests.benchmarks.clients import CLIENTS, INSTALLS
 from tests.benchmarks.otel_overhead import counted as otel_counted
 from tests.benchmarks.otel_overhead import instructions as otel_instructions
 from tests.benchmarks.plan import FLOOR
-from tests.benchmarks.procs import run_bounded
-from tests.benchmarks.runner import REPO
 from tests.benchmarks.server import Nginx
+from tests.benchmarks.valgrind import per_unit
 
 _CASES = [  # (mode, concurrency, clients)
     ("chat", 1, (FLOOR, "llmpipe", "llmpipe-empty", "llmpipe-fast", "llmpipe-fast-uvloop")),
@@ -40,19 +39,17 @@ _CASES = [  # (mode, concurrency, clients)
     ("stream-1", 1, (FLOOR, "llmpipe", "llmpipe-fast")),
     ("stream-1", 64, (FLOOR, "llmpipe")),
 ]
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def _instructions(python: str, client: str, mode: str, url: str, c: int, calls: int) -> int:
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd += [python, "-m", "tests.benchmarks.child", "--client", client, "--mode", mode]
-    cmd += ["--base-url", url, "--concurrency", str(c), "--requests", str(calls)]
-    cmd += ["--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
-    code, _, err = run_bounded(cmd, timeout=900, cwd=str(REPO))
-    found = _REFS.search(err)
-    if code != 0 or found is None:
-        raise RuntimeError(f"{client} {mode}: exit {code}: {err.strip()[-500:]}")
-    return int(found.group(1).replace(",", ""))
+def _child(python: str, client: str, mode: str, url: str, c: int) -> Callable[[int], list[str]]:
+    """The client process making a given number of timed calls."""
+
+    def command(calls: int) -> list[str]:
+        cmd = [python, "-m", "tests.benchmarks.child", "--client", client, "--mode", mode]
+        cmd += ["--base-url", url, "--concurrency", str(c), "--requests", str(calls)]
+        return [*cmd, "--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
+
+    return command
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -104,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 # At high concurrency the steady state needs many calls per run: a run
                 # of fewer calls than are in flight would measure its start and end.
                 scale = max(1, c // 64)
-                low, high = args.low * scale, args.high * scale
-                fewer = _instructions(python, client, mode, urls[mode], c, low)
-                more = _instructions(python, client, mode, urls[mode], c, high)
-                per = (more - fewer) / (high - low)
+                command = _child(python, client, mode, urls[mode], c)
+                per = per_unit(command, args.low * scale, args.high * scale)
                 if client == FLOOR:
                     floors[mode, c] = per
                 floor = floors.get((mode, c))

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmpipe._dependencies import loop_runner
+from tests.benchmarks.valgrind import VALGRIND
 
 
 async def _noop() -> None:
@@ -154,8 +155,7 @@ def _counted(tool: list[str], pattern: str, variant: str, runs: int, main: bool)
 
 
 def count(runs: int, variants: list[str]) -> None:
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-    valgrind += ["--cachegrind-out-file=/dev/null"]
+    valgrind = list(VALGRIND)
     strace = ["strace", "-f", "-c"]
     refs, calls = r"I\s+refs:\s+([\d,]+)", r"(?m)^100\.00\s+\S+\s+\S+\s+(\d+)"
     print(f"per run, from two runs {runs} runs apart")

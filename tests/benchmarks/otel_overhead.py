@@ -45,6 +45,7 @@ from llmpipe import AsyncLLM, LLMConfig, LLMRequest, LLMResponse, MockTransport
 from llmpipe import default_middlewares as defaults
 from llmpipe.observability.otel import OpenTelemetryMiddleware
 from tests.benchmarks.targets import OTEL_REFERENCE, OTEL_TARGETS
+from tests.benchmarks.valgrind import per_unit
 
 DEFAULT, NO_SDK, SDK = (
     OTEL_REFERENCE,
@@ -222,7 +223,6 @@ def summary(found: dict[str, Rounds]) -> list[str]:
 
 
 _ONE = {"default": DEFAULT, "no-sdk": NO_SDK}
-_COUNT = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
 async def run_one(stack: str, calls: int) -> None:
@@ -240,17 +240,11 @@ def instructions(low: int = 200, high: int = 2200) -> dict[str, float]:
     """Instructions of one more call, per stack, under valgrind (``make bench-instructions``)."""
     found = {}
     for key, stack in _ONE.items():
-        counts = []
-        for calls in (low, high):
-            command = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-            command += ["--cachegrind-out-file=/dev/null", sys.executable, "-m", __spec__.name]
-            command += ["--one", key, "--calls", str(calls)]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            count = _COUNT.search(done.stderr)
-            if done.returncode != 0 or count is None:
-                raise RuntimeError(f"valgrind {key} {calls}: {done.stderr.strip()[-300:]}")
-            counts.append(int(count.group(1).replace(",", "")))
-        found[stack] = (counts[1] - counts[0]) / (high - low)
+
+        def command(calls: int, key: str = key) -> list[str]:
+            return [sys.executable, "-m", __spec__.name, "--one", key, "--calls", str(calls)]
+
+        found[stack] = per_unit(command, low, high)
     return found
 
 

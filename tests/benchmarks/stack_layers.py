@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +29,7 @@ from llmpipe.middleware import (
 )
 from tests.benchmarks import payloads
 from tests.benchmarks.call_stages import _Canned
+from tests.benchmarks.valgrind import per_unit
 
 _STACKS: dict[str, Callable[[LLMConfig], Any]] = {
     "empty": lambda config: [],
@@ -69,16 +68,12 @@ def run(stack: str, loops: int) -> None:
 
 def count(stack: str, loops: int) -> float:
     """Instructions per call on ``stack`` (valgrind, two runs ``loops`` apart)."""
-    counts = []
-    for n in (50, 50 + loops):
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, "-m", "tests.benchmarks.stack_layers", "--only", stack]
-        cmd += ["--loops", str(n)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        assert found is not None, done.stderr[-500:]
-        counts.append(int(found.group(1).replace(",", "")))
-    return (counts[1] - counts[0]) / loops
+
+    def command(n: int) -> list[str]:
+        module = "tests.benchmarks.stack_layers"
+        return [sys.executable, "-m", module, "--only", stack, "--loops", str(n)]
+
+    return per_unit(command, 50, 50 + loops)
 
 
 def main(argv: list[str] | None = None) -> int:

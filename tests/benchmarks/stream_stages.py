@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from llmpipe.wire.convert import structure_payload
 from llmpipe.wire.models import ChatCompletionChunk
 from llmpipe.wire.usage import UsageWatcher
 from tests.benchmarks import payloads
+from tests.benchmarks.valgrind import per_unit
 
 
 class _Bytes:
@@ -182,17 +181,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _count(stage: str, args: argparse.Namespace, events: int) -> float:
     """Instructions per event of ``stage``: two valgrind runs, ``--loops`` apart."""
-    counts = []
-    for loops in (20, 20 + args.loops):
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, "-m", "tests.benchmarks.stream_stages", "--only", stage]
+
+    def command(loops: int) -> list[str]:
+        cmd = [sys.executable, "-m", "tests.benchmarks.stream_stages", "--only", stage]
         cmd += ["--loops", str(loops), "--events", str(args.events)]
-        cmd += ["--read-size", str(args.read_size)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        assert found is not None, done.stderr[-500:]
-        counts.append(int(found.group(1).replace(",", "")))
-    return (counts[1] - counts[0]) / args.loops / events
+        return [*cmd, "--read-size", str(args.read_size)]
+
+    return per_unit(command, 20, 20 + args.loops) / events
 
 
 if __name__ == "__main__":
