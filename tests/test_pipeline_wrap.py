@@ -1,22 +1,10 @@
 """A layer's optional ``wrap(call_next)``: composed once at construction, its
 handler answers each call in the layer's place; the lifecycle hooks still run."""
 
-from llmpipe import LLMRequest, LLMResponse, Middleware, MockTransport, Pipeline
+from llmpipe import LLMRequest, Middleware, Pipeline
+from tests.test_pipeline import Tracer, echo_transport
 
 MODELS = LLMRequest("models", method="GET")
-
-
-class Tracer:
-    """Records when the call passes inward and the reply outward."""
-
-    def __init__(self, name, trail):
-        self.name, self.trail = name, trail
-
-    async def __call__(self, request, call_next):
-        self.trail.append(f"{self.name}>")
-        response = await call_next(request)
-        self.trail.append(f"<{self.name}")
-        return response
 
 
 class Wrapping(Middleware):
@@ -47,14 +35,6 @@ class Wrapping(Middleware):
 
     async def __call__(self, request, call_next):
         raise AssertionError("a pipeline calls the handler wrap made, not the layer")
-
-
-def echo_transport(trail):
-    def handle(request):
-        trail.append("transport")
-        return LLMResponse.from_json(request, {"echo": request.endpoint})
-
-    return MockTransport(handle)
 
 
 async def test_a_layer_with_wrap_is_composed_once_and_its_handler_answers_each_call():
