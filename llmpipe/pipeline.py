@@ -14,6 +14,16 @@ call first and the result last. ``Pipeline`` binds the chain at construction,
 so a call walks pre-built links, never the list. Below the innermost
 middleware, the pipeline reads a streamed reply's bytes into an
 ``EventStream``, so every layer sees events and the transport moves bytes only.
+
+Each layer costs a call two Python calls: its link, then its ``__call__``.
+A ``Middleware`` may define ``wrap(call_next) -> Handler`` to cost one: the
+pipeline then asks it once, at construction (after ``bind``), for a handler
+that is the layer composed with ``call_next``, and calls that handler in
+place of the link. It must answer each request as ``layer(request,
+call_next)`` does (the layer still works outside a pipeline); returning
+``call_next`` itself takes the layer out of the chain. It is meant for
+layers that most often only pass a call on, such as OpenTelemetry's with no
+provider configured.
 """
 
 from __future__ import annotations
@@ -42,6 +52,11 @@ class Middleware(Protocol):
     Subclass it to inherit the hooks' defaults (they do nothing) and override
     what a layer needs: ``bind`` to hold the transport (a pool manager),
     ``close`` to release what the layer owns (a Redis connection, a file).
+
+    Optional, and not a member of the protocol (a layer without it is still
+    one): ``wrap(call_next) -> Handler``, the layer composed once with the
+    handler inside it, which the pipeline calls instead of ``__call__``; see
+    the module's docstring.
     """
 
     def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]: ...
@@ -137,11 +152,13 @@ class Pipeline:
         hooked: list[Middleware] = []
         handler: Handler = _ReadEvents(transport.send)
         for middleware in reversed(self.middlewares):
+            wrap: Callable[[Handler], Handler] | None = None
             if _hooked(middleware):
                 assert isinstance(middleware, Middleware)
                 middleware.bind(transport)
                 hooked.append(middleware)
-            handler = _Link(middleware, handler)
+                wrap = getattr(middleware, "wrap", None)
+            handler = _Link(middleware, handler) if wrap is None else wrap(_direct(handler))
         self._hooked = tuple(reversed(hooked))
         self._handler = _direct(handler)
         self.plain: Handler = transport.send if not self.middlewares else self._handler

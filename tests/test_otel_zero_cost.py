@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-from llmpipe import AsyncLLM, LLMRequest, default_middlewares
+from llmpipe import AsyncLLM, LLMRequest, LLMResponse, MockTransport, Pipeline, default_middlewares
 from llmpipe.observability.otel import OpenTelemetryMiddleware
 
 HELLO = [{"role": "user", "content": "Hello there"}]
@@ -40,6 +40,14 @@ def test_with_no_provider_set_both_layers_hand_on_the_next_layers_awaitable_itse
 
     assert layer(request, call_next) is handed_on
     assert layer.attempts()(request, call_next) is handed_on
+
+
+def test_with_no_provider_set_a_pipeline_hands_the_transports_coroutine_through_both_layers():
+    transport = MockTransport(lambda request: LLMResponse.from_json(request, {}))
+    pipeline = Pipeline(OpenTelemetryMiddleware().instrument([]), transport)
+    sent = pipeline.plain(LLMRequest("chat/completions", body={"model": "gpt-4"}))
+    assert sent.cr_code is MockTransport.send.__code__
+    sent.close()
 
 
 async def test_with_no_provider_set_no_traceparent_is_sent(llm_server, config):

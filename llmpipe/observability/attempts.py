@@ -57,11 +57,26 @@ class AttemptSpanMiddleware(Middleware):
     def bind(self, transport: Transport) -> None:
         self._server = server_of(transport.origin)
 
-    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+    def wrap(self, call_next: Handler) -> Handler:
+        """This layer composed with ``call_next``, once, by the pipeline (see
+        ``llmpipe.pipeline``): with nothing configured a call then costs one
+        Python call, where a link and ``__call__`` cost two. Under the call
+        layer (``calls_traced``) it asks no probe: that layer's answer is in
+        ``on``, and it is read per call, as the call layer is bound after this."""
         telemetry = self._telemetry
-        if not telemetry.on and (telemetry.calls_traced or not telemetry.live()):
-            return call_next(request)  # nothing configured: no span, not even a coroutine
-        return self._traced(request, call_next)
+        live = telemetry.live
+        traced = self._traced
+
+        def handle(request: LLMRequest) -> Awaitable[LLMResponse]:
+            if not telemetry.on and (telemetry.calls_traced or not live()):
+                return call_next(request)  # nothing configured: no span, not even a coroutine
+            return traced(request, call_next)
+
+        return handle
+
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+        """Outside a pipeline: the handler ``wrap`` makes, made for this call."""
+        return self.wrap(call_next)(request)
 
     async def _traced(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         calls = request.context

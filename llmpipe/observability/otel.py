@@ -119,16 +119,29 @@ class OpenTelemetryMiddleware(Middleware):
         """``stack`` with this layer outermost and ``attempts()`` innermost."""
         return MiddlewareStack([self, *stack, self.attempts()])
 
-    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+    def wrap(self, call_next: Handler) -> Handler:
+        """This layer composed with ``call_next``, once, by the pipeline (see
+        ``llmpipe.pipeline``): with nothing configured a call then costs one
+        Python call and the probe, where a link and ``__call__`` cost two."""
         telemetry = self._telemetry
-        if not telemetry.on:
-            if not telemetry.live():
-                return call_next(request)  # nothing configured: no span, not even a coroutine
-            telemetry.on = True
-        operation = operation_of(request.endpoint)
-        if operation is None:
-            return call_next(request)
-        return self._traced(request, call_next, operation)
+        live = telemetry.live
+        traced = self._traced
+
+        def handle(request: LLMRequest) -> Awaitable[LLMResponse]:
+            if not telemetry.on:
+                if not live():
+                    return call_next(request)  # nothing configured: no span, not even a coroutine
+                telemetry.on = True
+            operation = operation_of(request.endpoint)
+            if operation is None:
+                return call_next(request)
+            return traced(request, call_next, operation)
+
+        return handle
+
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+        """Outside a pipeline: the handler ``wrap`` makes, made for this call."""
+        return self.wrap(call_next)(request)
 
     async def _traced(self, request: LLMRequest, call_next: Handler, operation: str) -> LLMResponse:
         telemetry = self._telemetry
