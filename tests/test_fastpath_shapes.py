@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from llmpipe import ChatCompletionResponse
-from llmpipe.wire._shapes import KEY_SETS_KEPT, SHARED_KEPT, Level, Rule
+from llmpipe.wire._shapes import KEY_SETS_KEPT, KEYS_COMPILED, SHARED_KEPT, Level, Rule
 from llmpipe.wire.convert import converter, structure_payload
 from llmpipe.wire.fastpath import FAST_BUILDERS, LEVELS, NotPlain
 from llmpipe.wire.models import Message, PromptTokensDetails
@@ -27,6 +27,11 @@ fast_chat = FAST_BUILDERS[ChatCompletionResponse]
 def _fresh_levels():
     for level in LEVELS:
         level.forget()
+
+
+def _level(cls: type) -> Level:
+    (level,) = [level for level in LEVELS if level.cls is cls]
+    return level
 
 
 def _reply(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
@@ -74,13 +79,18 @@ def test_a_level_keeps_a_bounded_number_of_key_sets_then_steps_aside():
         fast_chat(reply(n))
     with pytest.raises(NotPlain):
         fast_chat(reply(KEY_SETS_KEPT))
-    message_level = LEVELS[3]
-    assert message_level.cls is Message
-    assert message_level.count == KEY_SETS_KEPT
+    assert _level(Message).count == KEY_SETS_KEPT
     late = reply(KEY_SETS_KEPT)
     built = structure_payload(late, ChatCompletionResponse, "chat/completions", lambda: "")
     assert built == converter.structure(late, ChatCompletionResponse)
     assert fast_chat(reply(0)).choices[0].message.extra == {"x_0": 0}
+
+
+def test_an_object_with_very_many_keys_steps_aside_uncompiled():
+    message = {"role": "assistant", **{f"x_{n}": n for n in range(KEYS_COMPILED)}}
+    with pytest.raises(NotPlain):
+        fast_chat(_reply(message))
+    assert _level(Message).count == 0
 
 
 def test_keys_from_the_wire_are_kept_as_data_never_run_as_code():
@@ -102,9 +112,9 @@ def test_equal_token_details_are_one_shared_model():
 
 def test_a_reader_shares_a_bounded_number_of_models():
     for n in range(SHARED_KEPT + 10):
-        details = LEVELS[0].read({"cached_tokens": n})
+        details = _level(PromptTokensDetails).read({"cached_tokens": n})
         assert details == PromptTokensDetails(cached_tokens=n)
-    (reader,) = LEVELS[0].readers[1]
+    (reader,) = _level(PromptTokensDetails).readers[1]
     assert len(reader.__globals__["_shared"]) == SHARED_KEPT
 
 

@@ -13,7 +13,8 @@ A reader is only right for its own key set. The dispatcher tries the readers
 of the object's length: same length and no ``KeyError`` means the same keys.
 A new key set gets a reader of its own; past ``KEY_SETS_KEPT`` key sets a level
 compiles no more and steps aside (``NotPlain``) on new ones, so a server whose
-keys vary without end costs cattrs' time, never unbounded memory or compiles.
+keys vary without end costs cattrs' time, never unbounded memory or compiles
+(so does an object with more than ``KEYS_COMPILED`` keys).
 
 The rules say what each field accepts; they must stay those of cattrs'
 structuring (``tests/test_fastpath.py`` compares the two on generated replies).
@@ -29,12 +30,14 @@ import attrs
 from llmpipe._fast_init import unfrozen
 from llmpipe.wire.models import EMPTY
 
-__all__ = ["KEY_SETS_KEPT", "Level", "NotPlain", "Rule", "extra"]
+__all__ = ["KEYS_COMPILED", "KEY_SETS_KEPT", "Level", "NotPlain", "Rule", "extra"]
 
 KEY_SETS_KEPT = 32
 """Readers one level keeps (real servers send a handful of key sets per model)."""
 SHARED_KEPT = 64
 """Shared models one reader of a ``share`` level keeps."""
+KEYS_COMPILED = 64
+"""Objects with more keys than this are cattrs' (a reader's source grows with its keys)."""
 
 
 class NotPlain(Exception):
@@ -125,7 +128,7 @@ class Level:
         return read
 
     def _learn(self, value: dict[str, Any]) -> Reader:
-        if self.count >= KEY_SETS_KEPT:
+        if self.count >= KEY_SETS_KEPT or len(value) > KEYS_COMPILED:
             raise NotPlain
         reader = self._compile(tuple(value))
         self.readers.setdefault(len(value), []).append(reader)
