@@ -100,17 +100,21 @@ _COMPLETION_CHOICE = Level(CompletionChoice, {"text": _STR, **_CHOICE}, {})
 
 
 def _each(read: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    """``[read(item) for item in items]``, without 3.11's comprehension function."""
+    """``[read(item) for item in items]``, without 3.11's comprehension function.
+    (The readers build the usual single choice inline, without this call.)"""
     built = []
     for item in items:
         built.append(read(item))
     return built
 
 
+_CHOICES = "[_choice({v}[0])] if len({v}) == 1 else _each(_choice, {v})"
+
+
 def _reply(cls: type, kind: str, choice: Level) -> Level:
     """A top-level reply: its choices, then the header every reply shares."""
     rules = {
-        "choices": Rule("type({v}) is not list", take="_each(_choice, {v})", absent=None),
+        "choices": Rule("type({v}) is not list", take=_CHOICES, absent=None),
         "id": _STR,
         "object": Rule("type({v}) is not str", absent=repr(kind)),
         "created": _INT,
