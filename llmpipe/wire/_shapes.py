@@ -53,19 +53,22 @@ def extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
     return found
 
 
+_DEFAULT = "<the field's default>"
+
+
 @attrs.frozen
 class Rule:
     """How a reader takes one field.
 
     ``check``: a condition on ``{v}`` (the value sent) under which the object is
     not plain. ``take``: the expression stored (a nested level's reader, say).
-    ``absent``: the expression stored when the key is missing; None: an object
-    without this key is not plain.
+    ``absent``: the expression stored when the key is missing (by default the
+    field's own default); None: an object without this key is not plain.
     """
 
     check: str = ""
     take: str = "{v}"
-    absent: str | None = "None"
+    absent: str | None = _DEFAULT
 
 
 Reader = Callable[[dict[str, Any]], Any]
@@ -167,17 +170,14 @@ class Level:
                     value = "_extra(d, _known)"
                 else:
                     value = "".join(f"{{_k{i}: v{i}}}" for i in unknown) or "_EMPTY"
-            elif rule is None:  # not on the wire (``http``): its default
-                if not _constant(field.default):
-                    raise TypeError(f"fastpath: {cls.__name__}.{name} needs a rule")
-                namespace[f"_d_{name}"] = field.default
-                value = f"_d_{name}"
-            elif name in sent:
+            elif rule is not None and name in sent:
                 v = sent[name]
                 if rule.check:
                     checks += [f"    if {rule.check.format(v=v)}:", "        raise _NotPlain"]
                 value = rule.take.format(v=v)
                 taken.append(v)
+            elif rule is None or rule.absent == _DEFAULT:  # absent, or not on the wire (http)
+                value = _default(field)
             elif rule.absent is None:  # a required key is missing: cattrs explains
                 return _compiled(not_plain, namespace, cls)
             else:
@@ -199,9 +199,12 @@ class Level:
         return _compiled(lines, namespace, cls)
 
 
-def _constant(value: Any) -> bool:
-    """True for a default a reader may store as is (an immutable constant)."""
-    return value is None or type(value) in (int, str, bool, float) or value is EMPTY
+def _default(field: Any) -> str:
+    """The field's default as a literal (an immutable constant of the model's own)."""
+    value = field.default
+    if value is None or type(value) in (int, str, bool):
+        return repr(value)
+    raise TypeError(f"fastpath: the default of {field.name} is not a constant; give it a rule")
 
 
 def _compiled(lines: list[str], namespace: dict[str, Any], cls: type) -> Reader:

@@ -54,8 +54,9 @@ _DELTA = _names(Delta)
 
 # What each field accepts, as conditions on the value sent (``{v}``) under which
 # the reply is not plain; a ``Level`` compiles them into a reader per key set.
-_INT = Rule("type({v}) is not int", absent="0")
-_STR = Rule("type({v}) is not str", absent="''")
+# A field whose key is absent holds the model's default.
+_INT = Rule("type({v}) is not int")
+_STR = Rule("type({v}) is not str")
 _STR_OR_NONE = Rule("{v} is not None and type({v}) is not str")
 _ANY = Rule()
 
@@ -111,12 +112,12 @@ def _each(read: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 _CHOICES = "[_choice({v}[0])] if len({v}) == 1 else _each(_choice, {v})"
 
 
-def _reply(cls: type, kind: str, choice: Level) -> Level:
+def _reply(cls: type, choice: Level) -> Level:
     """A top-level reply: its choices, then the header every reply shares."""
     rules = {
         "choices": Rule("type({v}) is not list", take=_CHOICES, absent=None),
         "id": _STR,
-        "object": Rule("type({v}) is not str", absent=repr(kind)),
+        "object": _STR,
         "created": _INT,
         "model": _STR,
         # a vendor's own usage (x_groq's) when the standard one is null or absent
@@ -130,8 +131,8 @@ def _reply(cls: type, kind: str, choice: Level) -> Level:
     return Level(cls, rules, names)
 
 
-_CHAT = _reply(ChatCompletionResponse, "chat.completion", _CHAT_CHOICE)
-_COMPLETION = _reply(CompletionResponse, "text_completion", _COMPLETION_CHOICE)
+_CHAT = _reply(ChatCompletionResponse, _CHAT_CHOICE)
+_COMPLETION = _reply(CompletionResponse, _COMPLETION_CHOICE)
 LEVELS = (
     _PROMPT_DETAILS,
     _COMPLETION_DETAILS,
