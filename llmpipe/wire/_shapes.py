@@ -102,41 +102,50 @@ class Level:
         self.rules = rules
         self.names = names
         self.share = share
-        self.readers: dict[int, list[Reader]] = {}
+        self.readers: dict[int, list[Reader]] = {}  # by the length of their key set
+        self.first: dict[int, Reader] = {}  # the first of each length: tried without a loop
         self.count = 0
         self.read = self._dispatcher(nullable)
 
     def forget(self) -> None:
         """Drop every compiled reader (tests make far more key sets than servers)."""
         self.readers.clear()
+        self.first.clear()
         self.count = 0
 
     def _dispatcher(self, nullable: bool) -> Callable[[Any], Any]:
-        readers = self.readers
-        learn = self._learn
-        none: list[Reader] = []
+        first = self.first
+        others = self._others
 
         def read(value: Any) -> Any:
             if type(value) is not dict:
                 if nullable and value is None:
                     return None
                 raise NotPlain
-            for reader in readers.get(len(value), none):
+            reader = first.get(len(value))
+            if reader is not None:
                 try:
                     return reader(value)
                 except KeyError:  # another key set of the same length
                     pass
-            return learn(value)(value)
+            return others(value)
 
         return read
 
-    def _learn(self, value: dict[str, Any]) -> Reader:
+    def _others(self, value: dict[str, Any]) -> Any:
+        """Read ``value`` with another reader of its length, or a new one."""
+        for reader in self.readers.get(len(value), [])[1:]:
+            try:
+                return reader(value)
+            except KeyError:
+                pass
         if self.count >= KEY_SETS_KEPT or len(value) > KEYS_COMPILED:
             raise NotPlain
         reader = self._compile(tuple(value))
         self.readers.setdefault(len(value), []).append(reader)
+        self.first.setdefault(len(value), reader)
         self.count += 1
-        return reader
+        return reader(value)
 
     def _compile(self, keys: tuple[Any, ...]) -> Reader:
         """A reader for objects with exactly ``keys``."""
