@@ -1,4 +1,4 @@
-"""Hand-written structuring for the replies on the hot path.
+"""Structuring for the replies on the hot path, without cattrs.
 
 cattrs handles every shape and explains every misfit, at a few microseconds
 a reply. Most replies have one plain shape, so these builders take that
@@ -8,16 +8,22 @@ role). The caller then uses cattrs, which gives the same result or the
 detailed error. "The same result" is a contract, not a hope:
 ``tests/test_fastpath.py`` compares the two paths on generated replies,
 unknown keys (kept in ``extra``) included.
+
+Complete replies are read by ``Level``s (``_shapes``): per-field rules,
+compiled into a reader per key set a server sends. A streamed chunk, whose
+keys vary as the stream goes, keeps its hand-written builder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from llmpipe._fast_init import fast_init, unfrozen
+from llmpipe._fast_init import unfrozen
+from llmpipe.wire._shapes import Level, NotPlain, Rule
+from llmpipe.wire._shapes import extra as _extra
 from llmpipe.wire.models import (
     EMPTY,
     ChatChoice,
@@ -37,111 +43,109 @@ from llmpipe.wire.vendor import usage_of
 __all__ = ["FAST_BUILDERS", "NotPlain"]
 
 
-class NotPlain(Exception):
-    """The payload is not the plain shape: let cattrs structure it."""
-
-
 def _names(cls: type) -> frozenset[str]:
     return frozenset(a.name for a in attrs.fields(cls) if a.init and a.name != "extra")
 
 
-_CHAT = _names(ChatCompletionResponse)
 _CHUNK = _names(ChatCompletionChunk)
-_COMPLETION = _names(CompletionResponse)
-_CHAT_CHOICE = _names(ChatChoice)
 _CHUNK_CHOICE = _names(ChunkChoice)
-_COMPLETION_CHOICE = _names(CompletionChoice)
-_MESSAGE = _names(Message)
 _DELTA = _names(Delta)
-_USAGE = _names(Usage)
-_PROMPT_DETAILS = _names(PromptTokensDetails)
-_COMPLETION_DETAILS = _names(CompletionTokensDetails)
 
 
-def _extra(value: dict[str, Any], names: frozenset[str]) -> Mapping[str, Any]:
-    """The keys the model does not know. Callers test ``value.keys() <= names``
-    first, inline: the plain shape, with none, then costs no call. (A copy less
-    the known keys keeps the order as sent, in less time than a comprehension.)"""
-    extra = dict(value)
-    for name in names:
-        extra.pop(name, None)
-    return extra
+# What each field accepts, as conditions on the value sent (``{v}``) under which
+# the reply is not plain; a ``Level`` compiles them into a reader per key set.
+# A field whose key is absent holds the model's default.
+_INT = Rule("type({v}) is not int")
+_STR = Rule("type({v}) is not str")
+_STR_OR_NONE = Rule("{v} is not None and type({v}) is not str")
+_ANY = Rule()
 
 
-# Positional builders (see ``_fast_init``): every value below is checked before
-# it is passed, and a field that is not passed keeps its default.
-_new_usage = fast_init(
+def _details(cls: type) -> Level:
+    """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'."""
+    rules = {a.name: _INT for a in attrs.fields(cls) if a.name != "extra"}
+    return Level(cls, rules, {}, share=True)
+
+
+_PROMPT_DETAILS = _details(PromptTokensDetails)
+_COMPLETION_DETAILS = _details(CompletionTokensDetails)
+_USAGE = Level(
     Usage,
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "prompt_tokens_details",
-    "completion_tokens_details",
-    "extra",
+    {
+        "prompt_tokens": _INT,
+        "completion_tokens": _INT,
+        "total_tokens": _INT,
+        "prompt_tokens_details": Rule(take="None if {v} is None else _prompt({v})"),
+        "completion_tokens_details": Rule(take="None if {v} is None else _completion({v})"),
+    },
+    {"_prompt": _PROMPT_DETAILS.read, "_completion": _COMPLETION_DETAILS.read},
+    nullable=True,
 )
-_new_message = fast_init(Message, "role", "content", "name", "tool_call_id", "refusal", "extra")
-_HEADER = ("id", "object", "created", "model", "usage", "system_fingerprint", "extra")
-_CHOICE = ("index", "finish_reason", "logprobs", "extra")
-_new_chat = fast_init(ChatCompletionResponse, "choices", *_HEADER)
-_new_completion = fast_init(CompletionResponse, "choices", *_HEADER)
-_new_chat_choice = fast_init(ChatChoice, "message", *_CHOICE)
-_new_completion_choice = fast_init(CompletionChoice, "text", *_CHOICE)
+_usage = _USAGE.read
+_MESSAGE = Level(
+    Message,
+    {
+        "role": Rule("type({v}) is not str or not {v}", absent=None),  # cattrs explains
+        "content": _STR_OR_NONE,
+        "name": _STR_OR_NONE,
+        "tool_calls": Rule("{v} is not None", take="None"),  # tool calls (even []): cattrs
+        "tool_call_id": _STR_OR_NONE,
+        "refusal": _STR_OR_NONE,
+    },
+    {},
+)
+_CHOICE = {"index": _INT, "finish_reason": _STR_OR_NONE, "logprobs": _ANY}
+_MESSAGE_RULE = Rule(take="_message({v})", absent=None)
+_CHAT_CHOICE = Level(ChatChoice, {"message": _MESSAGE_RULE, **_CHOICE}, {"_message": _MESSAGE.read})
+_COMPLETION_CHOICE = Level(CompletionChoice, {"text": _STR, **_CHOICE}, {})
 
 
-def _usage(value: Any) -> Usage | None:
-    if value is None:
-        return None
-    if type(value) is not dict:
-        raise NotPlain
-    get = value.get
-    prompt = get("prompt_tokens", 0)
-    completion = get("completion_tokens", 0)
-    total = get("total_tokens", 0)
-    if type(prompt) is not int or type(completion) is not int or type(total) is not int:
-        raise NotPlain
-    prompt_details = get("prompt_tokens_details")
-    if prompt_details is not None:
-        prompt_details = _details(prompt_details, PromptTokensDetails, _PROMPT_DETAILS)
-    completion_details = get("completion_tokens_details")
-    if completion_details is not None:
-        completion_details = _details(
-            completion_details, CompletionTokensDetails, _COMPLETION_DETAILS
-        )
-    return _new_usage(  # type: ignore[no-any-return]
-        prompt,
-        completion,
-        total,
-        prompt_details,
-        completion_details,
-        EMPTY if value.keys() <= _USAGE else _extra(value, _USAGE),
-    )
+def _each(read: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``[read(item) for item in items]``, without 3.11's comprehension function.
+    (The readers build the usual single choice inline, without this call.)"""
+    built = []
+    for item in items:
+        built.append(read(item))
+    return built
 
 
-_DETAILS: dict[tuple[Any, ...], Any] = {}
-_DETAILS_KEPT = 256
+_CHOICES = "[_choice({v}[0])] if len({v}) == 1 else _each(_choice, {v})"
 
 
-def _details(value: Any, cls: type[Any], names: frozenset[str]) -> Any:
-    """Token details: known keys with int counts; the rest (nulls, extras) is cattrs'.
+def _reply(cls: type, choice: Level) -> Level:
+    """A top-level reply: its choices, then the header every reply shares."""
+    rules = {
+        "choices": Rule("type({v}) is not list", take=_CHOICES, absent=None),
+        "id": _STR,
+        "object": _STR,
+        "created": _INT,
+        "model": _STR,
+        # a vendor's own usage (x_groq's) when the standard one is null or absent
+        "usage": Rule(
+            take="_usage({v} if {v} is not None else _usage_of(d))",
+            absent="_usage(_usage_of(d))",
+        ),
+        "system_fingerprint": _STR_OR_NONE,
+    }
+    names = {"_each": _each, "_choice": choice.read, "_usage": _usage, "_usage_of": usage_of}
+    return Level(cls, rules, names)
 
-    The same few details come back reply after reply (OpenAI's are mostly
-    zeros), and the models are frozen: built ones are shared. The names are
-    checked only for details not seen yet: a key found holds names already checked.
-    """
-    if type(value) is not dict:
-        raise NotPlain
-    for count in value.values():
-        if type(count) is not int:
-            raise NotPlain
-    key = (cls, *value.items())
-    details = _DETAILS.get(key)
-    if details is None:
-        if not value.keys() <= names:
-            raise NotPlain
-        details = cls(**value)
-        if len(_DETAILS) < _DETAILS_KEPT:
-            _DETAILS[key] = details
-    return details
+
+_CHAT = _reply(ChatCompletionResponse, _CHAT_CHOICE)
+_COMPLETION = _reply(CompletionResponse, _COMPLETION_CHOICE)
+LEVELS = (
+    _PROMPT_DETAILS,
+    _COMPLETION_DETAILS,
+    _USAGE,
+    _MESSAGE,
+    _CHAT_CHOICE,
+    _COMPLETION_CHOICE,
+    _CHAT,
+    _COMPLETION,
+)
+"""Every level with compiled readers (tests forget them between generated replies)."""
+chat: Callable[[dict[str, Any]], ChatCompletionResponse] = _CHAT.read
+completion: Callable[[dict[str, Any]], CompletionResponse] = _COMPLETION.read
 
 
 def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> tuple[Any, ...]:
@@ -170,69 +174,6 @@ def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> tuple[
         fingerprint,
         EMPTY if payload.keys() <= names else _extra(payload, names),
     )
-
-
-def _choice(choice: Any, names: frozenset[str]) -> tuple[Any, ...]:
-    """A choice's common fields, in ``_CHOICE`` order."""
-    get = choice.get
-    index = get("index", 0)
-    finish_reason = get("finish_reason")
-    if type(index) is not int or (finish_reason is not None and type(finish_reason) is not str):
-        raise NotPlain
-    return (
-        index,
-        finish_reason,
-        get("logprobs"),
-        EMPTY if choice.keys() <= names else _extra(choice, names),
-    )
-
-
-def _choices(payload: dict[str, Any]) -> list[Any]:
-    choices = payload.get("choices")
-    if type(choices) is not list:
-        raise NotPlain
-    for choice in choices:
-        if type(choice) is not dict:
-            raise NotPlain
-    return choices
-
-
-def _message(value: Any) -> Message:
-    if type(value) is not dict:
-        raise NotPlain
-    get = value.get
-    if get("tool_calls") is not None:
-        raise NotPlain  # tool calls (even an empty list): cattrs
-    role = get("role")
-    if type(role) is not str or not role:
-        raise NotPlain  # cattrs explains what is wrong with it
-    content = get("content")
-    name = get("name")
-    tool_call_id = get("tool_call_id")
-    refusal = get("refusal")
-    if (
-        (content is not None and type(content) is not str)
-        or (name is not None and type(name) is not str)
-        or (tool_call_id is not None and type(tool_call_id) is not str)
-        or (refusal is not None and type(refusal) is not str)
-    ):
-        raise NotPlain
-    return _new_message(  # type: ignore[no-any-return]
-        role,
-        content,
-        name,
-        tool_call_id,
-        refusal,
-        EMPTY if value.keys() <= _MESSAGE else _extra(value, _MESSAGE),
-    )
-
-
-def chat(payload: dict[str, Any]) -> ChatCompletionResponse:
-    choices = [
-        _new_chat_choice(_message(c.get("message")), *_choice(c, _CHAT_CHOICE))
-        for c in _choices(payload)
-    ]
-    return _new_chat(choices, *_header(payload, "chat.completion", _CHAT))  # type: ignore[no-any-return]
 
 
 def _checked(cls: type, names: str) -> type:
@@ -318,16 +259,6 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
     built.choices = choices
     built.__class__ = ChatCompletionChunk
     return built  # type: ignore[no-any-return]
-
-
-def completion(payload: dict[str, Any]) -> CompletionResponse:
-    choices = []
-    for c in _choices(payload):
-        text = c.get("text", "")
-        if type(text) is not str:
-            raise NotPlain
-        choices.append(_new_completion_choice(text, *_choice(c, _COMPLETION_CHOICE)))
-    return _new_completion(choices, *_header(payload, "text_completion", _COMPLETION))  # type: ignore[no-any-return]
 
 
 FAST_BUILDERS: dict[type, Callable[[dict[str, Any]], Any]] = {
