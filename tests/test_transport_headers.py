@@ -4,6 +4,8 @@ which setting to raise, and is not mistaken for a server's 400 or retried."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from llmpipe import AsyncLLM, LLMConfig, LLMResponseError
@@ -49,7 +51,9 @@ async def test_a_header_over_the_cap_names_max_header_bytes_and_is_not_retried()
             with pytest.raises(LLMResponseError, match="max_header_bytes=16384") as caught:
                 await llm.chat_completion(HELLO)
             assert llm.get_stats().attempts == 1
-    assert "400" not in str(caught.value)
+    # no status 400 in the message (the server's port, which it may name, can hold those digits)
+    port = str(urlsplit(server.base_url).port)
+    assert "400" not in str(caught.value).replace(port, "")
     assert len(server.requests) == 1
 
 
