@@ -151,18 +151,27 @@ def reply_figures(response: LLMResponse) -> Figures | None:
         return None
     usage = payload.get("usage") if type(payload) is dict else None
     if type(usage) is dict:
-        get = usage.get
-        prompt = get("prompt_tokens")
-        completion = get("completion_tokens")
-        total = get("total_tokens")
+        # subscripts and `in`, not dict.get: a method call costs ~400 instructions each
+        try:
+            prompt = usage["prompt_tokens"]
+            completion = usage["completion_tokens"]
+            total = usage["total_tokens"]
+        except KeyError:  # a count missing: the general reader says what it makes of that
+            prompt = completion = total = None
         cached: Any = 0
         reasoning: Any = 0
-        details = get("prompt_tokens_details")
-        if details is not None:
-            cached = details.get("cached_tokens", 0) if type(details) is dict else None
-        details = get("completion_tokens_details")
-        if details is not None:
-            reasoning = details.get("reasoning_tokens", 0) if type(details) is dict else None
+        if "prompt_tokens_details" in usage:
+            details = usage["prompt_tokens_details"]
+            if type(details) is dict:
+                cached = details.get("cached_tokens", 0)
+            elif details is not None:
+                cached = None
+        if "completion_tokens_details" in usage:
+            details = usage["completion_tokens_details"]
+            if type(details) is dict:
+                reasoning = details.get("reasoning_tokens", 0)
+            elif details is not None:
+                reasoning = None
         if (
             type(prompt) is int
             and type(completion) is int
