@@ -30,7 +30,7 @@ import attrs
 from llmpipe._fast_init import unfrozen
 from llmpipe.wire.models import EMPTY
 
-__all__ = ["KEYS_COMPILED", "KEY_SETS_KEPT", "Level", "NotPlain", "Rule", "extra"]
+__all__ = ["KEYS_COMPILED", "KEY_SETS_KEPT", "SHARED_KEPT", "Level", "NotPlain", "Rule", "extra"]
 
 KEY_SETS_KEPT = 32
 """Readers one level keeps (real servers send a handful of key sets per model)."""
