@@ -4,11 +4,14 @@ waiting for a free connection (``pool_timeout``). Each expiry names its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from llmpipe import AsyncLLM, LLMConfig, LLMTimeoutError
+from llmpipe import AsyncLLM, ChatStream, LLMConfig, LLMTimeoutError
 from llmpipe.testing import Fault, LLMServer
 from tests.raw_server import Peer, raw_server
 
@@ -56,13 +59,19 @@ def server():
         yield running
 
 
-async def test_waiting_for_a_free_connection_names_pool_timeout(server):
+@contextlib.asynccontextmanager
+async def one_connection_held(
+    server: LLMServer, **settings: Any
+) -> AsyncIterator[tuple[AsyncLLM, ChatStream]]:
+    """A client of one connection, which a stream the server stalls holds."""
     server.add_faults(Fault(stall_after_events=1, delay=30.0))
-    config = LLMConfig(
-        base_url=server.base_url, connection_limit=1, pool_timeout=0.2, max_retries=0
-    )
+    config = LLMConfig(base_url=server.base_url, connection_limit=1, **settings)
     async with AsyncLLM(config) as llm:
-        held = await llm.chat_completion(HELLO, stream=True)  # holds the only connection
+        yield llm, await llm.chat_completion(HELLO, stream=True)
+
+
+async def test_waiting_for_a_free_connection_names_pool_timeout(server):
+    async with one_connection_held(server, pool_timeout=0.2, max_retries=0) as (llm, held):
         started = time.perf_counter()
         expected = r"no free connection within 0\.2 s \(pool_timeout\)"
         with pytest.raises(LLMTimeoutError, match=expected):
@@ -73,20 +82,14 @@ async def test_waiting_for_a_free_connection_names_pool_timeout(server):
 
 
 async def test_without_pool_timeout_the_wait_for_a_connection_counts_against_timeout(server):
-    server.add_faults(Fault(stall_after_events=1, delay=30.0))
-    config = LLMConfig(base_url=server.base_url, connection_limit=1, timeout=0.3, max_retries=0)
-    async with AsyncLLM(config) as llm:
-        held = await llm.chat_completion(HELLO, stream=True)
+    async with one_connection_held(server, timeout=0.3, max_retries=0) as (llm, held):
         with pytest.raises(LLMTimeoutError, match=r"no free connection within 0\.3 s \(timeout\)"):
             await llm.chat_completion(HELLO)
         await held.aclose()
 
 
 async def test_a_connection_freed_while_waiting_is_taken_in_turn(server):
-    server.add_faults(Fault(stall_after_events=1, delay=30.0))
-    config = LLMConfig(base_url=server.base_url, connection_limit=1, pool_timeout=5)
-    async with AsyncLLM(config) as llm:
-        held = await llm.chat_completion(HELLO, stream=True)
+    async with one_connection_held(server, pool_timeout=5) as (llm, held):
         waiting = asyncio.create_task(llm.chat_completion(HELLO))
         await asyncio.sleep(0.1)
         assert not waiting.done()
@@ -97,10 +100,7 @@ async def test_a_connection_freed_while_waiting_is_taken_in_turn(server):
 async def test_a_call_cancelled_while_waiting_for_a_connection_leaves_the_pool_as_it_was(server):
     """A plain call waits for its place inside the connector (``_Queued``); cancelled
     there, it holds no place, leaves no turn behind, and the next call goes through."""
-    server.add_faults(Fault(stall_after_events=1, delay=30.0))
-    config = LLMConfig(base_url=server.base_url, connection_limit=1, pool_timeout=5)
-    async with AsyncLLM(config) as llm:
-        held = await llm.chat_completion(HELLO, stream=True)
+    async with one_connection_held(server, pool_timeout=5) as (llm, held):
         waiting = asyncio.create_task(llm.chat_completion(HELLO))
         await asyncio.sleep(0.1)
         waiting.cancel()
@@ -116,10 +116,7 @@ async def test_a_call_cancelled_while_waiting_for_a_connection_leaves_the_pool_a
 async def test_a_call_that_waited_for_a_connection_has_only_the_rest_of_its_timeout(server):
     """0.5 s of timeout, 0.3 s of it spent waiting for the only connection: the slow
     reply then times out within the 0.2 s left, naming that."""
-    server.add_faults(Fault(stall_after_events=1, delay=30.0))
-    config = LLMConfig(base_url=server.base_url, connection_limit=1, timeout=0.5, max_retries=0)
-    async with AsyncLLM(config) as llm:
-        held = await llm.chat_completion(HELLO, stream=True)
+    async with one_connection_held(server, timeout=0.5, max_retries=0) as (llm, held):
         loop = asyncio.get_running_loop()
         loop.call_later(0.3, lambda: loop.create_task(held.aclose()))
         server.add_faults(Fault(delay=5.0))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +34,7 @@ from llmpipe.wire.fastpath import chat
 from llmpipe.wire.models import ChatCompletionResponse
 from llmpipe.wire.models.http import HTTPInfo, attach_http
 from tests.benchmarks import payloads
-from tests.benchmarks.valgrind import per_unit
+from tests.benchmarks.valgrind import per_loop
 
 _REPLY = payloads.chat_reply()
 _HEADERS = CIMultiDictProxy(
@@ -169,11 +168,7 @@ def _best(run: Callable[[], None], repeat: int, loops: int) -> float:
 
 
 def _count(stage: str, loops: int) -> float:
-    def command(n: int) -> list[str]:
-        module = "tests.benchmarks.call_stages"
-        return [sys.executable, "-m", module, "--only", stage, "--loops", str(n)]
-
-    return per_unit(command, 50, 50 + loops)
+    return per_loop("tests.benchmarks.call_stages", stage, loops)
 
 
 def main(argv: list[str] | None = None) -> int:

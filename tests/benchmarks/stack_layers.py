@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from llmpipe.middleware import (
 )
 from tests.benchmarks import payloads
 from tests.benchmarks.call_stages import _Canned
-from tests.benchmarks.valgrind import per_unit
+from tests.benchmarks.valgrind import per_loop
 
 _STACKS: dict[str, Callable[[LLMConfig], Any]] = {
     "empty": lambda config: [],
@@ -68,12 +67,7 @@ def run(stack: str, loops: int) -> None:
 
 def count(stack: str, loops: int) -> float:
     """Instructions per call on ``stack`` (valgrind, two runs ``loops`` apart)."""
-
-    def command(n: int) -> list[str]:
-        module = "tests.benchmarks.stack_layers"
-        return [sys.executable, "-m", module, "--only", stack, "--loops", str(n)]
-
-    return per_unit(command, 50, 50 + loops)
+    return per_loop("tests.benchmarks.stack_layers", stack, loops)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,13 @@ imports and warm-up cancel out.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Sequence
 
 from tests.benchmarks.procs import run_bounded
 from tests.benchmarks.runner import REPO
 
-__all__ = ["VALGRIND", "count", "instructions_in", "per_unit"]
+__all__ = ["VALGRIND", "count", "instructions_in", "per_loop", "per_unit"]
 
 VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
@@ -40,3 +41,13 @@ def count(command: Sequence[str], timeout: float = 1800) -> int:
 def per_unit(command_for: Callable[[int], Sequence[str]], fewer: int, more: int) -> float:
     """Instructions of one more unit (call, loop, stream): two runs ``more - fewer`` apart."""
     return (count(command_for(more)) - count(command_for(fewer))) / (more - fewer)
+
+
+def per_loop(module: str, only: str, loops: int, *options: str) -> float:
+    """Instructions of one loop of ``python -m module --only ONLY --loops N`` (the
+    in-process benches' convention), from runs of 50 and ``50 + loops`` loops."""
+
+    def command(n: int) -> list[str]:
+        return [sys.executable, "-m", module, "--only", only, "--loops", str(n), *options]
+
+    return per_unit(command, 50, 50 + loops)
