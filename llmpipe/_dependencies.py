@@ -14,6 +14,11 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
+asyncio ``tasks._current_tasks``               a call's task in two C       CPython 3.11 - 3.13
+                                               calls, not 3.11's Python
+                                               ``current_task()`` (~1k
+                                               instructions fewer, twice
+                                               per call)
 asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
 ``_ready``, ``_stopping``, ``_debug``; on      until a call is done, not a
 3.11 ``_closed``, ``_thread_id`` and the       stop-and-restart per call
@@ -53,6 +58,7 @@ __all__ = [
     "otel_provider_probe",
     "run_until_done",
     "running_loop",
+    "task_of",
     "write_failed",
 ]
 
@@ -110,6 +116,20 @@ running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
 )
 """The loop running in this thread, or None; never raises (asyncio's own C
 function where it has one: no Python frame of ours on the sync shim's path)."""
+
+
+def _public_task_of(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+    return asyncio.current_task(loop)
+
+
+_current_tasks: Any = getattr(asyncio.tasks, "_current_tasks", None)
+task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    _current_tasks.get if type(_current_tasks) is dict else _public_task_of
+)
+"""``asyncio.current_task(loop)``: the task ``loop`` is running. Called as
+``task_of(asyncio.get_running_loop())`` (C functions both, where asyncio keeps
+its tasks in a dict), it answers as ``asyncio.current_task()`` does: on
+CPython 3.11 that is a Python function, about 1,000 instructions more."""
 
 
 def run_until_done(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:

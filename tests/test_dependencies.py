@@ -19,6 +19,7 @@ from llmpipe._dependencies import (
     otel_provider_probe,
     run_until_done,
     running_loop,
+    task_of,
     write_failed,
 )
 from llmpipe.testing import Fault
@@ -101,6 +102,19 @@ async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
 def test_running_loop_is_none_outside_a_loop_by_either_path():
     assert running_loop() is None
     assert _dependencies._public_running_loop() is None
+
+
+async def test_task_of_gives_the_running_task_as_current_task_does_by_either_path():
+    loop = asyncio.get_running_loop()
+    inner = asyncio.create_task(_tasks_seen())
+    assert task_of(loop) is asyncio.current_task() is not None
+    assert _dependencies._public_task_of(loop) is asyncio.current_task()
+    assert await inner == (inner, inner)
+
+
+async def _tasks_seen() -> tuple[object, object]:
+    loop = asyncio.get_running_loop()
+    return task_of(loop), _dependencies._public_task_of(loop)
 
 
 async def _answer_after_a_hop(after: list[str]) -> str:

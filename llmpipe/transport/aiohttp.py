@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from asyncio import CancelledError, current_task
+from asyncio import CancelledError, get_running_loop
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 from multidict import CIMultiDict
 
 from llmpipe import _json, logs
+from llmpipe._dependencies import task_of
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMTimeoutError
 from llmpipe.request import Headers, LLMRequest, LLMResponse, new_response
@@ -129,11 +130,11 @@ class AiohttpTransport(Transport):
     async def send(self, request: LLMRequest) -> LLMResponse:
         if self._closed:
             raise ClientClosedError("the client is closed; create a new client to send requests")
-        # The loop from the task: on CPython 3.11 both get_running_loop() and
-        # current_task() ask the kernel for the pid (a fork check); once is enough.
-        task = current_task()
+        # The attempt's own task (a hedge's attempt runs in a task of its own), found
+        # from the loop: current_task() on 3.11 would ask for the running loop again.
+        loop = get_running_loop()
+        task = task_of(loop)
         assert task is not None  # a call is sent inside a task
-        loop = task.get_loop()
         pool = self._pools.current
         if pool is None or pool.loop is not loop or pool.closed:  # a fork resets it
             pool = await self._pools.open_here(loop)
