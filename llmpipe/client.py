@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncLLM", "MessageLike"]
 
 T = TypeVar("T")
-_attach = object.__setattr__
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
 
@@ -442,10 +441,8 @@ class AsyncLLM:
         """Structure a reply, with its HTTP facts in ``http``; a reply that does not
         fit counts as a failed call."""
         try:
-            result = structure_reply(response, model)
+            return structure_reply(response, model, HTTPInfo(response))
         except LLMResponseError:
             if self._counter is not None:
                 self._counter.count_failure()
             raise
-        _attach(result, "http", HTTPInfo(response))  # attach_http, without a call of its own
-        return result

@@ -29,6 +29,7 @@ import attrs
 
 from llmpipe._fast_init import unfrozen
 from llmpipe.wire.models import EMPTY
+from llmpipe.wire.models.http import HTTPInfo
 
 __all__ = ["KEYS_COMPILED", "KEY_SETS_KEPT", "SHARED_KEPT", "Level", "NotPlain", "Rule", "extra"]
 
@@ -71,11 +72,13 @@ class Rule:
     absent: str | None = _DEFAULT
 
 
-Reader = Callable[[dict[str, Any]], Any]
+Reader = Callable[[dict[str, Any], "HTTPInfo | None"], Any]
 
 
 class Level:
     """The readers of one model: ``read(value)`` is the model, or NotPlain.
+    ``read(value, http)`` also sets a reply's ``http`` field (the client's
+    ``setattr`` on a frozen model after the build costs ~1k instructions).
 
     ``rules`` name every field the wire sets (all but ``extra``); ``names`` are
     what their expressions refer to. ``nullable``: None reads as None. With
@@ -117,7 +120,7 @@ class Level:
         first = self.first
         others = self._others
 
-        def read(value: Any) -> Any:
+        def read(value: Any, http: HTTPInfo | None = None) -> Any:
             if type(value) is not dict:
                 if nullable and value is None:
                     return None
@@ -125,18 +128,18 @@ class Level:
             reader = first.get(len(value))
             if reader is not None:
                 try:
-                    return reader(value)
+                    return reader(value, http)
                 except KeyError:  # another key set of the same length
                     pass
-            return others(value)
+            return others(value, http)
 
         return read
 
-    def _others(self, value: dict[str, Any]) -> Any:
+    def _others(self, value: dict[str, Any], http: HTTPInfo | None) -> Any:
         """Read ``value`` with another reader of its length, or a new one."""
         for reader in self.readers.get(len(value), [])[1:]:
             try:
-                return reader(value)
+                return reader(value, http)
             except KeyError:
                 pass
         if self.count >= KEY_SETS_KEPT or len(value) > KEYS_COMPILED:
@@ -145,7 +148,7 @@ class Level:
         self.readers.setdefault(len(value), []).append(reader)
         self.first.setdefault(len(value), reader)
         self.count += 1
-        return reader(value)
+        return reader(value, http)
 
     def _compile(self, keys: tuple[Any, ...]) -> Reader:
         """A reader for objects with exactly ``keys``."""
@@ -161,7 +164,7 @@ class Level:
             "_known": frozenset(rules),
         }
         # Every key first: a KeyError here means another key set, and nothing is built yet.
-        lines = ["def read(d):"]
+        lines = ["def read(d, _http=None):"]
         for i, key in enumerate(keys):
             namespace[f"_k{i}"] = key  # keys from the wire stay data, never source text
             lines.append(f"    v{i} = d[_k{i}]")
@@ -174,7 +177,9 @@ class Level:
         for field in attrs.fields(cls):
             name = field.name
             rule = rules.get(name)
-            if name == "extra":
+            if name == "http":  # the reply's HTTP facts: the reader's second argument
+                value = "_http"
+            elif name == "extra":
                 if len(unknown) > 1:  # the same keys may come in another order: keep it
                     value = "_extra(d, _known)"
                 else:

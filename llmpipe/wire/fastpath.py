@@ -88,7 +88,12 @@ _MESSAGE = Level(
         "role": Rule("type({v}) is not str or not {v}", absent=None),  # cattrs explains
         "content": _STR_OR_NONE,
         "name": _STR_OR_NONE,
-        "tool_calls": Rule("{v} is not None", take="None"),  # tool calls (even []): cattrs
+        # tool calls are cattrs'; an empty list (vLLM sends one on every message) is
+        # taken here, as cattrs builds it: a new empty list
+        "tool_calls": Rule(
+            "{v} is not None and (type({v}) is not list or {v})",
+            take="None if {v} is None else []",
+        ),
         "tool_call_id": _STR_OR_NONE,
         "refusal": _STR_OR_NONE,
     },
@@ -144,8 +149,9 @@ LEVELS = (
     _COMPLETION,
 )
 """Every level with compiled readers (tests forget them between generated replies)."""
-chat: Callable[[dict[str, Any]], ChatCompletionResponse] = _CHAT.read
-completion: Callable[[dict[str, Any]], CompletionResponse] = _COMPLETION.read
+chat: Callable[..., ChatCompletionResponse] = _CHAT.read
+"""``chat(payload)``, or ``chat(payload, http)`` to set the reply's ``http`` as well."""
+completion: Callable[..., CompletionResponse] = _COMPLETION.read
 
 
 def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> tuple[Any, ...]:
@@ -261,8 +267,10 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
     return built  # type: ignore[no-any-return]
 
 
-FAST_BUILDERS: dict[type, Callable[[dict[str, Any]], Any]] = {
+FAST_BUILDERS: dict[type, Callable[..., Any]] = {
     ChatCompletionResponse: chat,
     ChatCompletionChunk: chunk,
     CompletionResponse: completion,
 }
+"""``build(payload)``; those of a model with an ``http`` field also take it:
+``build(payload, http)``."""
