@@ -86,7 +86,9 @@ async def test_a_pool_retired_during_a_plain_call_closes_when_the_call_ends(llm_
     llm_server.add_faults(Fault(delay=0.1))
     async with AsyncLLM(config) as llm:
         call = asyncio.create_task(llm.chat_completion(MESSAGES))
-        while not llm_server.requests:
+        for _ in range(100):  # until the server has the request
+            if llm_server.requests:
+                break
             await asyncio.sleep(0.01)
         retired = llm.transport._pools.current
         await llm.reset_session()
