@@ -75,10 +75,10 @@ _USAGE = Level(
         "prompt_tokens": _INT,
         "completion_tokens": _INT,
         "total_tokens": _INT,
-        "prompt_tokens_details": Rule(take="None if {v} is None else _prompt({v})"),
-        "completion_tokens_details": Rule(take="None if {v} is None else _completion({v})"),
+        "prompt_tokens_details": Rule(take="None if {v} is None else _prompt.entry({v})"),
+        "completion_tokens_details": Rule(take="None if {v} is None else _completion.entry({v})"),
     },
-    {"_prompt": _PROMPT_DETAILS.read, "_completion": _COMPLETION_DETAILS.read},
+    {"_prompt": _PROMPT_DETAILS, "_completion": _COMPLETION_DETAILS},
     nullable=True,
 )
 _usage = _USAGE.read
@@ -100,8 +100,8 @@ _MESSAGE = Level(
     {},
 )
 _CHOICE = {"index": _INT, "finish_reason": _STR_OR_NONE, "logprobs": _ANY}
-_MESSAGE_RULE = Rule(take="_message({v})", absent=None)
-_CHAT_CHOICE = Level(ChatChoice, {"message": _MESSAGE_RULE, **_CHOICE}, {"_message": _MESSAGE.read})
+_MESSAGE_RULE = Rule(take="_message.entry({v})", absent=None)
+_CHAT_CHOICE = Level(ChatChoice, {"message": _MESSAGE_RULE, **_CHOICE}, {"_message": _MESSAGE})
 _COMPLETION_CHOICE = Level(CompletionChoice, {"text": _STR, **_CHOICE}, {})
 
 
@@ -114,7 +114,7 @@ def _each(read: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     return built
 
 
-_CHOICES = "[_choice({v}[0])] if len({v}) == 1 else _each(_choice, {v})"
+_CHOICES = "[_choice.entry({v}[0])] if len({v}) == 1 else _each(_choice.entry, {v})"
 
 
 def _reply(cls: type, choice: Level) -> Level:
@@ -127,12 +127,12 @@ def _reply(cls: type, choice: Level) -> Level:
         "model": _STR,
         # a vendor's own usage (x_groq's) when the standard one is null or absent
         "usage": Rule(
-            take="_usage({v} if {v} is not None else _usage_of(d))",
-            absent="_usage(_usage_of(d))",
+            take="_usage.entry({v} if {v} is not None else _usage_of(d))",
+            absent="_usage.entry(_usage_of(d))",
         ),
         "system_fingerprint": _STR_OR_NONE,
     }
-    names = {"_each": _each, "_choice": choice.read, "_usage": _usage, "_usage_of": usage_of}
+    names = {"_each": _each, "_choice": choice, "_usage": _USAGE, "_usage_of": usage_of}
     return Level(cls, rules, names)
 
 
