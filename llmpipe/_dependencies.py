@@ -14,6 +14,11 @@ aiohttp ``StreamReader.set_exception()``       wake a reader blocked on a   aioh
                                                closes
 asyncio ``_get_running_loop()``                "is a loop running here?"    CPython 3.11 - 3.13
                                                without raising
+asyncio ``tasks._current_tasks``               a call's task in two C       CPython 3.11 - 3.13
+                                               calls, not 3.11's Python
+                                               ``current_task()`` (~1k
+                                               instructions fewer, twice
+                                               per call)
 asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPython 3.11 - 3.13
 ``_ready``, ``_stopping``, ``_debug``; on      until a call is done, not a
 3.11 ``_closed``, ``_thread_id`` and the       stop-and-restart per call
@@ -43,6 +48,7 @@ import asyncio
 import importlib
 import sys
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +59,7 @@ __all__ = [
     "otel_provider_probe",
     "run_until_done",
     "running_loop",
+    "task_of",
     "write_failed",
 ]
 
@@ -110,6 +117,24 @@ running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
 )
 """The loop running in this thread, or None; never raises (asyncio's own C
 function where it has one: no Python frame of ours on the sync shim's path)."""
+
+
+def _task_reader() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
+    """``_current_tasks.get`` where ``asyncio.current_task`` is the Python function
+    that reads that dict (CPython 3.11); else ``asyncio.current_task`` itself (C
+    from 3.12; 3.14 keeps the task elsewhere, where the dict would answer None)."""
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    current = asyncio.current_task
+    if type(tasks) is dict and isinstance(current, types.FunctionType):
+        return tasks.get
+    return current
+
+
+task_of = _task_reader()
+"""``asyncio.current_task(loop)``: the task ``loop`` is running. Called as
+``task_of(asyncio.get_running_loop())`` (two C functions), it answers as
+``asyncio.current_task()`` does, without 3.11's Python frame (~1,000
+instructions, twice per call: the client's and the transport's)."""
 
 
 def run_until_done(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from asyncio import CancelledError, current_task
+from asyncio import CancelledError, get_running_loop
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmpipe import logs
 from llmpipe._config_from import config_from
+from llmpipe._dependencies import task_of
 from llmpipe._urls import shown
 from llmpipe.config import LLMConfig
 from llmpipe.errors import ClientClosedError, LLMError, LLMResponseError, api_error_from
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncLLM", "MessageLike"]
 
 T = TypeVar("T")
-_attach = object.__setattr__
 MessageLike = Message | Mapping[str, Any]
 LastResponse = ChatCompletionResponse | CompletionResponse
 
@@ -176,7 +176,7 @@ class AsyncLLM:
         # _send, written out: one coroutine fewer per call (keep the two equal)
         if self._closed:
             self._ensure_open()  # raises
-        task = current_task()
+        task = task_of(get_running_loop())  # asyncio.current_task(), cheaper on 3.11
         calls = self._calls
         calls.add(task)
         try:
@@ -412,7 +412,7 @@ class AsyncLLM:
         """
         if self._closed:
             self._ensure_open()  # raises
-        task = current_task()
+        task = task_of(get_running_loop())  # asyncio.current_task(), cheaper on 3.11
         calls = self._calls
         calls.add(task)
         try:
@@ -441,10 +441,8 @@ class AsyncLLM:
         """Structure a reply, with its HTTP facts in ``http``; a reply that does not
         fit counts as a failed call."""
         try:
-            result = structure_reply(response, model)
+            return structure_reply(response, model, HTTPInfo(response))
         except LLMResponseError:
             if self._counter is not None:
                 self._counter.count_failure()
             raise
-        _attach(result, "http", HTTPInfo(response))  # attach_http, without a call of its own
-        return result

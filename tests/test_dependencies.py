@@ -19,6 +19,7 @@ from llmpipe._dependencies import (
     otel_provider_probe,
     run_until_done,
     running_loop,
+    task_of,
     write_failed,
 )
 from llmpipe.testing import Fault
@@ -101,6 +102,22 @@ async def test_running_loop_sees_the_loop_and_its_fallback_agrees():
 def test_running_loop_is_none_outside_a_loop_by_either_path():
     assert running_loop() is None
     assert _dependencies._public_running_loop() is None
+
+
+async def test_task_of_gives_the_running_task_as_current_task_does():
+    loop = asyncio.get_running_loop()
+    inner = asyncio.create_task(_tasks_seen())
+    assert task_of(loop) is asyncio.current_task() is not None
+    assert await inner == (inner, inner)
+
+
+async def _tasks_seen() -> tuple[object, object]:
+    return task_of(asyncio.get_running_loop()), asyncio.current_task()
+
+
+def test_task_of_is_current_task_itself_where_that_is_not_a_python_function(monkeypatch):
+    monkeypatch.setattr(asyncio, "current_task", len)  # stands for 3.12's C function
+    assert _dependencies._task_reader() is len
 
 
 async def _answer_after_a_hop(after: list[str]) -> str:

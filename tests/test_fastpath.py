@@ -22,10 +22,12 @@ from llmpipe import (
     CompletionResponse,
     LLMResponseError,
 )
+from llmpipe.request import LLMRequest, LLMResponse
 from llmpipe.testing import Fault
 from llmpipe.wire._shapes import KEY_SETS_KEPT
-from llmpipe.wire.convert import converter, structure_payload
+from llmpipe.wire.convert import converter, structure_payload, structure_reply
 from llmpipe.wire.fastpath import FAST_BUILDERS, LEVELS, NotPlain
+from llmpipe.wire.models.http import HTTPInfo
 
 _FAILED = object()
 _NOT_PLAIN = object()
@@ -217,6 +219,67 @@ def test_an_empty_tool_call_list_stays_an_empty_list():
     payload = _plain_chat({"role": "assistant", "content": "hi", "tool_calls": []})
     reply = structure_payload(payload, ChatCompletionResponse, "chat/completions", lambda: "")
     assert reply.choices[0].message.tool_calls == []
+
+
+_A_TOOL_CALL = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+def vllm_reply() -> dict[str, Any]:
+    """A reply shaped as vLLM's OpenAI server sends it: ``"tool_calls": []`` on
+    every message, and nulls for fields of its own at every level."""
+    message = {
+        "role": "assistant",
+        "reasoning_content": None,
+        "content": "Pools reuse open connections.",
+        "tool_calls": [],
+    }
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": "stop",
+        "stop_reason": None,
+    }
+    usage = {
+        "prompt_tokens": 27,
+        "total_tokens": 56,
+        "completion_tokens": 29,
+        "prompt_tokens_details": None,
+    }
+    return {
+        "id": "chatcmpl-5b1e",
+        "object": "chat.completion",
+        "created": 1754471210,
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "choices": [choice],
+        "usage": usage,
+        "prompt_logprobs": None,
+        "kv_transfer_params": None,
+    }
+
+
+def test_a_vllm_reply_with_an_empty_tool_call_list_takes_the_fast_path_as_cattrs_builds_it():
+    fast = _fast(vllm_reply(), ChatCompletionResponse)
+    assert fast is not _NOT_PLAIN
+    assert fast == _cattrs(vllm_reply(), ChatCompletionResponse)
+    assert fast.choices[0].message.tool_calls == []
+
+
+def test_a_message_with_tool_calls_still_steps_aside():
+    payload = vllm_reply()
+    payload["choices"][0]["message"]["tool_calls"] = [_A_TOOL_CALL]
+    assert _fast(payload, ChatCompletionResponse) is _NOT_PLAIN
+
+
+@pytest.mark.parametrize("tool_calls", [[], [_A_TOOL_CALL]], ids=["fast path", "cattrs"])
+def test_structure_reply_sets_the_http_facts_on_the_fast_path_and_on_cattrs(tool_calls):
+    payload = vllm_reply()
+    payload["choices"][0]["message"]["tool_calls"] = tool_calls
+    response = LLMResponse.from_json(LLMRequest("chat/completions"), payload)
+    http = HTTPInfo(response)
+    reply = structure_reply(response, ChatCompletionResponse, http)
+    assert reply.http is http
+    assert reply == converter.structure(payload, ChatCompletionResponse)
 
 
 def test_a_message_with_many_known_fields_is_still_taken_by_the_fast_path():

@@ -132,3 +132,37 @@ def test_a_level_whose_model_gained_a_field_without_a_rule_fails_when_built():
 
     with pytest.raises(TypeError, match="update its rules"):
         Level(Grown, {"a": Rule()}, {})
+
+
+def _outcome(read: Any, value: Any) -> Any:
+    try:
+        return read(value)
+    except NotPlain:
+        return NotPlain
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"role": "user", "content": "hi"},  # the entry's own key set
+        {"role": "user", "refusal": "no"},  # another key set of its length
+        {"role": "user"},  # another length
+        {"role": "user", "content": "hi", "name": "x"},  # another length, then again
+        {"role": 1, "content": "hi"},  # its key set, not plain
+        None,
+        "text",
+    ],
+)
+def test_a_level_entry_answers_as_its_dispatcher_for_any_value(value):
+    level = _level(Message)
+    level.read({"role": "assistant", "content": "first"})  # compiles the entry
+    assert level.entry is not level.read
+    assert _outcome(level.entry, value) == _outcome(level.read, value)
+    assert _outcome(level.entry, value) == _outcome(level.read, value)
+
+
+def test_a_forgotten_level_calls_its_dispatcher_again():
+    level = _level(Message)
+    level.read({"role": "assistant", "content": "first"})
+    level.forget()
+    assert level.entry is level.read

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
+
+from llmpipe import AsyncLLM
+from llmpipe.testing import Fault
 from llmpipe.transport._pool import Gate
+
+MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 async def test_the_gate_admits_up_to_its_limit_at_once():
@@ -65,3 +71,31 @@ async def test_a_cancelled_wait_is_skipped_and_the_slot_stays_free():
     gate.give()
     assert gate.free == 1
     assert gate.take_nowait()
+
+
+async def test_plain_calls_past_the_limit_take_turns_and_leave_the_gate_whole(llm_server, config):
+    llm_server.add_faults(*[Fault(delay=0.05) for _ in range(3)])
+    async with AsyncLLM(attrs.evolve(config, connection_limit=1)) as llm:
+        replies = await asyncio.gather(*[llm.chat_completion(MESSAGES) for _ in range(3)])
+        pool = llm.transport._pools.current
+        assert len(replies) == 3
+        assert (pool.gate.free, len(pool.gate.waiters), pool.in_flight) == (1, 0, 0)
+
+
+async def test_a_pool_retired_during_a_plain_call_closes_when_the_call_ends(llm_server, config):
+    llm_server.add_faults(Fault(delay=0.1))
+    async with AsyncLLM(config) as llm:
+        call = asyncio.create_task(llm.chat_completion(MESSAGES))
+        for _ in range(100):  # until the server has the request
+            if llm_server.requests:
+                break
+            await asyncio.sleep(0.01)
+        retired = llm.transport._pools.current
+        await llm.reset_session()
+        assert not retired.closed  # its call is still in flight
+        await call
+        for _ in range(100):
+            if retired.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert (retired.closed, retired.in_flight) == (True, 0)

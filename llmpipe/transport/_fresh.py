@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from llmpipe._dependencies import write_failed
+from llmpipe._dependencies import task_of, write_failed
 
 if TYPE_CHECKING:
     import aiohttp
@@ -92,7 +92,7 @@ class _TracksReuse:
         passes ``timeout`` by that name)."""
         try:
             if self.turns:  # the wait for a place in the pool (aiohttp.py's _Queued)
-                turn = self.turns.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+                turn = self.turns.pop(task_of(asyncio.get_running_loop()), None)  # type: ignore[arg-type]
                 if turn is not None:
                     await turn()
             connection = await super().connect(req, traces, timeout)  # type: ignore[misc]

@@ -81,7 +81,8 @@ class Pools:
             self._retiring.discard(pool)
 
     def leave(self, pool: Pool) -> None:
-        """A call is done with ``pool``; a retired pool closes with its last call."""
+        """A call is done with ``pool``; a retired pool closes with its last call.
+        (``AiohttpTransport.send`` writes out the usual case, a pool not retiring.)"""
         pool.in_flight -= 1
         if pool.retiring and pool.in_flight == 0:
             self._retiring.discard(pool)

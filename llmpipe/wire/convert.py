@@ -32,12 +32,14 @@ from llmpipe.wire.models import (
     TextPart,
 )
 from llmpipe.wire.models.extra import set_extra
+from llmpipe.wire.models.http import HTTPInfo
 from llmpipe.wire.vendor import usage_of
 
 __all__ = ["converter", "misfit", "structure_payload", "structure_reply"]
 
 T = TypeVar("T")
 
+_attach = object.__setattr__
 converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
 
 
@@ -167,8 +169,9 @@ converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_with_extr
 # -- replies --------------------------------------------------------------
 
 
-def structure_reply(response: LLMResponse, model: type[T]) -> T:
-    """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``.
+def structure_reply(response: LLMResponse, model: type[T], http: HTTPInfo | None = None) -> T:
+    """Structure a 2xx reply's JSON into ``model`` or raise ``LLMResponseError``;
+    ``http`` (for a model with an ``http`` field) is set on the model built.
 
     ``structure_payload``'s steps, written out: every non-streamed call comes
     here, and delegating would cost a call and a bound ``response.text``."""
@@ -176,10 +179,13 @@ def structure_reply(response: LLMResponse, model: type[T]) -> T:
     fast = FAST_BUILDERS.get(model)
     if fast is not None and type(payload) is dict:
         try:
-            return fast(payload)  # type: ignore[no-any-return]
+            return fast(payload) if http is None else fast(payload, http)  # type: ignore[no-any-return]
         except NotPlain:
             pass
-    return _with_cattrs(payload, model, response.request.endpoint, response.text)
+    result = _with_cattrs(payload, model, response.request.endpoint, response.text)
+    if http is not None:
+        _attach(result, "http", http)  # frozen to its users
+    return result
 
 
 def structure_payload(payload: Any, model: type[T], where: str, text: Callable[[], str]) -> T:

@@ -75,10 +75,10 @@ _USAGE = Level(
         "prompt_tokens": _INT,
         "completion_tokens": _INT,
         "total_tokens": _INT,
-        "prompt_tokens_details": Rule(take="None if {v} is None else _prompt({v})"),
-        "completion_tokens_details": Rule(take="None if {v} is None else _completion({v})"),
+        "prompt_tokens_details": Rule(take="None if {v} is None else _prompt.entry({v})"),
+        "completion_tokens_details": Rule(take="None if {v} is None else _completion.entry({v})"),
     },
-    {"_prompt": _PROMPT_DETAILS.read, "_completion": _COMPLETION_DETAILS.read},
+    {"_prompt": _PROMPT_DETAILS, "_completion": _COMPLETION_DETAILS},
     nullable=True,
 )
 _usage = _USAGE.read
@@ -88,15 +88,20 @@ _MESSAGE = Level(
         "role": Rule("type({v}) is not str or not {v}", absent=None),  # cattrs explains
         "content": _STR_OR_NONE,
         "name": _STR_OR_NONE,
-        "tool_calls": Rule("{v} is not None", take="None"),  # tool calls (even []): cattrs
+        # tool calls are cattrs'; an empty list (vLLM sends one on every message) is
+        # taken here, as cattrs builds it: a new empty list
+        "tool_calls": Rule(
+            "{v} is not None and (type({v}) is not list or {v})",
+            take="None if {v} is None else []",
+        ),
         "tool_call_id": _STR_OR_NONE,
         "refusal": _STR_OR_NONE,
     },
     {},
 )
 _CHOICE = {"index": _INT, "finish_reason": _STR_OR_NONE, "logprobs": _ANY}
-_MESSAGE_RULE = Rule(take="_message({v})", absent=None)
-_CHAT_CHOICE = Level(ChatChoice, {"message": _MESSAGE_RULE, **_CHOICE}, {"_message": _MESSAGE.read})
+_MESSAGE_RULE = Rule(take="_message.entry({v})", absent=None)
+_CHAT_CHOICE = Level(ChatChoice, {"message": _MESSAGE_RULE, **_CHOICE}, {"_message": _MESSAGE})
 _COMPLETION_CHOICE = Level(CompletionChoice, {"text": _STR, **_CHOICE}, {})
 
 
@@ -109,7 +114,7 @@ def _each(read: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     return built
 
 
-_CHOICES = "[_choice({v}[0])] if len({v}) == 1 else _each(_choice, {v})"
+_CHOICES = "[_choice.entry({v}[0])] if len({v}) == 1 else _each(_choice.entry, {v})"
 
 
 def _reply(cls: type, choice: Level) -> Level:
@@ -122,12 +127,12 @@ def _reply(cls: type, choice: Level) -> Level:
         "model": _STR,
         # a vendor's own usage (x_groq's) when the standard one is null or absent
         "usage": Rule(
-            take="_usage({v} if {v} is not None else _usage_of(d))",
-            absent="_usage(_usage_of(d))",
+            take="_usage.entry({v} if {v} is not None else _usage_of(d))",
+            absent="_usage.entry(_usage_of(d))",
         ),
         "system_fingerprint": _STR_OR_NONE,
     }
-    names = {"_each": _each, "_choice": choice.read, "_usage": _usage, "_usage_of": usage_of}
+    names = {"_each": _each, "_choice": choice, "_usage": _USAGE, "_usage_of": usage_of}
     return Level(cls, rules, names)
 
 
@@ -144,8 +149,9 @@ LEVELS = (
     _COMPLETION,
 )
 """Every level with compiled readers (tests forget them between generated replies)."""
-chat: Callable[[dict[str, Any]], ChatCompletionResponse] = _CHAT.read
-completion: Callable[[dict[str, Any]], CompletionResponse] = _COMPLETION.read
+chat: Callable[..., ChatCompletionResponse] = _CHAT.read
+"""``chat(payload)``, or ``chat(payload, http)`` to set the reply's ``http`` as well."""
+completion: Callable[..., CompletionResponse] = _COMPLETION.read
 
 
 def _header(payload: dict[str, Any], kind: str, names: frozenset[str]) -> tuple[Any, ...]:
@@ -261,8 +267,10 @@ def chunk(payload: dict[str, Any]) -> ChatCompletionChunk:
     return built  # type: ignore[no-any-return]
 
 
-FAST_BUILDERS: dict[type, Callable[[dict[str, Any]], Any]] = {
+FAST_BUILDERS: dict[type, Callable[..., Any]] = {
     ChatCompletionResponse: chat,
     ChatCompletionChunk: chunk,
     CompletionResponse: completion,
 }
+"""``build(payload)``; those of a model with an ``http`` field also take it:
+``build(payload, http)``."""
