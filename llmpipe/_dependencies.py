@@ -125,75 +125,78 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
     ``run_until_complete`` adds a callback that stops the loop and runs one
     more iteration (a poll of the selector) for it: in a short call, that is
     as much as the loop's own work. On asyncio's loop the runner runs
-    iterations until ``future`` is done, and one more only if callbacks are
-    ready then (a cancelled call's connection close). The first iteration
-    polls the selector before the call's first step, as it must: a pooled
-    connection the server closed while no loop ran is then seen closed
-    before the call picks it. On any other loop (uvloop), or in debug mode
-    (checked per run: ``_debug``, what ``get_debug()`` returns, without its
-    call), it is ``run_until_complete``.
+    iterations until ``future`` is done, then, without a poll, the callbacks
+    ready at that point (what the call's end scheduled: a connection's
+    close); a pass without a poll is an iteration whose poll found nothing,
+    and the next run's first poll finds what this one would have.
+
+    The first iteration polls too, as it must. An iteration polls, then
+    runs the callbacks ready before the poll (the call's first step), then
+    those the poll added: the call's first step comes before them, but it
+    only starts aiohttp's request writer, a task of its own whose first
+    step, in the next iteration, comes after them. A pooled
+    connection the server reset while no loop ran is thus seen reset before
+    the request is written on it, and the request, known unsent ("Can not
+    write request body"), is sent again on a fresh connection. Running the
+    first step without that poll lets the write go first, and the reset
+    then looks like a failure after sending (``test_transport_fresh``).
+    Setup and cleanup are ``run_forever``'s, written out on CPython 3.11,
+    which has no methods for them: a sync call pays for every Python call.
+
+    On any other loop (uvloop), or in debug mode (checked per run:
+    ``_debug``, what ``get_debug()`` returns, without its call), it is
+    ``run_until_complete``.
     """
     run_once = getattr(loop, "_run_once", None)
     ready = getattr(loop, "_ready", None)
     if run_once is None or ready is None or not isinstance(loop, asyncio.BaseEventLoop):
         return loop.run_until_complete
     state: Any = loop  # the private attributes below
-    setup = getattr(loop, "_run_forever_setup", None)
-    cleanup = getattr(loop, "_run_forever_cleanup", None)
-    if setup is None or cleanup is None:  # CPython 3.11
-        setup, cleanup = _hooks_311(loop)
+    setup: Any = getattr(loop, "_run_forever_setup", None)  # CPython 3.12+
+    cleanup: Any = getattr(loop, "_run_forever_cleanup", None)
+    inline = setup is None or cleanup is None  # CPython 3.11: run_forever's own, written out
+    set_running_loop = asyncio.events._set_running_loop
+    get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
+    hooks = (state._asyncgen_firstiter_hook, state._asyncgen_finalizer_hook)
+    get_ident = threading.get_ident
 
     def run(future: asyncio.Future[Any]) -> None:
         if state._debug:
             loop.run_until_complete(future)
             return
-        setup()
+        if inline:  # as run_forever: check the loop, install its asyncgen hooks, mark it running
+            if state._closed:
+                raise RuntimeError("Event loop is closed")
+            if state._thread_id is not None:
+                raise RuntimeError("This event loop is already running")
+            if running_loop() is not None:
+                raise RuntimeError("Cannot run the event loop while another loop is running")
+            replaced = get_hooks()
+            state._thread_id = get_ident()
+            set_hooks(*hooks)  # by position: set_asyncgen_hooks parses keywords at twice the cost
+            set_running_loop(loop)
+        else:
+            setup()
         try:
-            while not future.done():
+            while not future.done() and not state._stopping:  # stop(): give back control
                 run_once()
-                if state._stopping:  # stop() from a callback: as run_forever, give back control
-                    break
-            else:
-                if ready:  # what the call's end scheduled (a connection's close): run it now
-                    run_once()
+            if ready and not state._stopping:  # what the call's end scheduled (a close)
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
         finally:
-            cleanup()
+            if inline:  # and undo it, giving back the thread's hooks
+                state._stopping = False
+                state._thread_id = None
+                set_running_loop(None)
+                set_hooks(*replaced)
+            else:
+                cleanup()
         if not future.done():
             raise RuntimeError("Event loop stopped before Future completed.")
 
     return run
-
-
-def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
-    """What ``BaseEventLoop.run_forever`` of CPython 3.11 does before and after
-    its iterations, as two functions (the asyncgen hooks that ``setup``
-    replaces are given back by ``cleanup``). The hooks are passed by position:
-    ``sys.set_asyncgen_hooks`` parses keywords at twice the cost."""
-    set_running_loop = asyncio.events._set_running_loop
-    get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
-    firstiter, finalizer = loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook
-    get_ident = threading.get_ident
-    replaced: list[Any] = [None]
-
-    def setup() -> None:
-        if loop._closed:
-            raise RuntimeError("Event loop is closed")
-        if loop._thread_id is not None:
-            raise RuntimeError("This event loop is already running")
-        if running_loop() is not None:
-            raise RuntimeError("Cannot run the event loop while another loop is running")
-        replaced[0] = get_hooks()
-        loop._thread_id = get_ident()
-        set_hooks(firstiter, finalizer)
-        set_running_loop(loop)
-
-    def cleanup() -> None:
-        loop._stopping = False
-        loop._thread_id = None
-        set_running_loop(None)
-        set_hooks(*replaced[0])
-
-    return setup, cleanup
 
 
 def otel_provider_probe() -> Callable[[], bool]:

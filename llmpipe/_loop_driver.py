@@ -42,10 +42,11 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Coroutine
+from threading import get_ident
 from typing import Any, NoReturn, TypeVar
 
 from llmpipe._dependencies import loop_runner, running_loop
-from llmpipe._fork import generation, keep_inherited
+from llmpipe._fork import generation, keep_inherited, watch
 from llmpipe.errors import ClientClosedError, LLMError
 
 __all__ = ["LoopDriver"]
@@ -106,6 +107,7 @@ class LoopDriver:
         self._driver: int | None = None  # ident of the thread driving now
         self._stopped = False
         self._generation = generation()  # the process the loop and locks were made in
+        watch(self)  # a forked child lets go of the loop at once: run() need not ask per call
 
     @property
     def started(self) -> bool:
@@ -132,6 +134,10 @@ class LoopDriver:
                 loop = self._loop
         return loop
 
+    def after_fork(self) -> None:
+        """In a forked child, at the fork (``_fork.watch``)."""
+        self._after_fork()
+
     def _after_fork(self) -> None:
         """This process is a fork: leave the parent's loop alone and start afresh.
 
@@ -149,19 +155,50 @@ class LoopDriver:
         self._generation = generation()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the private loop and return its result."""
+        """Run ``coro`` on the private loop and return its result.
+
+        The usual call (a loop of this process, open, none running in this
+        thread, no other thread driving) is written out here, in one frame: a
+        sync call pays for every Python call. It is ``_drive_call`` and
+        ``_drive_until`` inlined, and must stay equal to them
+        (``test_loop_driver`` checks both paths give the same outcomes).
+        """
         loop = self._loop
-        if (  # the usual call: a loop of this process, no loop running here, none driving
-            loop is not None
-            and not self._stopped
-            and self._generation == generation()
-            and running_loop() is None
-            and self._drive.acquire(False)
-        ):
-            return self._drive_call(loop, coro)
+        if loop is None or self._stopped or running_loop() is not None:
+            return self._run_slow(coro)
+        if not self._drive.acquire(False):  # another thread drives (or this one, re-entered)
+            return self._run_slow(coro)
+        try:
+            task = loop.create_task(coro, name=_TASK_NAME)  # a given name: none to format
+        except BaseException:
+            self._release()
+            coro.close()
+            if loop.is_closed():  # closed since the check above (close() on another thread)
+                raise _closed_error() from None
+            raise
+        self._driver = get_ident()
+        try:
+            self._run_loop(task)  # type: ignore[misc]
+        except BaseException:
+            if not task.done():  # Ctrl-C: let the call unwind and give its connection back
+                self._interrupted(task)
+                raise
+        finally:
+            self._driver = None
+            self._drive.release()  # _release(), written out
+            if self._waiting:
+                self._wake_waiters()
+        if task.cancelled():
+            self._raise_cancelled()
+        result: T = task.result()
+        return result
+
+    def _run_slow(self, coro: Coroutine[Any, Any, T]) -> T:
+        """A call outside the usual: the first, after a fork, after close, or
+        from a thread whose own loop is running."""
         try:
             loop = self._loop_for_call()
-            if self._driver == threading.get_ident():
+            if self._driver == get_ident():
                 raise LLMError(
                     "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
                 )
@@ -218,22 +255,23 @@ class LoopDriver:
         """Run the loop (holding the drive lock) until ``future`` is done."""
         run_loop = self._run_loop
         assert run_loop is not None
-        self._driver = threading.get_ident()
+        self._driver = get_ident()
         try:
-            try:
-                run_loop(future)
-            except BaseException:
-                if future.done():
-                    return  # the call's own outcome: _outcome reports it
-                cancel()  # Ctrl-C: let the call unwind and give its connection back
-                with contextlib.suppress(BaseException):  # its outcome no longer matters
-                    run_loop(future)
+            run_loop(future)
+        except BaseException:
+            if not future.done():  # else the call's own outcome: _outcome reports it
+                self._interrupted(future, cancel)
                 raise
         finally:
             self._driver = None
-            self._drive.release()  # _release(), written out: every call passes here
-            if self._waiting:
-                self._wake_waiters()
+            self._release()
+
+    def _interrupted(self, future: asyncio.Future[Any], cancel: Any = None) -> None:
+        """Ctrl-C while driving: cancel the call (``future.cancel`` unless given)
+        and run the loop until it has unwound and given its connection back."""
+        (cancel or future.cancel)()
+        with contextlib.suppress(BaseException):  # its outcome no longer matters
+            self._run_loop(future)  # type: ignore[misc]
 
     def _release(self) -> None:
         """Give up driving; wake the threads waiting to drive, if any (a single
@@ -282,7 +320,7 @@ class LoopDriver:
             self._stopped = True
             final.close()
             return
-        if self._driver == threading.get_ident():  # collected while this thread drives
+        if self._driver == get_ident():  # collected while this thread drives
             self._stopped = True
             loop.create_task(_drain(final))
             return
