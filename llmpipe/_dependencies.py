@@ -40,6 +40,7 @@ fallback.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import sys
 import threading
@@ -50,6 +51,7 @@ __all__ = [
     "close_connector_now",
     "fail_stream_reader",
     "loguru_gate",
+    "new_shim_loop",
     "otel_provider_probe",
     "run_until_done",
     "running_loop",
@@ -197,6 +199,64 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
             raise RuntimeError("Event loop stopped before Future completed.")
 
     return run
+
+
+_HANDLE_SLOTS = (
+    "_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr", "__weakref__",
+    "_context",
+)  # fmt: skip
+
+
+def new_shim_loop() -> asyncio.AbstractEventLoop:
+    """A new loop for the sync shim: what ``asyncio.new_event_loop()`` gives,
+    with a cheaper ``call_soon`` where that is asyncio's selector loop.
+
+    ``call_soon`` runs four Python frames (itself, ``_check_closed``,
+    ``_call_soon``, ``Handle.__init__`` with its ``get_debug()``) for what is
+    a ``Handle`` appended to the ready queue; a sync call makes five (its
+    task's steps, a future's wake-up, aiohttp's writer resets), and pays for
+    each. ``_ShimLoop.call_soon`` fills the same ``Handle`` in one frame and
+    must stay equal to asyncio's: the same slots with the same values
+    (``test_dependencies`` compares the two handles), the closed loop's
+    error and debug mode's checks and tracebacks taken from asyncio itself.
+    Where the loop would not be asyncio's selector loop (an event loop
+    policy set, Windows) or ``Handle``'s slots differ from those known, it
+    is ``asyncio.new_event_loop()``'s, untouched.
+    """
+    policy = asyncio.get_event_loop_policy()
+    if (
+        type(policy) is not asyncio.DefaultEventLoopPolicy
+        or sys.platform == "win32"
+        or getattr(asyncio.Handle, "__slots__", None) != _HANDLE_SLOTS
+    ):
+        return asyncio.new_event_loop()
+    return _ShimLoop()
+
+
+_new_handle = object.__new__
+_copy_context = contextvars.copy_context
+
+
+class _ShimLoop(asyncio.SelectorEventLoop):
+    """asyncio's selector loop with ``call_soon`` in one frame (``new_shim_loop``)."""
+
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        state: Any = self
+        if state._debug or state._closed:  # asyncio's own checks, errors and tracebacks
+            return super().call_soon(callback, *args, context=context)
+        handle: Any = _new_handle(asyncio.Handle)
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._loop = self
+        handle._source_traceback = None
+        handle._repr = None
+        handle._context = _copy_context() if context is None else context
+        state._ready.append(handle)
+        result: asyncio.Handle = handle
+        return result
 
 
 def otel_provider_probe() -> Callable[[], bool]:

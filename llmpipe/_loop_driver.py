@@ -45,7 +45,7 @@ from collections.abc import Callable, Coroutine
 from threading import get_ident
 from typing import Any, NoReturn, TypeVar
 
-from llmpipe._dependencies import loop_runner, running_loop
+from llmpipe._dependencies import loop_runner, new_shim_loop, running_loop
 from llmpipe._fork import generation, keep_inherited, watch
 from llmpipe.errors import ClientClosedError, LLMError
 
@@ -128,7 +128,7 @@ class LoopDriver:
         if loop is None:
             with self._changed:
                 if self._loop is None:
-                    loop = asyncio.new_event_loop()
+                    loop = new_shim_loop()
                     self._run_loop = loop_runner(loop)
                     self._loop = loop
                 loop = self._loop
