@@ -41,9 +41,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import importlib
+import operator
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -215,10 +218,14 @@ def new_shim_loop() -> asyncio.AbstractEventLoop:
     ``_call_soon``, ``Handle.__init__`` with its ``get_debug()``) for what is
     a ``Handle`` appended to the ready queue; a sync call makes five (its
     task's steps, a future's wake-up, aiohttp's writer resets), and pays for
-    each. ``_ShimLoop.call_soon`` fills the same ``Handle`` in one frame and
-    must stay equal to asyncio's: the same slots with the same values
-    (``test_dependencies`` compares the two handles), the closed loop's
-    error and debug mode's checks and tracebacks taken from asyncio itself.
+    each. It also asks ``get_debug()`` six times (each Future and Task made
+    asks it) and ``time()`` five: here each is C (``time.monotonic``, the
+    ``_debug`` attribute read), no Python frame. ``_ShimLoop.call_soon``
+    fills the same ``Handle`` in one frame. All must stay equal to
+    asyncio's: the same slots with the same values (``test_dependencies``
+    compares the two handles), the closed loop's error and debug mode's
+    checks and tracebacks taken from asyncio itself, ``get_debug()`` and
+    ``time()`` the same answers.
     Where the loop would not be asyncio's selector loop (an event loop
     policy set, Windows) or ``Handle``'s slots differ from those known, it
     is ``asyncio.new_event_loop()``'s, untouched.
@@ -234,11 +241,20 @@ def new_shim_loop() -> asyncio.AbstractEventLoop:
 
 
 _new_handle = object.__new__
+_debug_of = operator.attrgetter("_debug")
 _copy_context = contextvars.copy_context
 
 
 class _ShimLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector loop with ``call_soon`` in one frame (``new_shim_loop``)."""
+    """asyncio's selector loop with ``call_soon`` in one frame, and ``time()``
+    and ``get_debug()`` in none (``new_shim_loop``)."""
+
+    time = staticmethod(time.monotonic)  # asyncio's returns time.monotonic()
+
+    def __init__(self) -> None:
+        super().__init__()
+        # What get_debug() returns, read in C: every Future and Task asks it when made
+        self.get_debug = functools.partial(_debug_of, self)  # type: ignore[method-assign]
 
     def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None

@@ -260,3 +260,30 @@ def test_under_an_event_loop_policy_the_shim_loop_is_the_policys():
         asyncio.set_event_loop_policy(previous)
     loop.close()
     assert type(loop) is asyncio.SelectorEventLoop
+
+
+def test_the_shim_loops_get_debug_follows_set_debug_as_asyncios_does():
+    loop = new_shim_loop()
+    try:
+        seen = [loop.get_debug()]
+        loop.set_debug(True)
+        seen.append(loop.get_debug())
+        seen.append(loop.create_future()._source_traceback is not None)  # asked in C
+        loop.set_debug(False)
+        seen.append(loop.get_debug())
+    finally:
+        loop.close()
+    assert seen == [False, True, True, False]
+
+
+def test_the_shim_loops_time_is_asyncios_clock():
+    loop = new_shim_loop()
+    stock = asyncio.new_event_loop()
+    try:
+        before = stock.time()
+        now = loop.time()
+        after = stock.time()
+    finally:
+        loop.close()
+        stock.close()
+    assert before <= now <= after
