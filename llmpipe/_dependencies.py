@@ -24,6 +24,9 @@ asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPyt
 3.11 ``_closed``, ``_thread_id`` and the       stop-and-restart per call
 asyncgen hooks (``_run_forever_setup/          (half the loop's cost)
 cleanup()`` on 3.12+)
+asyncio ``Handle``'s slots, filled without     the sync shim's loop makes   CPython 3.11 - 3.13
+its ``__init__``; the loop's ``_debug`` and    a ready callback in one
+``_closed`` (``new_shim_loop``)                frame, not four
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -45,9 +48,13 @@ fallback.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import importlib
+import operator
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +63,7 @@ __all__ = [
     "close_connector_now",
     "fail_stream_reader",
     "loguru_gate",
+    "new_shim_loop",
     "otel_provider_probe",
     "run_until_done",
     "running_loop",
@@ -150,75 +158,149 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
     ``run_until_complete`` adds a callback that stops the loop and runs one
     more iteration (a poll of the selector) for it: in a short call, that is
     as much as the loop's own work. On asyncio's loop the runner runs
-    iterations until ``future`` is done, and one more only if callbacks are
-    ready then (a cancelled call's connection close). The first iteration
-    polls the selector before the call's first step, as it must: a pooled
-    connection the server closed while no loop ran is then seen closed
-    before the call picks it. On any other loop (uvloop), or in debug mode
-    (checked per run: ``_debug``, what ``get_debug()`` returns, without its
-    call), it is ``run_until_complete``.
+    iterations until ``future`` is done, then, without a poll, the callbacks
+    ready at that point (what the call's end scheduled: a connection's
+    close); a pass without a poll is an iteration whose poll found nothing,
+    and the next run's first poll finds what this one would have.
+
+    The first iteration polls too, as it must. An iteration polls, then
+    runs the callbacks ready before the poll (the call's first step), then
+    those the poll added: the call's first step comes before them, but it
+    only starts aiohttp's request writer, a task of its own whose first
+    step, in the next iteration, comes after them. A pooled
+    connection the server reset while no loop ran is thus seen reset before
+    the request is written on it, and the request, known unsent ("Can not
+    write request body"), is sent again on a fresh connection. Running the
+    first step without that poll lets the write go first, and the reset
+    then looks like a failure after sending (``test_transport_fresh``).
+    Setup and cleanup are ``run_forever``'s, written out on CPython 3.11,
+    which has no methods for them: a sync call pays for every Python call.
+
+    On any other loop (uvloop), or in debug mode (checked per run:
+    ``_debug``, what ``get_debug()`` returns, without its call), it is
+    ``run_until_complete``.
     """
     run_once = getattr(loop, "_run_once", None)
     ready = getattr(loop, "_ready", None)
     if run_once is None or ready is None or not isinstance(loop, asyncio.BaseEventLoop):
         return loop.run_until_complete
     state: Any = loop  # the private attributes below
-    setup = getattr(loop, "_run_forever_setup", None)
-    cleanup = getattr(loop, "_run_forever_cleanup", None)
-    if setup is None or cleanup is None:  # CPython 3.11
-        setup, cleanup = _hooks_311(loop)
+    setup: Any = getattr(loop, "_run_forever_setup", None)  # CPython 3.12+
+    cleanup: Any = getattr(loop, "_run_forever_cleanup", None)
+    inline = setup is None or cleanup is None  # CPython 3.11: run_forever's own, written out
+    set_running_loop = asyncio.events._set_running_loop
+    get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
+    hooks = (state._asyncgen_firstiter_hook, state._asyncgen_finalizer_hook)
+    get_ident = threading.get_ident
 
     def run(future: asyncio.Future[Any]) -> None:
         if state._debug:
             loop.run_until_complete(future)
             return
-        setup()
+        if inline:  # as run_forever: check the loop, install its asyncgen hooks, mark it running
+            if state._closed:
+                raise RuntimeError("Event loop is closed")
+            if state._thread_id is not None:
+                raise RuntimeError("This event loop is already running")
+            if running_loop() is not None:
+                raise RuntimeError("Cannot run the event loop while another loop is running")
+            replaced = get_hooks()
+            state._thread_id = get_ident()
+            set_hooks(*hooks)  # by position: set_asyncgen_hooks parses keywords at twice the cost
+            set_running_loop(loop)
+        else:
+            setup()
         try:
-            while not future.done():
+            while not future.done() and not state._stopping:  # stop(): give back control
                 run_once()
-                if state._stopping:  # stop() from a callback: as run_forever, give back control
-                    break
-            else:
-                if ready:  # what the call's end scheduled (a connection's close): run it now
-                    run_once()
+            if ready and not state._stopping:  # what the call's end scheduled (a close)
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
         finally:
-            cleanup()
+            if inline:  # and undo it, giving back the thread's hooks
+                state._stopping = False
+                state._thread_id = None
+                set_running_loop(None)
+                set_hooks(*replaced)
+            else:
+                cleanup()
         if not future.done():
             raise RuntimeError("Event loop stopped before Future completed.")
 
     return run
 
 
-def _hooks_311(loop: Any) -> tuple[Callable[[], None], Callable[[], None]]:
-    """What ``BaseEventLoop.run_forever`` of CPython 3.11 does before and after
-    its iterations, as two functions (the asyncgen hooks that ``setup``
-    replaces are given back by ``cleanup``). The hooks are passed by position:
-    ``sys.set_asyncgen_hooks`` parses keywords at twice the cost."""
-    set_running_loop = asyncio.events._set_running_loop
-    get_hooks, set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
-    firstiter, finalizer = loop._asyncgen_firstiter_hook, loop._asyncgen_finalizer_hook
-    get_ident = threading.get_ident
-    replaced: list[Any] = [None]
+_HANDLE_SLOTS = (
+    "_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr", "__weakref__",
+    "_context",
+)  # fmt: skip
 
-    def setup() -> None:
-        if loop._closed:
-            raise RuntimeError("Event loop is closed")
-        if loop._thread_id is not None:
-            raise RuntimeError("This event loop is already running")
-        if running_loop() is not None:
-            raise RuntimeError("Cannot run the event loop while another loop is running")
-        replaced[0] = get_hooks()
-        loop._thread_id = get_ident()
-        set_hooks(firstiter, finalizer)
-        set_running_loop(loop)
 
-    def cleanup() -> None:
-        loop._stopping = False
-        loop._thread_id = None
-        set_running_loop(None)
-        set_hooks(*replaced[0])
+def new_shim_loop() -> asyncio.AbstractEventLoop:
+    """A new loop for the sync shim: what ``asyncio.new_event_loop()`` gives,
+    with a cheaper ``call_soon`` where that is asyncio's selector loop.
 
-    return setup, cleanup
+    ``call_soon`` runs four Python frames (itself, ``_check_closed``,
+    ``_call_soon``, ``Handle.__init__`` with its ``get_debug()``) for what is
+    a ``Handle`` appended to the ready queue; a sync call makes five (its
+    task's steps, a future's wake-up, aiohttp's writer resets), and pays for
+    each. It also asks ``get_debug()`` six times (each Future and Task made
+    asks it) and ``time()`` five: here each is C (``time.monotonic``, the
+    ``_debug`` attribute read), no Python frame. ``_ShimLoop.call_soon``
+    fills the same ``Handle`` in one frame. All must stay equal to
+    asyncio's: the same slots with the same values (``test_dependencies``
+    compares the two handles), the closed loop's error and debug mode's
+    checks and tracebacks taken from asyncio itself, ``get_debug()`` and
+    ``time()`` the same answers.
+    Where the loop would not be asyncio's selector loop (an event loop
+    policy set, Windows) or ``Handle``'s slots differ from those known, it
+    is ``asyncio.new_event_loop()``'s, untouched.
+    """
+    policy = asyncio.get_event_loop_policy()
+    if (
+        type(policy) is not asyncio.DefaultEventLoopPolicy
+        or sys.platform == "win32"
+        or getattr(asyncio.Handle, "__slots__", None) != _HANDLE_SLOTS
+    ):
+        return asyncio.new_event_loop()
+    return _ShimLoop()
+
+
+_new_handle = object.__new__
+_debug_of = operator.attrgetter("_debug")
+_copy_context = contextvars.copy_context
+
+
+class _ShimLoop(asyncio.SelectorEventLoop):
+    """asyncio's selector loop with ``call_soon`` in one frame, and ``time()``
+    and ``get_debug()`` in none (``new_shim_loop``)."""
+
+    time = staticmethod(time.monotonic)  # asyncio's returns time.monotonic()
+
+    def __init__(self) -> None:
+        super().__init__()
+        # What get_debug() returns, read in C: every Future and Task asks it when made
+        self.get_debug = functools.partial(_debug_of, self)  # type: ignore[method-assign]
+
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        state: Any = self
+        if state._debug or state._closed:  # asyncio's own checks, errors and tracebacks
+            return super().call_soon(callback, *args, context=context)
+        handle: Any = _new_handle(asyncio.Handle)
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._loop = self
+        handle._source_traceback = None
+        handle._repr = None
+        handle._context = _copy_context() if context is None else context
+        state._ready.append(handle)
+        result: asyncio.Handle = handle
+        return result
 
 
 def otel_provider_probe() -> Callable[[], bool]:

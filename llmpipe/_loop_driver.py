@@ -8,8 +8,10 @@ its own call is done; the others wait and one takes over when it stops. A
 caller that is already inside a running loop (Jupyter, async code) cannot
 drive, so its call is driven from a short-lived helper thread.
 
-In a forked child (gunicorn, multiprocessing, Celery) the first call makes a
-new loop and new locks; the parent's loop is kept, untouched (``_fork``).
+In a forked child (gunicorn, multiprocessing, Celery) the driver lets go of
+the parent's loop at the fork (``_fork.watch``: no per-call check) and makes
+new locks; its first call makes a new loop. The parent's loop is kept,
+untouched (``_fork``).
 
 The loop is asyncio's even where uvloop is installed: on the main thread
 uvloop sets up and tears down its signal wake-up (a socketpair,
@@ -28,12 +30,28 @@ sync case of ``test_fork``). Async programs that run one loop for their
 lifetime gain from uvloop without that cost.
 
 Each call runs the loop until it is done (``_dependencies.loop_runner``),
-without the stop-and-restart of ``run_until_complete``. What a sync call
-costs beyond an awaited ``AsyncLLM`` call (~40k instructions) is asyncio's
-price of a run: the call's task (``call_soon``'s Handle, the task registry:
-~10k), the first iteration, which polls before the call's first step
-(~9k and an ``epoll_wait``), setting up and undoing the run (running loop,
-asyncgen hooks: ~7k), and the driver's checks and lock (~5k).
+without the stop-and-restart of ``run_until_complete``, on a loop whose
+``call_soon`` makes its ``Handle`` in one frame and whose ``time()`` and
+``get_debug()`` are C (``new_shim_loop``: ~1.9k instructions less for each
+of a call's five ``call_soon``, ~0.3k for each of its eleven others). What
+a sync call still costs beyond an awaited ``AsyncLLM`` call (valgrind,
+[fast], c=1 against nginx: ~24k instructions, 571k against 547k; 44k
+before these changes) is asyncio's price of a task and a run, measured
+one part at a time: the call's task (~17k: Task init, its first step's
+Handle, the task registry's WeakSet add and the weakref callback that
+removes it, the step); setting up and undoing the run (~5.5k, ~4k of it
+the thread's asyncgen hooks read, replaced and given back); the call's
+fresh context (a copy of the caller's, as ``create_task`` makes: the
+transport's ``_reused`` flag is set on every call, ~3.7k, where one
+long-lived task sets it once); ~0.35 more loop iterations per call (~2k:
+the call's first step needs an iteration of its own, and its poll, see
+``loop_runner``); the driver's checks and lock (~1.5k). The parts add up
+to more than 24k because the cheaper loop also serves the call's own
+callbacks. A driver task kept across calls would save ~4k of the task,
+not more: its wake-up needs a Handle too, and running each call in a
+fresh copy of its caller's context then needs a Python trampoline around
+every step of the call, which costs more than it saves (measured: 17.2k
+against 16.8k for a call of one step, and more per further step).
 """
 
 from __future__ import annotations
@@ -42,10 +60,11 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Coroutine
+from threading import get_ident
 from typing import Any, NoReturn, TypeVar
 
-from llmpipe._dependencies import loop_runner, running_loop
-from llmpipe._fork import generation, keep_inherited
+from llmpipe._dependencies import loop_runner, new_shim_loop, running_loop
+from llmpipe._fork import generation, keep_inherited, watch
 from llmpipe.errors import ClientClosedError, LLMError
 
 __all__ = ["LoopDriver"]
@@ -106,6 +125,7 @@ class LoopDriver:
         self._driver: int | None = None  # ident of the thread driving now
         self._stopped = False
         self._generation = generation()  # the process the loop and locks were made in
+        watch(self)  # a forked child lets go of the loop at once: run() need not ask per call
 
     @property
     def started(self) -> bool:
@@ -126,11 +146,15 @@ class LoopDriver:
         if loop is None:
             with self._changed:
                 if self._loop is None:
-                    loop = asyncio.new_event_loop()
+                    loop = new_shim_loop()
                     self._run_loop = loop_runner(loop)
                     self._loop = loop
                 loop = self._loop
         return loop
+
+    def after_fork(self) -> None:
+        """In a forked child, at the fork (``_fork.watch``)."""
+        self._after_fork()
 
     def _after_fork(self) -> None:
         """This process is a fork: leave the parent's loop alone and start afresh.
@@ -149,19 +173,50 @@ class LoopDriver:
         self._generation = generation()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the private loop and return its result."""
+        """Run ``coro`` on the private loop and return its result.
+
+        The usual call (a loop of this process, open, none running in this
+        thread, no other thread driving) is written out here, in one frame: a
+        sync call pays for every Python call. It is ``_drive_call`` and
+        ``_drive_until`` inlined, and must stay equal to them
+        (``test_loop_driver`` checks both paths give the same outcomes).
+        """
         loop = self._loop
-        if (  # the usual call: a loop of this process, no loop running here, none driving
-            loop is not None
-            and not self._stopped
-            and self._generation == generation()
-            and running_loop() is None
-            and self._drive.acquire(False)
-        ):
-            return self._drive_call(loop, coro)
+        if loop is None or self._stopped or running_loop() is not None:
+            return self._run_slow(coro)
+        if not self._drive.acquire(False):  # another thread drives (or this one, re-entered)
+            return self._run_slow(coro)
+        try:
+            task = loop.create_task(coro, name=_TASK_NAME)  # a given name: none to format
+        except BaseException:
+            self._release()
+            coro.close()
+            if loop.is_closed():  # closed since the check above (close() on another thread)
+                raise _closed_error() from None
+            raise
+        self._driver = get_ident()
+        try:
+            self._run_loop(task)  # type: ignore[misc]
+        except BaseException:
+            if not task.done():  # Ctrl-C: let the call unwind and give its connection back
+                self._interrupted(task)
+                raise
+        finally:
+            self._driver = None
+            self._drive.release()  # _release(), written out
+            if self._waiting:
+                self._wake_waiters()
+        if task.cancelled():
+            self._raise_cancelled()
+        result: T = task.result()
+        return result
+
+    def _run_slow(self, coro: Coroutine[Any, Any, T]) -> T:
+        """A call outside the usual: the first, after a fork, after close, or
+        from a thread whose own loop is running."""
         try:
             loop = self._loop_for_call()
-            if self._driver == threading.get_ident():
+            if self._driver == get_ident():
                 raise LLMError(
                     "the sync LLM cannot be called from its own event loop; use AsyncLLM there"
                 )
@@ -218,22 +273,23 @@ class LoopDriver:
         """Run the loop (holding the drive lock) until ``future`` is done."""
         run_loop = self._run_loop
         assert run_loop is not None
-        self._driver = threading.get_ident()
+        self._driver = get_ident()
         try:
-            try:
-                run_loop(future)
-            except BaseException:
-                if future.done():
-                    return  # the call's own outcome: _outcome reports it
-                cancel()  # Ctrl-C: let the call unwind and give its connection back
-                with contextlib.suppress(BaseException):  # its outcome no longer matters
-                    run_loop(future)
+            run_loop(future)
+        except BaseException:
+            if not future.done():  # else the call's own outcome: _outcome reports it
+                self._interrupted(future, cancel)
                 raise
         finally:
             self._driver = None
-            self._drive.release()  # _release(), written out: every call passes here
-            if self._waiting:
-                self._wake_waiters()
+            self._release()
+
+    def _interrupted(self, future: asyncio.Future[Any], cancel: Any = None) -> None:
+        """Ctrl-C while driving: cancel the call (``future.cancel`` unless given)
+        and run the loop until it has unwound and given its connection back."""
+        (cancel or future.cancel)()
+        with contextlib.suppress(BaseException):  # its outcome no longer matters
+            self._run_loop(future)  # type: ignore[misc]
 
     def _release(self) -> None:
         """Give up driving; wake the threads waiting to drive, if any (a single
@@ -282,7 +338,7 @@ class LoopDriver:
             self._stopped = True
             final.close()
             return
-        if self._driver == threading.get_ident():  # collected while this thread drives
+        if self._driver == get_ident():  # collected while this thread drives
             self._stopped = True
             loop.create_task(_drain(final))
             return
