@@ -37,7 +37,8 @@ class RetryBudget:
         self.ratio = ratio
         self.reserve = min_per_second * window
         self._slot_length = window / _SLOTS
-        self._clock = clock
+        self.clock = clock
+        """Where the budget reads the time (a caller that has just read it may pass it on)."""
         self._slots: collections.deque[list[int]] = collections.deque()  # [slot, calls, retries]
         self._calls = 0
         self._retries = 0
@@ -47,7 +48,7 @@ class RetryBudget:
         return f"RetryBudget(ratio={self.ratio}, reserve={self.reserve:g})"
 
     def _current(self) -> list[int]:
-        now = self._clock()
+        now = self.clock()
         return self._slots[-1] if now < self._until else self._advance(now)
 
     def _advance(self, now: float) -> list[int]:
@@ -63,9 +64,14 @@ class RetryBudget:
         self._until = (slot + 1) * self._slot_length
         return slots[-1]
 
-    def deposit(self) -> None:
-        """Record one call (usually one clock read and two additions: it runs per call)."""
-        now = self._clock()
+    def deposit(self, now: float | None = None) -> None:
+        """Record one call (usually one clock read and two additions: it runs per call).
+
+        ``now``: ``clock()``'s reading, when the caller has just taken one (the
+        retry layer reads the time for its own use; one read per call is enough).
+        """
+        if now is None:
+            now = self.clock()
         current = self._slots[-1] if now < self._until else self._advance(now)
         current[1] += 1
         self._calls += 1
