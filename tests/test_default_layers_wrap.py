@@ -133,3 +133,15 @@ async def test_a_session_layer_called_directly_recycles_as_in_a_pipeline():
         await pipeline(ask())
 
     assert direct_transport.recycles == piped_transport.recycles == 2
+
+
+def test_a_deposit_given_the_clocks_reading_counts_as_one_that_reads_it():
+    now = [100.0]
+    reading, given = (RetryBudget(ratio=0.5, min_per_second=0, clock=lambda: now[0]) for _ in "ab")
+    for step in range(30):
+        now[0] += 0.7
+        reading.deposit()
+        given.deposit(now[0])
+        if step % 4 == 0:
+            assert reading.withdraw() == given.withdraw()
+    assert reading.available == given.available > 0
