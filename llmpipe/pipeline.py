@@ -174,7 +174,8 @@ class Pipeline:
         self.middlewares: tuple[MiddlewareLike, ...] = tuple(middlewares)
         self.transport = transport
         hooked: list[Middleware] = []
-        handler: Handler = _ReadEvents(transport.send)
+        innermost = _ReadEvents(transport.send)
+        handler: Handler = innermost
         for middleware in reversed(self.middlewares):
             wrap: Callable[[Handler], Handler] | None = None
             if _hooked(middleware):
@@ -185,10 +186,12 @@ class Pipeline:
             handler = _Link(middleware, handler) if wrap is None else wrap(_direct(handler))
         self._hooked = tuple(reversed(hooked))
         self._handler = _direct(handler)
-        self.plain: Handler = transport.send if not self.middlewares else self._handler
-        """The chain for a request that is not streamed. Without middlewares it is
-        the transport's ``send`` itself, which is what ``_ReadEvents`` calls for
-        such a request: the client's every plain call skips two calls."""
+        passed_on = getattr(self._handler, "__self__", None) is innermost
+        self.plain: Handler = transport.send if passed_on else self._handler
+        """The chain for a request that is not streamed. Without middlewares (or
+        when every layer's ``wrap`` left the chain) it is the transport's ``send``
+        itself, which is what ``_ReadEvents`` calls for such a request: the
+        client's every plain call skips two calls."""
 
     def __call__(self, request: LLMRequest) -> Awaitable[LLMResponse]:
         """Run the chain: the reply whatever its status (a handler, for composing)."""

@@ -80,3 +80,9 @@ async def test_a_subclass_overriding_call_but_not_wrap_is_called_as_written():
     trail = []
     await Pipeline([Overriding(trail)], echo_transport(trail))(MODELS)
     assert trail == ["bind", "own call", "transport"]
+
+
+def test_when_every_layer_leaves_the_chain_a_plain_request_goes_to_the_transport():
+    transport = echo_transport()
+    pipeline = Pipeline([Wrapping([], skip=True), Wrapping([], skip=True)], transport)
+    assert pipeline.plain == transport.send
