@@ -66,3 +66,23 @@ async def test_a_plain_async_function_with_a_wrap_attribute_is_called_as_a_layer
     layer.wrap = lambda call_next: call_next
     await Pipeline([layer], echo_transport(trail))(MODELS)
     assert trail == ["layer", "transport"]
+
+
+class Overriding(Wrapping):
+    """Overrides ``__call__`` but not ``wrap``: its own ``__call__`` is what it does."""
+
+    async def __call__(self, request, call_next):
+        self.trail.append("own call")
+        return await call_next(request)
+
+
+async def test_a_subclass_overriding_call_but_not_wrap_is_called_as_written():
+    trail = []
+    await Pipeline([Overriding(trail)], echo_transport(trail))(MODELS)
+    assert trail == ["bind", "own call", "transport"]
+
+
+def test_when_every_layer_leaves_the_chain_a_plain_request_goes_to_the_transport():
+    transport = echo_transport()
+    pipeline = Pipeline([Wrapping([], skip=True), Wrapping([], skip=True)], transport)
+    assert pipeline.plain == transport.send

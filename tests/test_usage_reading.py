@@ -96,11 +96,14 @@ _USAGE = st.fixed_dictionaries(
 )
 
 
+_ABSENT = object()
+
+
 @settings(max_examples=400, deadline=None)
-@given(usage=st.one_of(st.none(), st.just([]), _USAGE))
+@given(usage=st.one_of(st.just(_ABSENT), st.none(), st.just([]), st.just("x"), st.just(3), _USAGE))
 def test_a_replys_usage_read_in_line_agrees_with_the_general_reader(usage):
     """reply_figures reads the usual shape without usage_figures: same answer for every shape."""
-    payload = {"id": "x"} if usage is None else {"id": "x", "usage": usage}
+    payload = {"id": "x"} if usage is _ABSENT else {"id": "x", "usage": usage}
     request = LLMRequest("chat/completions", body={"model": "m"})
     response = LLMResponse.from_json(request, payload)
     assert reply_figures(response) == usage_figures(usage_of(payload))

@@ -6,6 +6,8 @@ the attempt count comes from ``request.context.attempts``, written by retry.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 
 from llmpipe.errors import LLMError
@@ -66,38 +68,51 @@ class CountingMiddleware(Middleware):
     def requests(self) -> int:
         return self._requests
 
-    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
-        self._requests += 1
-        try:
-            response = await call_next(request)
-        except LLMError:
-            self._failures += 1
-            raise
-        finally:
-            context = request.context
-            attempts = context.attempts
-            self._attempts += attempts
-            self._retries += attempts - 1
-            cache = context.cache
-            if cache is not None:  # set by a cache layer inside this one
-                if cache == "hit":
-                    self._cache_hits += 1
-                else:
-                    self._cache_misses += 1
-            if context.deployment is not None:  # a router inside this one
-                self._add_routing(context)
-        if response.stream is not None:
-            response.stream.observe(UsageWatcher(self._stream_ended))
+    def wrap(self, call_next: Handler) -> Handler:
+        """The layer composed once with ``call_next`` (see ``llmpipe.pipeline``):
+        every call crosses it, and a link and ``__call__`` would cost two
+        Python calls where this handler costs one."""
+
+        async def counted(request: LLMRequest) -> LLMResponse:
+            self._requests += 1
+            try:
+                response = await call_next(request)
+            except LLMError:
+                self._failures += 1
+                raise
+            finally:
+                context = request.context
+                attempts = context.attempts
+                self._attempts += attempts
+                self._retries += attempts - 1
+                cache = context.cache
+                if cache is not None:  # set by a cache layer inside this one
+                    if cache == "hit":
+                        self._cache_hits += 1
+                    else:
+                        self._cache_misses += 1
+                if context.deployment is not None:  # a router inside this one
+                    self._add_routing(context)
+            if response.stream is not None:
+                response.stream.observe(UsageWatcher(self._stream_ended))
+                return response
+            figures = reply_figures(response)  # a malformed body: the client reports it
+            if figures is not None:
+                prompt, completion, total, cached, reasoning = figures
+                self._prompt_tokens += prompt
+                self._completion_tokens += completion
+                self._total_tokens += total
+                if cached:  # most replies report 0 (or nothing): no add
+                    self._cached_tokens += cached
+                if reasoning:
+                    self._reasoning_tokens += reasoning
             return response
-        figures = reply_figures(response)  # a malformed body: the client reports it
-        if figures is not None:
-            prompt, completion, total, cached, reasoning = figures
-            self._prompt_tokens += prompt
-            self._completion_tokens += completion
-            self._total_tokens += total
-            self._cached_tokens += cached
-            self._reasoning_tokens += reasoning
-        return response
+
+        return counted
+
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+        """Outside a pipeline: the handler ``wrap`` makes, made for this call."""
+        return self.wrap(call_next)(request)
 
     def _stream_ended(self, usage: TokenCount | None, summary: StreamSummary) -> None:
         """Usage from the stream's last chunk; a stream that failed after its first

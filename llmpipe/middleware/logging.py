@@ -34,6 +34,7 @@ _STREAM_FAILED = (
     "stream {endpoint} failed after {events} events in {elapsed:.3f} s: {error_type}: {error}"
 )
 
+_ERROR = logs.ERROR
 _NOT_PARAMETERS = frozenset({"messages", "prompt", "input"})
 
 
@@ -43,10 +44,22 @@ class LoggingMiddleware(Middleware):
     def __repr__(self) -> str:
         return "LoggingMiddleware()"
 
+    def wrap(self, call_next: Handler) -> Handler:
+        """The layer composed once with ``call_next`` (see ``llmpipe.pipeline``):
+        one Python call per call where a link and ``__call__`` cost two. The
+        gate is still read per call: logging may be turned on at any time."""
+        active, logged = logs.active, self._logged
+
+        def handle(request: LLMRequest) -> Awaitable[LLMResponse]:
+            if not active(__name__, _ERROR):
+                return call_next(request)  # logging is off: no records, no coroutine of our own
+            return logged(request, call_next)
+
+        return handle
+
     def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
-        if not logs.active(__name__, logs.ERROR):
-            return call_next(request)  # logging is off: no records, no coroutine of our own
-        return self._logged(request, call_next)
+        """Outside a pipeline: the handler ``wrap`` makes, made for this call."""
+        return self.wrap(call_next)(request)
 
     async def _logged(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
         body: Any = request.body or {}

@@ -37,9 +37,10 @@ class RetryBudget:
         self.ratio = ratio
         self.reserve = min_per_second * window
         self._slot_length = window / _SLOTS
-        self._clock = clock
+        self.clock = clock
+        """Where the budget reads the time (a caller that has just read it may pass it on)."""
         self._slots: collections.deque[list[int]] = collections.deque()  # [slot, calls, retries]
-        self._calls = 0
+        self._newest = [0, 0, 0]  # the newest slot (a placeholder until the first call)
         self._retries = 0
         self._until = -math.inf  # when the newest slot ends; until then it is the current one
 
@@ -47,33 +48,42 @@ class RetryBudget:
         return f"RetryBudget(ratio={self.ratio}, reserve={self.reserve:g})"
 
     def _current(self) -> list[int]:
-        now = self._clock()
-        return self._slots[-1] if now < self._until else self._advance(now)
+        now = self.clock()
+        return self._newest if now < self._until else self._advance(now)
 
     def _advance(self, now: float) -> list[int]:
         """Drop the slots that left the window; the slot of ``now`` becomes the newest."""
         slot = math.floor(now / self._slot_length)
         slots = self._slots
         while slots and slots[0][0] <= slot - _SLOTS:
-            _, calls, retries = slots.popleft()
-            self._calls -= calls
-            self._retries -= retries
+            self._retries -= slots.popleft()[2]
         if not slots or slots[-1][0] != slot:
             slots.append([slot, 0, 0])
         self._until = (slot + 1) * self._slot_length
-        return slots[-1]
+        self._newest = slots[-1]
+        return self._newest
 
-    def deposit(self) -> None:
-        """Record one call (usually one clock read and two additions: it runs per call)."""
-        now = self._clock()
-        current = self._slots[-1] if now < self._until else self._advance(now)
-        current[1] += 1
-        self._calls += 1
+    def _calls(self) -> int:
+        """Calls in the window: summed when a retry asks (rarely), not kept per call."""
+        return sum(slot[1] for slot in self._slots)
+
+    def deposit(self, now: float | None = None) -> None:
+        """Record one call: it runs per call, so usually one comparison and one addition.
+
+        ``now``: ``clock()``'s reading, when the caller has just taken one (the
+        retry layer reads the time for its own use; one read per call is enough).
+        """
+        if now is None:
+            now = self.clock()
+        if now < self._until:
+            self._newest[1] += 1
+        else:
+            self._advance(now)[1] += 1
 
     def withdraw(self) -> bool:
         """Spend one retry if the budget allows it."""
         current = self._current()
-        if self._retries + 1 > self.reserve + self.ratio * self._calls:
+        if self._retries + 1 > self.reserve + self.ratio * self._calls():
             return False
         current[2] += 1
         self._retries += 1
@@ -83,4 +93,4 @@ class RetryBudget:
     def available(self) -> float:
         """Retries that may still be made in the current window."""
         self._current()
-        return max(0.0, self.reserve + self.ratio * self._calls - self._retries)
+        return max(0.0, self.reserve + self.ratio * self._calls() - self._retries)

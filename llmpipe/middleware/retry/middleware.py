@@ -80,42 +80,61 @@ class RetryMiddleware(Middleware):
     def __repr__(self) -> str:
         return f"RetryMiddleware({self.policy!r}, budget={self.budget!r})"
 
-    async def __call__(self, request: LLMRequest, call_next: Handler) -> LLMResponse:
-        context = request.context
-        budget = self.budget
-        if budget is not None:
-            budget.deposit()
-        retries = 0
-        started = _now()
-        while True:
-            context.attempts = retries + 1
-            try:
-                return await call_next(request)
-            except LLMError as error:
-                delay = self.policy.retry_delay(request, error, retries)
-                if delay is None:
-                    if not retries:
-                        raise
-                    raise _counted(error, retries, started) from error.__cause__
-                if isinstance(delay, NotRetried):
-                    why = delay.reason
-                    raise _counted(error, retries, started, why) from error.__cause__
-                deadline = request.options.deadline_at
-                if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
-                    why = f"waiting {delay:.2f} s would pass the call's deadline"
-                    raise _counted(error, retries, started, why) from error.__cause__
-                if budget is not None and not budget.withdraw():
-                    why = "the client's retry budget is spent (too many failures)"
-                    raise _counted(error, retries, started, why) from error.__cause__
-                retries += 1
-                logs.warning(
-                    _RETRY_MESSAGE,
-                    endpoint=request.endpoint,
-                    delay=delay,
-                    retry=retries,
-                    error=error,
-                )
-                await self._sleep(delay)
+    def wrap(self, call_next: Handler) -> Handler:
+        """The layer composed once with ``call_next`` (see ``llmpipe.pipeline``).
+
+        Every call crosses it and most succeed at once, so the way in is kept
+        short: one clock read, given to the budget when it reads the same
+        clock. The policy and the budget are read per call, as ``use_config``
+        may replace them after the pipeline is built.
+        """
+
+        # named as the layer's call: a retry's log record names the function that wrote it
+        async def __call__(request: LLMRequest) -> LLMResponse:
+            started = _now()
+            budget = self.budget
+            if budget is not None:
+                budget.deposit(started if budget.clock is _now else None)
+            context = request.context
+            retries = 0
+            while True:
+                context.attempts = retries + 1
+                try:
+                    return await call_next(request)
+                except LLMError as error:
+                    delay = self.policy.retry_delay(request, error, retries)
+                    if delay is None:
+                        if not retries:
+                            raise
+                        raise _counted(error, retries, started) from error.__cause__
+                    if isinstance(delay, NotRetried):
+                        why = delay.reason
+                        raise _counted(error, retries, started, why) from error.__cause__
+                    deadline = request.options.deadline_at
+                    if (
+                        deadline is not None
+                        and asyncio.get_running_loop().time() + delay >= deadline
+                    ):
+                        why = f"waiting {delay:.2f} s would pass the call's deadline"
+                        raise _counted(error, retries, started, why) from error.__cause__
+                    if budget is not None and not budget.withdraw():
+                        why = "the client's retry budget is spent (too many failures)"
+                        raise _counted(error, retries, started, why) from error.__cause__
+                    retries += 1
+                    logs.warning(
+                        _RETRY_MESSAGE,
+                        endpoint=request.endpoint,
+                        delay=delay,
+                        retry=retries,
+                        error=error,
+                    )
+                    await self._sleep(delay)
+
+        return __call__
+
+    def __call__(self, request: LLMRequest, call_next: Handler) -> Awaitable[LLMResponse]:
+        """Outside a pipeline: the handler ``wrap`` makes, made for this call."""
+        return self.wrap(call_next)(request)
 
 
 def _counted(error: LLMError, retries: int, started: float, why: str | None = None) -> LLMError:
