@@ -21,17 +21,27 @@ Each figure is (long run - short run) / (extra streams), so start-up and
 warm-up cancel out; CPU is the fastest of ``--reps`` interleaved pairs (a
 busy machine only ever adds time).
 
-Found so (Dec 2026, stream-1 at c=64, default install; raw aiohttp against
-llmpipe's default stack): the same system calls per stream (one sendto, one
-recvfrom, the mmap/mremap/munmap of the socket's 256 KiB read buffer, 0.05
-epoll_wait) except getpid, 1 against 7 (CPython 3.11's
-``get_running_loop()`` and ``current_task()`` each ask the kernel for the pid:
-its fork check); the same loop turns (0.05 iterations, 5 handles), no young
-collection in the steady state, 2 minor faults each. What differs beyond the
-1.22x instructions is the memory touched: with a 1 MiB last level llmpipe
-missed it ~1,100 times per stream against raw's ~600 (1.8x), each miss some
-30-75 ns here (a random read measures 20 ns within 1 MiB, 68 ns within 16 MiB):
-the CPU gap that the instruction count does not show.
+Found so (Dec 2026, stream-1, default install, raw aiohttp against llmpipe's
+default stack):
+
+- System calls per stream are the same (one sendto, one recvfrom, the
+  mmap/mremap/munmap of the socket's 256 KiB read buffer, 0.05 epoll_wait)
+  but getpid: 1 against 7, now 4. CPython 3.11's ``get_running_loop()`` and
+  ``current_task()`` ask the kernel for the pid (a fork check); a stream now
+  looks its loop up once. At ~0.3 µs of CPU each, a few µs at most.
+- The loop is the same: 0.05 iterations per stream at c=64 (~20 streams end
+  per turn), 5 handles, 1 ready fd; no young collection in the steady state;
+  2 minor faults.
+- What differs is the speed of llmpipe's extra instructions. In ``make bench``
+  its excess over raw is about the same per stream at c=1 and c=64 (1.21x of
+  363 µs: +76 µs; 1.42x of 198 µs: +83 µs): raw is cheaper per stream at c=64,
+  where 20 streams a turn keep its code and data hot, while llmpipe's ~125k
+  extra instructions run at ~0.65 ns each, raw's at 0.34. ``--cache`` shows
+  why: past a 1 MiB last level llmpipe misses ~1,100 times per stream against
+  raw's ~580 (1.9x, for 1.23x the instructions), most in the interpreter loop
+  (the bytecode and frames of more functions); a random read here costs 20 ns
+  within 1 MiB, 68 ns within 16 MiB. So the c=64 ratio falls with less code
+  run per stream, not with fewer system calls.
 """
 
 from __future__ import annotations
@@ -43,7 +53,9 @@ import re
 import resource
 import selectors
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.procs import run_bounded
@@ -128,15 +140,16 @@ def _inside(client: str, url: str, c: int, streams: int) -> dict[str, float]:
 
 
 def _syscalls(client: str, url: str, c: int, streams: int) -> dict[str, float]:
-    out = f"/tmp/llmpipe-stream-costs-{client}-{streams}.strace"
     child = [sys.executable, "-m", "tests.benchmarks.child"]
-    _run(["strace", "-f", "-c", "-o", out], [*child, *_child_args(client, url, c, streams)])
+    with tempfile.TemporaryDirectory(prefix="llmpipe-stream-costs-") as temp:
+        out = str(Path(temp) / "strace.txt")
+        _run(["strace", "-f", "-c", "-o", out], [*child, *_child_args(client, url, c, streams)])
+        rows = Path(out).read_text().splitlines()
     calls: dict[str, float] = {}
-    with open(out) as report:
-        for row in report:
-            found = _STRACE_ROW.match(row)
-            if found and found.group(2) != "total":
-                calls[found.group(2)] = int(found.group(1))
+    for row in rows:
+        found = _STRACE_ROW.match(row)
+        if found and found.group(2) != "total":
+            calls[found.group(2)] = int(found.group(1))
     return calls
 
 
