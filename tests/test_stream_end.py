@@ -1,5 +1,7 @@
-"""The end of a stream at ``[DONE]``: ``EventStream.end_nowait``, the typed
-stream's fast path, ends a stream exactly as ``next_event`` does."""
+"""A stream's two fast paths against their general ones: the end at ``[DONE]``
+(``EventStream.end_nowait`` ends it as ``next_event`` does), and the first
+event taken in line by ``open_event_stream`` when it came with the headers
+(as ``prefetch`` takes one that comes later)."""
 
 from __future__ import annotations
 
@@ -99,3 +101,36 @@ async def test_end_nowait_ends_a_stream_whose_done_came_in_the_same_read():
     assert first.choices[0].delta.content == "w"
     assert (summary.events, summary.completed, summary.error) == (1, True, None)
     assert (stream.finished, stream.end_nowait()) == (True, False)
+
+
+async def _first_read(*script: bytes | float) -> tuple[object, ...]:
+    """A one-event stream read whole: what the caller and an observer saw."""
+    watching = _Watching(by_events=False)
+    server = RawServer(*script)
+    async with server, AsyncLLM(LLMConfig(base_url=server.base_url), middlewares=[watching]) as llm:
+        try:
+            stream = await llm.chat_completion(USER, stream=True)
+            texts = [c.choices[0].delta.content async for c in stream]
+        except llmpipe.LLMError as error:  # raised by the send: no layer saw a stream
+            return (type(error), str(error), llm.transport.in_flight)
+        in_flight = llm.transport.in_flight
+    summary = watching.ends.summary
+    return (texts, summary.events, summary.completed, summary.error, in_flight)
+
+
+async def test_a_first_event_that_came_with_the_headers_reads_as_one_that_came_later():
+    body = f"data: {json.dumps(chunk({'content': 'w'}))}\n\ndata: [DONE]\n\n".encode()
+    with_headers = await _first_read(SSE_HEAD + body)  # opened without awaiting prefetch
+    later = await _first_read(SSE_HEAD, 0.05, body)  # prefetch waits for it
+    assert with_headers == later == (["w"], 1, True, None, 0)
+
+
+async def test_an_error_event_that_came_with_the_headers_raises_as_one_that_came_later():
+    body = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    with_headers = await _first_read(SSE_HEAD + body)
+    later = await _first_read(SSE_HEAD, 0.05, body)
+    assert with_headers == later
+    kind, message, in_flight = with_headers
+    assert issubclass(kind, llmpipe.LLMAPIError)  # type: ignore[arg-type]
+    assert "overloaded" in message  # type: ignore[operator]
+    assert in_flight == 0

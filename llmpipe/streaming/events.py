@@ -525,7 +525,17 @@ async def open_event_stream(
         deadline_at=options.deadline_at,
         loop=loop,
     )
-    await stream.prefetch()
+    # ``prefetch`` in line when the first event came with the headers, as it mostly
+    # does, and can be no error: a coroutine fewer per stream. Keep it equal to
+    # ``prefetch``, which does everything else (and this again: ``_take`` keeps
+    # what it decoded): a read, the error check, a failure ending the stream.
+    try:
+        ready = stream._take() and not stream._may_be_error(stream._pending[0])
+    except BaseException as exc:
+        await stream._finish(completed=False, error=exc)
+        raise
+    if not ready:
+        await stream.prefetch()
     response.stream = stream
     response.elapsed = loop.time() - started
     return response
