@@ -118,8 +118,9 @@ class _ReadEvents:
         return self._streamed(request)
 
     async def _streamed(self, request: LLMRequest) -> LLMResponse:
-        started = asyncio.get_running_loop().time()
-        return await open_event_stream(await self._send(request), started)
+        loop = asyncio.get_running_loop()  # once: on CPython 3.11 it asks the kernel for the pid
+        started = loop.time()
+        return await open_event_stream(await self._send(request), started, loop)
 
 
 def _hooked(middleware: Any) -> bool:

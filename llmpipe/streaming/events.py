@@ -143,6 +143,7 @@ class EventStream:
         idle_timeout: float,
         started: float,
         deadline_at: float | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._source = source
         self._release_now: Callable[[bool], None] | None = getattr(source, "release_nowait", None)
@@ -160,7 +161,9 @@ class EventStream:
         self._finished = False
         self._json = False  # see expect_json
         self._head = b""  # the first bytes, until the first event: for a body with none
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # ``started``'s loop when the caller knows it: else looked up on first use
+        # (on CPython 3.11 each ``get_running_loop()`` asks the kernel for the pid).
+        self._loop = loop
         self._timer: asyncio.TimerHandle | None = None  # the read timeout's, see _fill
         self._timer_at = 0.0
         self._read_deadline = 0.0
@@ -280,6 +283,24 @@ class EventStream:
             observer.on_event(event)
         return event
 
+    def end_nowait(self) -> bool:
+        """End the stream here if ``[DONE]`` is next and the source releases
+        without waiting; whether it did. Otherwise nothing changes.
+
+        A fast path for the typed stream's last step, which would otherwise
+        create and await a ``next_event`` coroutine only to be told None. It
+        must stay equal to ``next_event`` meeting ``[DONE]``: the event taken,
+        the connection released for reuse, observers told of a completed end.
+        """
+        pending = self._pending
+        if self._finished or not pending or self._release_now is None:
+            return False
+        if pending[0].raw != _DONE:
+            return False
+        pending.popleft()
+        self._finish_now()
+        return True
+
     def _may_be_error(self, event: ServerSentEvent) -> bool:
         return self._json or event.event == "error" or event.raw.find(_ERROR_MARK) >= 0
 
@@ -395,7 +416,10 @@ class EventStream:
         events = _kept(self._decoder.finish())
         if events:
             if self._first_event_at is None:
-                self._first_event_at = asyncio.get_running_loop().time()
+                loop = self._loop
+                if loop is None:
+                    loop = self._loop = asyncio.get_running_loop()
+                self._first_event_at = loop.time()
             self._pending.extend(events)
             return
         if self._first_event_at is None:
@@ -453,7 +477,8 @@ class EventStream:
             self._timer = None
 
     def _tell_end(self, completed: bool, error: BaseException | None) -> None:
-        now = asyncio.get_running_loop().time()
+        loop = self._loop
+        now = (asyncio.get_running_loop() if loop is None else loop).time()
         first = self._first_event_at
         summary = _new_summary(
             self._delivered,
@@ -473,16 +498,21 @@ def _on_timer(ref: weakref.ref[EventStream]) -> None:
         stream._timer_fired()
 
 
-async def open_event_stream(response: LLMResponse, started: float) -> LLMResponse:
+async def open_event_stream(
+    response: LLMResponse, started: float, loop: asyncio.AbstractEventLoop | None = None
+) -> LLMResponse:
     """Read events from a streamed reply's bytes, and wait for the first one.
 
     Waiting here, below every middleware, makes each failure up to the first
     event part of the send, which retry may repeat while no event has reached
-    the caller. ``started`` is the loop time the request was sent.
+    the caller. ``started`` is the time the request was sent, on ``loop``'s
+    clock (the running loop when not given).
     """
     source = response.byte_stream
     if source is None or response.stream is not None:
         return response
+    if loop is None:
+        loop = asyncio.get_running_loop()
     request = response.request
     options = request.options
     first = options.first_event_timeout or request.timeout or DEFAULT_STREAM_TIMEOUT
@@ -493,8 +523,19 @@ async def open_event_stream(response: LLMResponse, started: float) -> LLMRespons
         idle_timeout=options.idle_timeout or request.timeout or DEFAULT_STREAM_TIMEOUT,
         started=started,
         deadline_at=options.deadline_at,
+        loop=loop,
     )
-    await stream.prefetch()
+    # ``prefetch`` in line when the first event came with the headers, as it mostly
+    # does, and can be no error: a coroutine fewer per stream. Keep it equal to
+    # ``prefetch``, which does everything else (and this again: ``_take`` keeps
+    # what it decoded): a read, the error check, a failure ending the stream.
+    try:
+        ready = stream._take() and not stream._may_be_error(stream._pending[0])
+    except BaseException as exc:
+        await stream._finish(completed=False, error=exc)
+        raise
+    if not ready:
+        await stream.prefetch()
     response.stream = stream
-    response.elapsed = asyncio.get_running_loop().time() - started
+    response.elapsed = loop.time() - started
     return response

@@ -97,6 +97,9 @@ class ReplyStream(Generic[ChunkT, ResultT]):
         assert events is not None
         event = events.ready()
         if event is None:
+            if events.end_nowait():  # [DONE], without a coroutine (see end_nowait)
+                self._complete()
+                raise StopAsyncIteration
             try:
                 event = await events.next_event()
             except StreamTruncatedError as error:
