@@ -19,12 +19,14 @@ that knows: ``connect`` is overridden to compare the protocol it returns with
 those it returned before, and tells the attempt through a context variable,
 which then says whether the task's latest ``connect`` reused a connection
 (False if that ``connect`` failed); ``never_reached`` reads it in the same
-task. It is set only when its value changes: a task sending call after call
-on pooled connections sets it once, not twice per call (each set builds a new
-context mapping and a token: ~3.7k instructions and GC-tracked objects held
-by every call in flight). A failure before ``connect`` (aiohttp building the
-request) may read the previous attempt's value, but no such failure is a
-disconnect or a socket error, the only ones taken as never reached.
+task. It is set only when its value changes, and its default is True, the
+usual answer: a task sending call after call on pooled connections sets it
+once, and the sync shim's call, a new task in a new copy of the caller's
+context, sets it never (each set builds a new context mapping and a token:
+~3.7k instructions and GC-tracked objects held by every call in flight). A
+failure before ``connect`` (aiohttp building the request) reads the previous
+attempt's value or the default, but no such failure is a disconnect or a
+socket error, the only ones taken as never reached.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 
 # Whether the current task's latest connect() got a pooled connection. A bool, not
 # an object per attempt: set (not mutated) where it changes, it stays with the task.
-_reused: contextvars.ContextVar[bool] = contextvars.ContextVar("llmpipe_reused", default=False)
+# True by default: most connects reuse one, and then a new context never sets it.
+_reused: contextvars.ContextVar[bool] = contextvars.ContextVar("llmpipe_reused", default=True)
 
 
 def start_attempt() -> None:
