@@ -24,9 +24,12 @@ asyncio ``BaseEventLoop._run_once()``,         the sync shim runs its loop  CPyt
 3.11 ``_closed``, ``_thread_id`` and the       stop-and-restart per call
 asyncgen hooks (``_run_forever_setup/          (half the loop's cost)
 cleanup()`` on 3.12+)
-asyncio ``Handle``'s slots, filled without     the sync shim's loop makes   CPython 3.11 - 3.13
-its ``__init__``; the loop's ``_debug`` and    a ready callback in one
-``_closed`` (``new_shim_loop``)                frame, not four
+asyncio ``Handle``'s slots, filled without     the sync shim's private      CPython 3.11 - 3.13
+its ``__init__``; ``BaseEventLoop._run_once``  loop (``_shim_loop``) makes
+with ``_scheduled``, ``_timer_cancelled_``     a ready callback and runs an
+``count``, ``_clock_resolution``; the epoll    iteration in one frame each
+selector's ``_selector``, ``_fd_to_key``;
+``format_helpers._format_callback_source``
 opentelemetry-api ``trace._TRACER_PROVIDER``,  "has the application set a  opentelemetry-api
 ``metrics._internal._METER_PROVIDER``          provider?" in one read per   1.27 - 1.45
                                                call, so an unconfigured
@@ -48,13 +51,9 @@ fallback.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import importlib
-import operator
 import sys
 import threading
-import time
 import types
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +62,6 @@ __all__ = [
     "close_connector_now",
     "fail_stream_reader",
     "loguru_gate",
-    "new_shim_loop",
     "otel_provider_probe",
     "run_until_done",
     "running_loop",
@@ -230,77 +228,6 @@ def loop_runner(loop: asyncio.AbstractEventLoop) -> Callable[[asyncio.Future[Any
             raise RuntimeError("Event loop stopped before Future completed.")
 
     return run
-
-
-_HANDLE_SLOTS = (
-    "_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr", "__weakref__",
-    "_context",
-)  # fmt: skip
-
-
-def new_shim_loop() -> asyncio.AbstractEventLoop:
-    """A new loop for the sync shim: what ``asyncio.new_event_loop()`` gives,
-    with a cheaper ``call_soon`` where that is asyncio's selector loop.
-
-    ``call_soon`` runs four Python frames (itself, ``_check_closed``,
-    ``_call_soon``, ``Handle.__init__`` with its ``get_debug()``) for what is
-    a ``Handle`` appended to the ready queue; a sync call makes five (its
-    task's steps, a future's wake-up, aiohttp's writer resets), and pays for
-    each. It also asks ``get_debug()`` six times (each Future and Task made
-    asks it) and ``time()`` five: here each is C (``time.monotonic``, the
-    ``_debug`` attribute read), no Python frame. ``_ShimLoop.call_soon``
-    fills the same ``Handle`` in one frame. All must stay equal to
-    asyncio's: the same slots with the same values (``test_dependencies``
-    compares the two handles), the closed loop's error and debug mode's
-    checks and tracebacks taken from asyncio itself, ``get_debug()`` and
-    ``time()`` the same answers.
-    Where the loop would not be asyncio's selector loop (an event loop
-    policy set, Windows) or ``Handle``'s slots differ from those known, it
-    is ``asyncio.new_event_loop()``'s, untouched.
-    """
-    policy = asyncio.get_event_loop_policy()
-    if (
-        type(policy) is not asyncio.DefaultEventLoopPolicy
-        or sys.platform == "win32"
-        or getattr(asyncio.Handle, "__slots__", None) != _HANDLE_SLOTS
-    ):
-        return asyncio.new_event_loop()
-    return _ShimLoop()
-
-
-_new_handle = object.__new__
-_debug_of = operator.attrgetter("_debug")
-_copy_context = contextvars.copy_context
-
-
-class _ShimLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector loop with ``call_soon`` in one frame, and ``time()``
-    and ``get_debug()`` in none (``new_shim_loop``)."""
-
-    time = staticmethod(time.monotonic)  # asyncio's returns time.monotonic()
-
-    def __init__(self) -> None:
-        super().__init__()
-        # What get_debug() returns, read in C: every Future and Task asks it when made
-        self.get_debug = functools.partial(_debug_of, self)  # type: ignore[method-assign]
-
-    def call_soon(  # type: ignore[override]
-        self, callback: Callable[..., object], *args: Any, context: Any = None
-    ) -> asyncio.Handle:
-        state: Any = self
-        if state._debug or state._closed:  # asyncio's own checks, errors and tracebacks
-            return super().call_soon(callback, *args, context=context)
-        handle: Any = _new_handle(asyncio.Handle)
-        handle._callback = callback
-        handle._args = args
-        handle._cancelled = False
-        handle._loop = self
-        handle._source_traceback = None
-        handle._repr = None
-        handle._context = _copy_context() if context is None else context
-        state._ready.append(handle)
-        result: asyncio.Handle = handle
-        return result
 
 
 def otel_provider_probe() -> Callable[[], bool]:

@@ -30,28 +30,27 @@ sync case of ``test_fork``). Async programs that run one loop for their
 lifetime gain from uvloop without that cost.
 
 Each call runs the loop until it is done (``_dependencies.loop_runner``),
-without the stop-and-restart of ``run_until_complete``, on a loop whose
-``call_soon`` makes its ``Handle`` in one frame and whose ``time()`` and
-``get_debug()`` are C (``new_shim_loop``: ~1.9k instructions less for each
-of a call's five ``call_soon``, ~0.3k for each of its eleven others). What
-a sync call still costs beyond an awaited ``AsyncLLM`` call (valgrind,
-[fast], c=1 against nginx: ~24k instructions, 571k against 547k; 44k
-before these changes) is asyncio's price of a task and a run, measured
-one part at a time: the call's task (~17k: Task init, its first step's
-Handle, the task registry's WeakSet add and the weakref callback that
-removes it, the step); setting up and undoing the run (~5.5k, ~4k of it
-the thread's asyncgen hooks read, replaced and given back); the call's
-fresh context (a copy of the caller's, as ``create_task`` makes: the
-transport's ``_reused`` flag is set on every call, ~3.7k, where one
-long-lived task sets it once); ~0.35 more loop iterations per call (~2k:
-the call's first step needs an iteration of its own, and its poll, see
-``loop_runner``); the driver's checks and lock (~1.5k). The parts add up
-to more than 24k because the cheaper loop also serves the call's own
-callbacks. A driver task kept across calls would save ~4k of the task,
-not more: its wake-up needs a Handle too, and running each call in a
-fresh copy of its caller's context then needs a Python trampoline around
-every step of the call, which costs more than it saves (measured: 17.2k
-against 16.8k for a call of one step, and more per further step).
+without the stop-and-restart of ``run_until_complete``, on a loop of its own
+making (``_shim_loop``): asyncio's selector loop with ``call_soon`` and each
+iteration (``_run_once`` with the epoll poll, the event handling and each
+callback's run written into it) in one Python frame, and ``time()`` and
+``get_debug()`` in none. Measured with valgrind ([fast], c=1 against nginx,
+instructions per call): a sync call 588k before this session, 571k with the
+one-frame usual call and ``call_soon``, 562k with the transport's reuse flag
+no longer set in each call's fresh context, 545k with the one-frame
+iteration (raw aiohttp on asyncio's own loop: 545-555k). An awaited
+``AsyncLLM`` call on asyncio's own loop: ~537k. What a sync call still pays
+is asyncio's price of a task and a run: the call's task (~17k: Task init,
+its first step's Handle, the task registry's WeakSet add and the weakref
+callback that removes it, the step); setting up and undoing the run (~5.5k,
+~4k of it the thread's asyncgen hooks read, replaced and given back); ~0.35
+more loop iterations per call (the call's first step needs an iteration of
+its own, and its poll, see ``loop_runner``); the driver's checks and lock
+(~1.5k). A driver task kept across calls would save ~4k of the task, not
+more: its wake-up needs a Handle too, and running each call in a fresh copy
+of its caller's context then needs a Python trampoline around every step of
+the call, which costs more than it saves (measured: 17.2k against 16.8k for
+a call of one step, and more per further step).
 """
 
 from __future__ import annotations
@@ -63,8 +62,9 @@ from collections.abc import Callable, Coroutine
 from threading import get_ident
 from typing import Any, NoReturn, TypeVar
 
-from llmpipe._dependencies import loop_runner, new_shim_loop, running_loop
+from llmpipe._dependencies import loop_runner, running_loop
 from llmpipe._fork import generation, keep_inherited, watch
+from llmpipe._shim_loop import new_shim_loop
 from llmpipe.errors import ClientClosedError, LLMError
 
 __all__ = ["LoopDriver"]

@@ -4,7 +4,6 @@ works through the real dependency, and its fallback works without it."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import sys
 
 import aiohttp
@@ -17,7 +16,6 @@ from llmpipe._dependencies import (
     fail_stream_reader,
     loguru_gate,
     loop_runner,
-    new_shim_loop,
     otel_provider_probe,
     run_until_done,
     running_loop,
@@ -216,91 +214,3 @@ def test_write_failed_recognises_aiohttps_own_error():
 
 def test_write_failed_on_other_wording_says_no_so_the_request_counts_as_a_retry():
     assert write_failed(aiohttp.ClientOSError(104, "Connection reset by peer")) is False
-
-
-def _noted(*args: object) -> None:
-    return None
-
-
-HANDLE_SLOTS = ("_callback", "_args", "_cancelled", "_source_traceback", "_repr", "_context")
-
-
-def test_the_shim_loops_call_soon_makes_the_handle_asyncios_makes():
-    shim = new_shim_loop()
-    stock = asyncio.new_event_loop()
-    context = contextvars.copy_context()
-    try:
-        assert type(shim) is not type(stock)  # the cheaper call_soon is in use here
-        made = [loop.call_soon(_noted, 1, "two", context=context) for loop in (shim, stock)]
-        assert [type(handle) for handle in made] == [asyncio.Handle] * 2
-        assert [handle._loop for handle in made] == [shim, stock]
-        slots = [{slot: getattr(handle, slot) for slot in HANDLE_SLOTS} for handle in made]
-        assert slots[0] == slots[1]
-        assert list(shim._ready) == [made[0]]
-    finally:
-        shim.close()
-        stock.close()
-
-
-_seen_by_handles: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
-
-
-def test_the_shim_loops_call_soon_without_a_context_runs_in_a_copy_of_the_callers():
-    loop = new_shim_loop()
-    token = _seen_by_handles.set("the caller's")
-    try:
-        handle = loop.call_soon(_noted)
-    finally:
-        _seen_by_handles.reset(token)
-        loop.close()
-    assert handle._context.run(_seen_by_handles.get) == "the caller's"
-
-
-@pytest.mark.parametrize("debug", [False, True], ids=["shim", "asyncio's, in debug mode"])
-def test_the_shim_loops_call_soon_refuses_a_closed_loop_as_asyncio_does(debug):
-    loop = new_shim_loop()
-    loop.set_debug(debug)
-    loop.close()
-    with pytest.raises(RuntimeError, match="Event loop is closed"):
-        loop.call_soon(_noted)
-
-
-def test_under_an_event_loop_policy_the_shim_loop_is_the_policys():
-    class Policy(asyncio.DefaultEventLoopPolicy):
-        pass
-
-    previous = asyncio.get_event_loop_policy()
-    asyncio.set_event_loop_policy(Policy())
-    try:
-        loop = new_shim_loop()
-    finally:
-        asyncio.set_event_loop_policy(previous)
-    loop.close()
-    assert type(loop) is asyncio.SelectorEventLoop
-
-
-def test_the_shim_loops_get_debug_follows_set_debug_as_asyncios_does():
-    loop = new_shim_loop()
-    try:
-        seen = [loop.get_debug()]
-        loop.set_debug(True)
-        seen.append(loop.get_debug())
-        seen.append(loop.create_future()._source_traceback is not None)  # asked in C
-        loop.set_debug(False)
-        seen.append(loop.get_debug())
-    finally:
-        loop.close()
-    assert seen == [False, True, True, False]
-
-
-def test_the_shim_loops_time_is_asyncios_clock():
-    loop = new_shim_loop()
-    stock = asyncio.new_event_loop()
-    try:
-        before = stock.time()
-        now = loop.time()
-        after = stock.time()
-    finally:
-        loop.close()
-        stock.close()
-    assert before <= now <= after
