@@ -8,6 +8,7 @@ uses them:
     plan.py       the cases and the quick/full settings
     server.py     nginx (config: nginx.conf) and the hold server (hold_server.py)
     runner.py     one client process per sample, interleaved; procs.py kills them
+    relay.py      a chat/stream group's processes taking timed turns, paired in time
     child.py      inside a client process: warm-up, timed loop, one JSON line
     clients/      one module per library under test
     measure.py    CPU and RSS as a process reads them about itself

@@ -32,13 +32,14 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from tests.benchmarks import payloads
 from tests.benchmarks.clients import CLIENTS, AsyncClient, ClientSpec, SyncClient, Unsupported
 from tests.benchmarks.clients import connect as connect_client
 from tests.benchmarks.measure import RssSampler, cpu_seconds, current_rss_bytes, peak_rss_bytes
+from tests.benchmarks.relay import ChildRelay
 
 Result = dict[str, Any]
 
@@ -83,13 +84,38 @@ async def _stream_loop(
     return streams, events
 
 
-def _timed(done: int, cpu_before: float, started: float) -> Result:
-    return {
-        "ops": done,
-        "cpu_s": cpu_seconds() - cpu_before,
-        "wall_s": time.perf_counter() - started,
-        "peak_rss": peak_rss_bytes(),
-    }
+class _Tally:
+    """The timed windows' sums: one window alone, or one per turn in a relay."""
+
+    def __init__(self) -> None:
+        self.ops = self.streams = 0
+        self.cpu_s = self.wall_s = 0.0
+        self._cpu = self._started = 0.0
+
+    def begin(self) -> None:
+        self._cpu, self._started = cpu_seconds(), time.perf_counter()
+
+    def end(self, ops: int, streams: int = 0) -> None:
+        self.cpu_s += cpu_seconds() - self._cpu
+        self.wall_s += time.perf_counter() - self._started
+        self.ops += ops
+        self.streams += streams
+
+    def result(self) -> Result:
+        return {
+            "ops": self.ops,
+            "cpu_s": self.cpu_s,
+            "wall_s": self.wall_s,
+            "peak_rss": peak_rss_bytes(),
+        }
+
+
+def _windows(args: argparse.Namespace) -> Iterator[None]:
+    """Once for a process measured alone; once per turn granted when in a relay."""
+    if args.relay is None:
+        yield
+    else:
+        yield from ChildRelay(args.relay).turns()
 
 
 def _window(args: argparse.Namespace, deadline: float) -> float:
@@ -101,9 +127,12 @@ async def _chat(client: AsyncClient, args: argparse.Namespace, deadline: float) 
     _check(await client.chat(payloads.MODEL))
     await _chat_loop(client, args.warmup, args.concurrency, deadline)
     gc.collect()
-    cpu, started = cpu_seconds(), time.perf_counter()
-    done = await _chat_loop(client, args.requests, args.concurrency, _window(args, deadline))
-    return _timed(done, cpu, started)
+    tally = _Tally()
+    for _ in _windows(args):
+        tally.begin()
+        done = await _chat_loop(client, args.requests, args.concurrency, _window(args, deadline))
+        tally.end(done)
+    return tally.result()
 
 
 async def _stream(client: AsyncClient, args: argparse.Namespace, deadline: float) -> Result:
@@ -113,11 +142,14 @@ async def _stream(client: AsyncClient, args: argparse.Namespace, deadline: float
         raise RuntimeError(f"saw {events} events, the stream has {expected}")
     await _stream_loop(client, args.warmup, args.concurrency, deadline)
     gc.collect()
-    cpu, started = cpu_seconds(), time.perf_counter()
-    streams, events = await _stream_loop(
-        client, args.requests, args.concurrency, _window(args, deadline)
-    )
-    return {**_timed(events, cpu, started), "streams": streams}
+    tally = _Tally()
+    for _ in _windows(args):
+        tally.begin()
+        streams, events = await _stream_loop(
+            client, args.requests, args.concurrency, _window(args, deadline)
+        )
+        tally.end(events, streams)
+    return {**tally.result(), "streams": tally.streams}
 
 
 _RAMP_BATCH, _RAMP_PAUSE = 100, 0.02  # 5,000 streams opened per second
@@ -269,13 +301,16 @@ def _run_sync(spec: ClientSpec, args: argparse.Namespace) -> Result:
         for _ in range(args.warmup):
             client.chat(payloads.MODEL)
         gc.collect()
-        window = _window(args, deadline)
-        cpu, started = cpu_seconds(), time.perf_counter()
-        done = 0
-        while done < args.requests and time.monotonic() < window:
-            client.chat(payloads.MODEL)
-            done += 1
-        return _timed(done, cpu, started)
+        tally = _Tally()
+        for _ in _windows(args):
+            window = _window(args, deadline)
+            tally.begin()
+            done = 0
+            while done < args.requests and time.monotonic() < window:
+                client.chat(payloads.MODEL)
+                done += 1
+            tally.end(done)
+        return tally.result()
     finally:
         client.close()
 
@@ -292,6 +327,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds for the whole run")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one core")
+    parser.add_argument(
+        "--relay",
+        default=None,
+        help="GO_FD,DONE_FD: take timed turns with other clients (relay.py)",
+    )
     return parser.parse_args(argv)
 
 

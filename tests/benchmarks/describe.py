@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.benchmarks import payloads
 from tests.benchmarks.plan import Settings
+from tests.benchmarks.relay import TURN, turns_for
 from tests.benchmarks.runner import REPO
 from tests.benchmarks.server import find_nginx
 
@@ -121,12 +122,22 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         "library than its install has (orjson in the fast venv, none in the other) fails.",
         f"- Each sample is a fresh process running one client. Figures are medians of "
         f"{s.reps} samples per case; repetitions interleave the clients (A B C … A B C …, "
-        "rotated each repetition).",
+        "rotated each repetition)."
+        + (
+            f" Chat and stream samples of one concurrency run as a relay: all of the "
+            f"group's client processes start and warm up, then take turns of {TURN:g} s "
+            f"(the first client rotating each turn; a client waiting for its turn has no "
+            f"call in flight), {_turns(s)} each, so every client meets the "
+            "same minutes of a shared machine and a repetition's ratios pair up "
+            "(tests/benchmarks/relay.py; `--no-relay` runs each sample alone)."
+            if s.relay
+            else ""
+        ),
         "- Every call passes `temperature` and `max_tokens` (llmpipe: as per-call "
         "arguments; the others: in the body they build), as most users do.",
         f"- Chat: a {len(payloads.chat_reply())}-byte chat.completion reply. After a "
         f"warm-up of max({s.warmup}, 2 × concurrency) calls, a timed loop "
-        f"of {s.seconds:g} s (at most {s.max_requests:,} calls) shared by `concurrency` "
+        f"of {_timed(s)} (at most {s.max_requests:,} calls per loop) shared by `concurrency` "
         "workers. CPU = user+sys of the client process (all its threads, so the sync "
         "shim's loop thread counts) from getrusage around the loop, per call; requests/s "
         "= calls / loop wall time; peak RSS = ru_maxrss of the process.",
@@ -136,7 +147,7 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         "every client. Retries are off (max_retries=0). Every client encodes its "
         "request body on each call and reads the reply's message content.",
         f"- Streaming: `concurrency` workers, each reading one stream after another, "
-        f"{s.seconds:g} s per sample. A stream is an OpenAI-style chat.completion.chunk SSE "
+        f"{_timed(s)} per sample. A stream is an OpenAI-style chat.completion.chunk SSE "
         f"reply of {payloads.STREAM_EVENTS} events ({len(payloads.stream_body()):,} bytes) "
         "ending in `data: [DONE]`; the fixed cost of a streamed call is measured on a "
         f"stream of one event ({len(payloads.short_stream_body())} bytes). The floor "
@@ -161,3 +172,15 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         f"of {s.import_runs} (interleaved, after one untimed run), each minus the median "
         "of a bare `python -c pass`.",
     ]
+
+
+def _turns(s: Settings) -> str:
+    turns = turns_for(s.seconds)
+    return "1 turn" if turns == 1 else f"{turns} turns"
+
+
+def _timed(s: Settings) -> str:
+    """How long a sample's calls are timed: one loop, or a relay's turns."""
+    if not s.relay:
+        return f"{s.seconds:g} s"
+    return f"{turns_for(s.seconds) * TURN:g} s ({_turns(s)} of {TURN:g} s)"

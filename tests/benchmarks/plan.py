@@ -80,6 +80,7 @@ class Settings:
     many_interval: float = 0.1
     connections: int = 100  # every client's pool size: llmpipe's default
     sdk: bool = True  # measure the official SDK too (slow to start: the quick run skips it)
+    relay: bool = True  # chat and stream clients of a group take turns (relay.py)
 
     def warmup_for(self, concurrency: int) -> int:
         return max(self.warmup, 2 * concurrency)

@@ -34,10 +34,16 @@ def start(
     stdout: int | IO[bytes] | None = None,
     stderr: int | IO[bytes] | None = None,
     cwd: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` as the leader of a new process group."""
+    """Start ``cmd`` as the leader of a new process group (``pass_fds``: inherited)."""
     return subprocess.Popen(
-        list(cmd), stdout=stdout, stderr=stderr, cwd=cwd, start_new_session=True
+        list(cmd),
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
 
 

@@ -63,6 +63,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = dataclasses.replace(settings, reps=args.reps)
     if args.seconds is not None:
         settings = dataclasses.replace(settings, seconds=args.seconds)
+    if not args.relay:
+        settings = dataclasses.replace(settings, relay=False)
     if args.many_streams is not None:  # fewer, where the machine cannot keep up with 5,000
         settings = dataclasses.replace(settings, many_streams=args.many_streams)
     return settings
@@ -92,6 +94,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--many-streams", type=int, help="streams open at once in 'many'")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin to cores")
+    parser.add_argument(
+        "--no-relay",
+        dest="relay",
+        action="store_false",
+        help="run each chat/stream sample alone instead of in turns with its group",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the Markdown report")
     parser.add_argument(
         "--fast-python",

@@ -1,7 +1,10 @@
 """Running the samples: one client process per sample, interleaved across clients.
 
 Repetition r runs every case once, each group's clients rotated by r, so a
-slow minute on the machine hits every client rather than one. A client that
+slow minute on the machine hits every client rather than one. The chat and
+stream groups go further: their clients run at once and take turns of a
+fifth of a second (``relay.py``), so every client of a group meets the same
+minutes and each repetition's ratios pair up. A client that
 cannot do a measurement (``unsupported``) is asked once, not every repetition.
 A failed sample is recorded and the run goes on (the tree may be mid-edit);
 a case that failed twice without a single good sample is given up.
@@ -21,11 +24,13 @@ from typing import Any
 from tests.benchmarks.clients import CLIENTS
 from tests.benchmarks.plan import Case, Settings
 from tests.benchmarks.procs import run_bounded
+from tests.benchmarks.relay import TURN, Relay, turns_for
 
 __all__ = ["Outcome", "Runner", "interleave"]
 
 REPO = Path(__file__).resolve().parents[2]
 _CHILD = "tests.benchmarks.child"
+RELAYED = ("chat", "stream", "stream-1")  # benchmarks whose clients take turns in a relay
 
 
 @dataclass
@@ -43,14 +48,14 @@ class Outcome:
         return self.unsupported is not None or given_up
 
 
-def interleave(cases: list[Case], reps: int) -> Iterator[tuple[int, Case]]:
-    """(repetition, case) in run order: every case once per repetition, groups rotated."""
+def interleave(cases: list[Case], reps: int) -> Iterator[tuple[int, list[Case]]]:
+    """(repetition, group) in run order: every group of one (benchmark, concurrency)
+    once per repetition, its cases rotated by the repetition."""
     groups = [list(g) for _, g in itertools.groupby(cases, key=lambda c: (c.bench, c.concurrency))]
     for rep in range(reps):
         for group in groups:
             shift = rep % len(group)
-            for case in group[shift:] + group[:shift]:
-                yield rep, case
+            yield rep, group[shift:] + group[:shift]
 
 
 class Runner:
@@ -72,12 +77,13 @@ class Runner:
     def python(self, case: Case) -> str | None:
         return self.pythons.get(CLIENTS[case.client].venv)
 
-    def command(self, case: Case) -> list[str]:
+    def command(self, case: Case, deadline: float | None = None) -> list[str]:
+        """The child's argv; with ``deadline`` (a relay's), its timed loop is one turn."""
         s = self.settings
         python = self.python(case)
         assert python is not None
         args = ["--client", case.client, "--mode", case.bench, "--base-url", self.base_url(case)]
-        if case.bench in ("chat", "stream", "stream-1"):
+        if case.bench in RELAYED:
             chat = case.bench == "chat"
             warmup = s.warmup_for(case.concurrency) if chat else s.stream_warmup
             args += ["--concurrency", str(case.concurrency), "--requests", str(s.max_requests)]
@@ -85,7 +91,7 @@ class Runner:
                 "--warmup",
                 str(max(warmup, 2 * case.concurrency)),
                 "--seconds",
-                str(s.seconds),
+                str(s.seconds if deadline is None else TURN),
             ]
             args += ["--connections", str(s.connections)]
         elif case.bench == "hold":  # a pool big enough that every request is on the wire at once
@@ -94,7 +100,7 @@ class Runner:
         else:  # many: every stream open at once, each on its own connection
             args += ["--requests", str(s.many_streams), "--warmup", str(s.hold_warmup)]
             args += ["--connections", str(s.many_streams)]
-        args += ["--deadline", str(self.deadline(case))]
+        args += ["--deadline", str(self.deadline(case) if deadline is None else deadline)]
         if self.cpu is not None:
             args += ["--cpu", str(self.cpu)]
         return [python, "-m", _CHILD, *args]
@@ -115,36 +121,65 @@ class Runner:
             )
             return
         code, out, err = run_bounded(self.command(case), self.deadline(case) + 15, cwd=str(REPO))
-        last = out.strip().splitlines()[-1] if out.strip() else ""
-        try:
-            result = json.loads(last) if code == 0 else None
-        except ValueError:
-            result = None
-        if result is None:
-            tail = (err.strip().splitlines() or ["no output"])[-1]
-            outcome.errors.append(f"exit {code}: {tail}")
-        elif "unsupported" in result:
-            outcome.unsupported = str(result["unsupported"])
-        elif (wrong := _wrong_install(case, result)) is not None:
-            outcome.errors.append(wrong)
-        else:
-            outcome.samples.append(result)
+        _record(case, outcome, code, out, err)
+
+    def relay(self, group: list[Case], outcomes: dict[Case, Outcome]) -> None:
+        """One sample of every case of ``group`` at once, taking turns (``relay.py``)."""
+        ready = []
+        for case in group:
+            if self.python(case) is None:
+                self.sample(case, outcomes[case])  # records "not installed"
+            else:
+                ready.append(case)
+        if not ready:
+            return
+        turns = turns_for(self.settings.seconds)
+        deadline = 60 + 10 * len(ready) + 3 * turns * len(ready) * TURN
+        commands = {str(case): self.command(case, deadline) for case in ready}
+        printed = Relay(commands, str(REPO), deadline + 15).run(turns)
+        for case in ready:
+            _record(case, outcomes[case], *printed[str(case)])
 
     def run(self, cases: list[Case], log: Callable[[str], None]) -> dict[Case, Outcome]:
-        """Every case ``settings.reps`` times, interleaved, within ``settings.budget`` seconds."""
+        """Every case ``settings.reps`` times, interleaved, within ``settings.budget`` seconds;
+        the cases of a chat or stream group take turns in one relay when ``settings.relay``."""
         outcomes = {case: Outcome() for case in cases}
         stop_at = time.monotonic() + self.settings.budget
-        for rep, case in interleave(cases, self.settings.reps):
-            outcome = outcomes[case]
-            if outcome.done:
+        for rep, group in interleave(cases, self.settings.reps):
+            group = [case for case in group if not outcomes[case].done]
+            if not group:
                 continue
             if time.monotonic() > stop_at:
                 log(f"time budget of {self.settings.budget:g} s spent; reporting what ran")
                 break
-            errors = len(outcome.errors)
-            self.sample(case, outcome)
-            log(f"rep {rep + 1}/{self.settings.reps} {case}: {_brief(outcome, errors)}")
+            before = {case: len(outcomes[case].errors) for case in group}
+            if self.settings.relay and group[0].bench in RELAYED:
+                self.relay(group, outcomes)
+            else:
+                for case in group:
+                    self.sample(case, outcomes[case])
+            for case in group:
+                brief = _brief(outcomes[case], before[case])
+                log(f"rep {rep + 1}/{self.settings.reps} {case}: {brief}")
         return outcomes
+
+
+def _record(case: Case, outcome: Outcome, code: int, out: str, err: str) -> None:
+    """Add what one child printed (its last stdout line, JSON) to ``outcome``."""
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    try:
+        result = json.loads(last) if code == 0 else None
+    except ValueError:
+        result = None
+    if result is None:
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        outcome.errors.append(f"exit {code}: {tail}")
+    elif "unsupported" in result:
+        outcome.unsupported = str(result["unsupported"])
+    elif (wrong := _wrong_install(case, result)) is not None:
+        outcome.errors.append(wrong)
+    else:
+        outcome.samples.append(result)
 
 
 def _wrong_install(case: Case, result: dict[str, Any]) -> str | None:
