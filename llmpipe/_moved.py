@@ -9,12 +9,15 @@ objects (``isinstance`` holds) and the new module keeps its own identity.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 __all__ = ["MOVED", "install"]
 
@@ -56,9 +59,14 @@ MOVED: dict[str, str] = {
 """Old module path → where it lives now."""
 
 
-class _Forwarder(importlib.abc.Loader):
+# Plain classes, not importlib.abc's: that module pulls in importlib.resources,
+# tempfile and random, ~3 ms of every `import llmpipe` for paths rarely used.
+class _Forwarder:
     def __init__(self, target: str) -> None:
         self._target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # the default module object
 
     def exec_module(self, module: ModuleType) -> None:
         old = module.__name__
@@ -75,7 +83,7 @@ class _Forwarder(importlib.abc.Loader):
             module.__all__ = list(target.__all__)  # type: ignore[attr-defined]
 
 
-class _MovedFinder(importlib.abc.MetaPathFinder):
+class _MovedFinder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -83,7 +91,7 @@ class _MovedFinder(importlib.abc.MetaPathFinder):
         if new is None:
             return None
         return importlib.machinery.ModuleSpec(
-            fullname, _Forwarder(new), is_package=fullname in _PACKAGES
+            fullname, cast("Loader", _Forwarder(new)), is_package=fullname in _PACKAGES
         )
 
 

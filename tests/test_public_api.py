@@ -54,9 +54,10 @@ def test_import_llmpipe_loads_neither_aiohttp_nor_opentelemetry_nor_the_optional
     assert loaded.stdout.strip() == "[]"
 
 
-def test_import_llmpipe_loads_neither_urllib_request_nor_email_utils():
-    """Needed only for a proxy from the environment or an HTTP-date Retry-After."""
-    names = ("urllib.request", "email.utils")
+def test_import_llmpipe_loads_neither_urllib_request_nor_email_utils_nor_importlib_abc():
+    """Needed only for a proxy from the environment or an HTTP-date Retry-After; importlib.abc
+    (with importlib.resources, tempfile and random) not for the old-path forwarders."""
+    names = ("urllib.request", "email.utils", "importlib.abc", "tempfile")
     code = f"import sys, llmpipe; print([m for m in {names!r} if m in sys.modules])"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
