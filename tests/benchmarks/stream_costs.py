@@ -2,6 +2,9 @@
 
     .venv-bench/bin/python -m tests.benchmarks.stream_costs [--concurrency 64]
         [--clients raw,llmpipe] [--low 1000] [--high 4000] [--reps 3] [--strace] [--cache]
+        [--mode stream-1|chat]
+
+(``--mode chat``: the same figures per non-streamed chat call.)
 
 ``instructions.py`` counts a stream's user-space instructions; CPU time on
 this machine also pays for system calls, page faults, loop turns and cache
@@ -42,6 +45,17 @@ default stack):
   (the bytecode and frames of more functions); a random read here costs 20 ns
   within 1 MiB, 68 ns within 16 MiB. So the c=64 ratio falls with less code
   run per stream, not with fewer system calls.
+
+Found so for ``--mode chat`` at c=64 (Dec 2026, default install, raw aiohttp
+against llmpipe's empty stack), per call: instructions 537.5k against 545.2k
+(+1.4 %), branches 86.1k against 86.8k with 14.50k against 14.57k simulated
+mispredicts, D1 misses 11.50k against 11.67k, misses past a 1 MiB last level
+610 against 647; system calls the same but getpid (1 against 3, ~0.23 µs
+each). Yet the CPU per call is 107 against 120 µs (the fastest of pairs; the
+relay's paired ratios 1.05–1.16). What cachegrind models explains ~3 µs of
+the 13; left: what it does not model, such as TLB misses (4 KiB pages here,
+transparent huge pages on madvise only, under nested paging). This VM has
+no hardware counters (``perf stat``: not supported) to tell.
 """
 
 from __future__ import annotations
@@ -64,7 +78,7 @@ from tests.benchmarks.server import Nginx
 
 _MARK = "STREAM-COSTS "
 _STRACE_ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
-_CACHE_ROW = re.compile(r"(I|I1|LLi|D|D1|LLd|LL)\s+(refs|misses):\s+([\d,]+)")
+_CACHE_ROW = re.compile(r"(I|I1|LLi|D|D1|LLd|LL|Branches|Mispredicts)\s*(refs|misses|):\s+([\d,]+)")
 _L2 = "--LL=1048576,16,64"
 
 
@@ -119,8 +133,11 @@ def _count_inside(argv: list[str]) -> None:
     sys.stderr.write(_MARK + json.dumps(figures) + "\n")
 
 
+_MODE = "stream-1"  # or "chat" (``--mode``): the same figures per non-streamed call
+
+
 def _child_args(client: str, url: str, c: int, streams: int) -> list[str]:
-    args = ["--client", client, "--mode", "stream-1", "--base-url", url]
+    args = ["--client", client, "--mode", _MODE, "--base-url", url]
     args += ["--concurrency", str(c), "--requests", str(streams)]
     return [*args, "--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
 
@@ -154,12 +171,13 @@ def _syscalls(client: str, url: str, c: int, streams: int) -> dict[str, float]:
 
 
 def _cache(client: str, url: str, c: int, streams: int) -> dict[str, float]:
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", _L2]
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", _L2]
     valgrind.append("--cachegrind-out-file=/dev/null")
     child = [sys.executable, "-m", "tests.benchmarks.child"]
     err = _run(valgrind, [*child, *_child_args(client, url, c, streams)])
     return {
-        f"{level} {what}": int(n.replace(",", "")) for level, what, n in _CACHE_ROW.findall(err)
+        f"{level} {what}".strip(): int(n.replace(",", ""))
+        for level, what, n in _CACHE_ROW.findall(err)
     }
 
 
@@ -187,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clients", default="raw,llmpipe")
+    parser.add_argument("--mode", choices=("stream-1", "chat"), default="stream-1")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--low", type=int, default=1000, help="timed streams in the short run")
     parser.add_argument("--high", type=int, default=4000, help="timed streams in the long run")
@@ -194,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strace", action="store_true", help="system calls by kind")
     parser.add_argument("--cache", action="store_true", help="cachegrind, 1 MiB last level")
     args = parser.parse_args(argv)
+    global _MODE
+    _MODE = args.mode
     clients, c = args.clients.split(","), args.concurrency
     extra = args.high - args.low
-    print(f"stream-1 at c={c}, per stream ({extra} streams between the two runs)")
+    print(f"{_MODE} at c={c}, per call ({extra} calls between the two runs)")
     with Nginx() as nginx:
-        url = nginx.short_stream_base_url
+        url = nginx.short_stream_base_url if _MODE == "stream-1" else nginx.base_url
         inside: dict[str, dict[str, float]] = {}
         for _ in range(args.reps):  # interleaved: a slow minute hits every client
             for client in clients:
