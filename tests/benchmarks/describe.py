@@ -169,8 +169,9 @@ def notes(settings: Settings, server_cpu: int | None, client_cpu: int | None) ->
         "and the table shows the peak minus the warm idle baseline. The batch time "
         "close to the hold time shows they really were all in flight together.",
         f'- Import: wall time of `python -c "import X"` in a fresh interpreter, median '
-        f"of {s.import_runs} (interleaved, after one untimed run), each minus the median "
-        "of a bare `python -c pass`.",
+        f"of {s.import_runs} (interleaved, after one untimed run, which writes the "
+        "editable llmpipe's bytecode cache as pip's install does for the others), each "
+        "minus the median of a bare `python -c pass`.",
     ]
 
 

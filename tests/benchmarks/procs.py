@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO
 
 __all__ = ["free_port", "run_bounded", "start", "stop", "wait_for_port"]
@@ -35,8 +35,10 @@ def start(
     stderr: int | IO[bytes] | None = None,
     cwd: str | None = None,
     pass_fds: Sequence[int] = (),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` as the leader of a new process group (``pass_fds``: inherited)."""
+    """Start ``cmd`` as the leader of a new process group (``pass_fds``: inherited;
+    ``env``: the environment, None for this process's)."""
     return subprocess.Popen(
         list(cmd),
         stdout=stdout,
@@ -44,6 +46,7 @@ def start(
         cwd=cwd,
         start_new_session=True,
         pass_fds=tuple(pass_fds),
+        env=env,
     )
 
 
@@ -75,12 +78,17 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.
     raise RuntimeError(f"nothing listened on {HOST}:{port} within {timeout:g} s")
 
 
-def run_bounded(cmd: Sequence[str], timeout: float, cwd: str | None = None) -> tuple[int, str, str]:
+def run_bounded(
+    cmd: Sequence[str],
+    timeout: float,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str, str]:
     """Run ``cmd`` to completion within ``timeout`` seconds; its group dies on any exit path.
 
     Returns (exit code, stdout, stderr); a timeout is exit code -1.
     """
-    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
