@@ -1,8 +1,9 @@
 """Where one client's CPU goes: py-spy samples a client process under load.
 
     .venv-bench/bin/python -m tests.benchmarks.hotspots [--client llmpipe] [--concurrency 64]
+        [--mode chat|stream|stream-1]
 
-Starts nginx, runs one chat sample of ``--seconds`` under ``py-spy record``
+Starts nginx, runs one chat (or ``--mode``) sample of ``--seconds`` under ``py-spy record``
 and prints two tables: CPU by the innermost frame of the package under study
 (``--package``; "outside" is aiohttp, asyncio and the harness working for it),
 and the hottest leaf functions anywhere. The µs/request figures divide by the
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--client", default="llmpipe")
+    parser.add_argument("--mode", choices=("chat", "stream", "stream-1"), default="chat")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
@@ -85,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     with Nginx(cpu=server_cpu) as nginx, tempfile.TemporaryDirectory() as tmp:
         stacks = Path(tmp) / "stacks.txt"
         child = [sys.executable, "-m", "tests.benchmarks.child", "--client", args.client]
-        child += ["--mode", "chat", "--base-url", nginx.base_url, "--seconds", str(args.seconds)]
+        url = {
+            "chat": nginx.base_url,
+            "stream": nginx.stream_base_url,
+            "stream-1": nginx.short_stream_base_url,
+        }[args.mode]
+        child += ["--mode", args.mode, "--base-url", url, "--seconds", str(args.seconds)]
         child += ["--concurrency", str(args.concurrency), "--requests", "10000000"]
         child += ["--warmup", str(2 * args.concurrency)]
         if client_cpu is not None:
