@@ -97,7 +97,8 @@ def preamble(
         "Ratios are to raw aiohttp (`ClientSession.post` + stdlib `json.loads`, on the stock "
         "asyncio loop: the floor) in the same table and row group; the floor's own figures "
         "are in bold. A ratio is the median of the ratios within each repetition (both "
-        "sides ran seconds apart, so a busier minute on the machine weighs on both), with "
+        "sides ran in the same seconds, or seconds apart, so a busier minute on the "
+        "machine weighs on both), with "
         "a target's range over the repetitions in brackets. CPU is the client process's "
         "alone. Lower is better for CPU, memory and time; higher for requests/s, events/s "
         "and the slowest/median ratio.",
