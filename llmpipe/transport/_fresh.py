@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmpipe._dependencies import task_of, write_failed
+from llmpipe.transport._reads import read_in_heap_pieces
 
 if TYPE_CHECKING:
     import aiohttp
@@ -76,7 +77,8 @@ def connector_class(base: type[C]) -> type[C]:
 
 
 class _TracksReuse:
-    """Mixed into a connector: remembers the protocols it has handed out.
+    """Mixed into a connector: remembers the protocols it has handed out, and sets
+    each new connection's read size (``_reads``).
 
     By ``id``, each entry dropped when its protocol is collected (so an ``id``
     is never taken for another's): a dict lookup, where a WeakSet's ``in`` is
@@ -112,6 +114,7 @@ class _TracksReuse:
         else:
             reused = False
             self._handed_out[key] = weakref.ref(protocol, _forget(self._handed_out, key))
+            read_in_heap_pieces(protocol.transport)
         if _reused.get() is not reused:
             _reused.set(reused)
         return connection
