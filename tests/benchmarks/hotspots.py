@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     with Nginx(cpu=server_cpu) as nginx, tempfile.TemporaryDirectory() as tmp:
         stacks = Path(tmp) / "stacks.txt"
         child = [sys.executable, "-m", "tests.benchmarks.child", "--client", args.client]
-        url = {
-            "chat": nginx.base_url,
-            "stream": nginx.stream_base_url,
-            "stream-1": nginx.short_stream_base_url,
-        }[args.mode]
+        url = nginx.url_for(args.mode)
         child += ["--mode", args.mode, "--base-url", url, "--seconds", str(args.seconds)]
         child += ["--concurrency", str(args.concurrency), "--requests", "10000000"]
         child += ["--warmup", str(2 * args.concurrency)]

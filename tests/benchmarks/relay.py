@@ -77,8 +77,7 @@ class Member:
     done: int  # the runner's end of the pipe the child writes
     out: IO[bytes]
     err: IO[bytes]
-    failure: str | None = None
-    ready: bool = False
+    failure: str | None = None  # set once, for good: the child ended or was killed
 
 
 class Relay:
@@ -110,9 +109,8 @@ class Relay:
             self.members.append(self._start(name, cmd, out, err))
         for member in self.members:
             self._await(member, _READY, ends)
-            member.ready = member.failure is None
         for turn in range(turns):
-            alive = [m for m in self.members if m.ready and m.failure is None]
+            alive = [m for m in self.members if m.failure is None]
             if not alive:
                 break
             shift = turn % len(alive)

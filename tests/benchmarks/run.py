@@ -158,11 +158,7 @@ def measure(args: argparse.Namespace, settings: Settings) -> tuple[dict[Case, Re
                     return hold.base_url
                 if case.bench == "many" and trickle is not None:
                     return trickle.base_url
-                if case.bench == "stream":
-                    return nginx.stream_base_url
-                if case.bench == "stream-1":
-                    return nginx.short_stream_base_url
-                return nginx.base_url
+                return nginx.url_for(case.bench)
 
             _log(f"nginx on {nginx.base_url}; installs: {pythons}")
             runner = Runner(settings, base_url, pythons, client_cpu)

@@ -57,6 +57,14 @@ class Nginx:
     def short_stream_base_url(self) -> str:
         return self.base_url + payloads.SHORT_STREAM_PREFIX
 
+    def url_for(self, bench: str) -> str:
+        """The base URL a client of ``bench`` (chat, stream, stream-1) is pointed at."""
+        if bench == "stream":
+            return self.stream_base_url
+        if bench == "stream-1":
+            return self.short_stream_base_url
+        return self.base_url
+
     def __enter__(self) -> Nginx:
         self._dir = tempfile.TemporaryDirectory(prefix="llmpipe-bench-nginx-")
         temp = Path(self._dir.name)

@@ -51,11 +51,14 @@ against llmpipe's empty stack), per call: instructions 537.5k against 545.2k
 (+1.4 %), branches 86.1k against 86.8k with 14.50k against 14.57k simulated
 mispredicts, D1 misses 11.50k against 11.67k, misses past a 1 MiB last level
 610 against 647; system calls the same but getpid (1 against 3, ~0.23 µs
-each). Yet the CPU per call is 107 against 120 µs (the fastest of pairs; the
-relay's paired ratios 1.05–1.16). What cachegrind models explains ~3 µs of
-the 13; left: what it does not model, such as TLB misses (4 KiB pages here,
-transparent huge pages on madvise only, under nested paging). This VM has
-no hardware counters (``perf stat``: not supported) to tell.
+each). Yet the CPU per call was 107 against 120 µs. Malloc on huge pages
+(``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``) made both ~11 % cheaper with the
+ratio unchanged, which pointed at what both paid per read: asyncio's 256 KiB
+``recv`` buffer, past glibc's mmap threshold (mmap, mremap, munmap and two
+page faults per read, which ``--strace`` lists). llmpipe's connections now
+read 64 KiB at a time (``llmpipe/transport/_reads.py``): chat at c=64 went
+from ~1.05–1.11x raw aiohttp to ~0.95x, one-event streams from 1.30–1.39x
+to ~1.2x (relays of ``make bench``).
 """
 
 from __future__ import annotations
@@ -133,11 +136,8 @@ def _count_inside(argv: list[str]) -> None:
     sys.stderr.write(_MARK + json.dumps(figures) + "\n")
 
 
-_MODE = "stream-1"  # or "chat" (``--mode``): the same figures per non-streamed call
-
-
-def _child_args(client: str, url: str, c: int, streams: int) -> list[str]:
-    args = ["--client", client, "--mode", _MODE, "--base-url", url]
+def _child_args(mode: str, client: str, url: str, c: int, streams: int) -> list[str]:
+    args = ["--client", client, "--mode", mode, "--base-url", url]
     args += ["--concurrency", str(c), "--requests", str(streams)]
     return [*args, "--warmup", str(max(100, 2 * c)), "--seconds", "1e9", "--deadline", "1e9"]
 
@@ -149,18 +149,20 @@ def _run(prefix: list[str], inner: list[str]) -> str:
     return err
 
 
-def _inside(client: str, url: str, c: int, streams: int) -> dict[str, float]:
+def _inside(mode: str, client: str, url: str, c: int, streams: int) -> dict[str, float]:
     wrapped = [sys.executable, "-m", "tests.benchmarks.stream_costs", "child", "--"]
-    err = _run([], [*wrapped, *_child_args(client, url, c, streams)])
+    err = _run([], [*wrapped, *_child_args(mode, client, url, c, streams)])
     line = next(line for line in err.splitlines() if line.startswith(_MARK))
     return dict(json.loads(line[len(_MARK) :]))
 
 
-def _syscalls(client: str, url: str, c: int, streams: int) -> dict[str, float]:
+def _syscalls(mode: str, client: str, url: str, c: int, streams: int) -> dict[str, float]:
     child = [sys.executable, "-m", "tests.benchmarks.child"]
     with tempfile.TemporaryDirectory(prefix="llmpipe-stream-costs-") as temp:
         out = str(Path(temp) / "strace.txt")
-        _run(["strace", "-f", "-c", "-o", out], [*child, *_child_args(client, url, c, streams)])
+        _run(
+            ["strace", "-f", "-c", "-o", out], [*child, *_child_args(mode, client, url, c, streams)]
+        )
         rows = Path(out).read_text().splitlines()
     calls: dict[str, float] = {}
     for row in rows:
@@ -170,11 +172,11 @@ def _syscalls(client: str, url: str, c: int, streams: int) -> dict[str, float]:
     return calls
 
 
-def _cache(client: str, url: str, c: int, streams: int) -> dict[str, float]:
+def _cache(mode: str, client: str, url: str, c: int, streams: int) -> dict[str, float]:
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", _L2]
     valgrind.append("--cachegrind-out-file=/dev/null")
     child = [sys.executable, "-m", "tests.benchmarks.child"]
-    err = _run(valgrind, [*child, *_child_args(client, url, c, streams)])
+    err = _run(valgrind, [*child, *_child_args(mode, client, url, c, streams)])
     return {
         f"{level} {what}".strip(): int(n.replace(",", ""))
         for level, what, n in _CACHE_ROW.findall(err)
@@ -213,17 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strace", action="store_true", help="system calls by kind")
     parser.add_argument("--cache", action="store_true", help="cachegrind, 1 MiB last level")
     args = parser.parse_args(argv)
-    global _MODE
-    _MODE = args.mode
-    clients, c = args.clients.split(","), args.concurrency
+    mode, clients, c = args.mode, args.clients.split(","), args.concurrency
     extra = args.high - args.low
-    print(f"{_MODE} at c={c}, per call ({extra} calls between the two runs)")
+    print(f"{mode} at c={c}, per call ({extra} calls between the two runs)")
     with Nginx() as nginx:
-        url = nginx.short_stream_base_url if _MODE == "stream-1" else nginx.base_url
+        url = nginx.url_for(mode)
         inside: dict[str, dict[str, float]] = {}
         for _ in range(args.reps):  # interleaved: a slow minute hits every client
             for client in clients:
-                low, high = (_inside(client, url, c, n) for n in (args.low, args.high))
+                low, high = (_inside(mode, client, url, c, n) for n in (args.low, args.high))
                 per = _per(low, high, extra)
                 per["CPU µs"] = per["user µs"] + per["sys µs"]
                 if client not in inside or per["CPU µs"] < inside[client]["CPU µs"]:
@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.strace:
             calls = {
                 client: _per(
-                    _syscalls(client, url, c, args.low), _syscalls(client, url, c, args.high), extra
+                    _syscalls(mode, client, url, c, args.low),
+                    _syscalls(mode, client, url, c, args.high),
+                    extra,
                 )
                 for client in clients
             }
@@ -240,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cache:
             low, high = max(100, args.low // 10), max(600, args.high // 10)
             misses = {
-                client: _per(_cache(client, url, c, low), _cache(client, url, c, high), high - low)
+                client: _per(
+                    _cache(mode, client, url, c, low),
+                    _cache(mode, client, url, c, high),
+                    high - low,
+                )
                 for client in clients
             }
             _table("Cachegrind, last level 1 MiB (the L2 here):", misses)
